@@ -1,0 +1,12 @@
+DROP TABLE audit_head;
+DROP TABLE audit_log;
+DROP TABLE approvals;
+DROP TABLE leader_scopes;
+DROP TABLE sheet_templates;
+DROP TABLE questions;
+DROP TABLE service_client_exams;
+DROP TABLE exams;
+DROP TABLE service_clients;
+DROP TABLE workstations;
+DROP TABLE login_throttle;
+DROP TABLE users;

@@ -1,0 +1,257 @@
+//! Settings, layered: built-in defaults, then `config/default.toml`, then the file named by
+//! `MARKROOM_CONFIG`, then `MARKROOM_*` environment variables (`__` separates sections, e.g.
+//! `MARKROOM_AUTH__ACCESS_TOKEN_MINUTES=20`), with `DATABASE_URL` read as well. Command-line
+//! flags are laid over the result by `main`.
+
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::rules::MarkingRules;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    pub bind: String,
+    pub data_dir: PathBuf,
+    /// `postgres://…` selects PostgreSQL; empty means the embedded SQLite file in `data_dir`.
+    pub database_url: Option<String>,
+    pub database: DatabaseSettings,
+    pub auth: AuthSettings,
+    pub approvals: ApprovalSettings,
+    pub http: HttpSettings,
+    pub audit: AuditSettings,
+    /// Marking parameters; each exam may override any of them.
+    pub rules: MarkingRules,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseSettings {
+    /// Connections to PostgreSQL (SQLite keeps one writer and this many readers).
+    pub pool_size: u32,
+    pub connect_timeout_secs: u64,
+    pub sqlite_busy_timeout_ms: u64,
+    /// `full` (a mark survives a power cut) or `normal` (survives a crash of the process).
+    pub sqlite_synchronous: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthSettings {
+    pub access_token_minutes: i64,
+    pub refresh_token_minutes: i64,
+    /// HMAC key for tokens. When unset, one is generated into `data_dir/token.key`; several
+    /// servers behind one load balancer must share it, so set it for them.
+    pub token_secret: Option<String>,
+    pub slow_after_failures: u32,
+    pub lock_after_failures: u32,
+    pub slowdown_ms_per_failure: i64,
+    pub max_slowdown_ms: i64,
+    pub lockout_minutes: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApprovalSettings {
+    /// A two-person request not decided within this time lapses.
+    pub expiry_minutes: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpSettings {
+    pub max_json_bytes: usize,
+    /// Worker threads; 0 means one per core.
+    pub workers: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditSettings {
+    /// How often the sealer chains new entries.
+    pub seal_interval_ms: u64,
+    /// How often, at most, the chain head is written to the anchor file.
+    pub anchor_interval_secs: u64,
+    /// The anchor file, relative to `data_dir` unless absolute.
+    pub anchor_file: PathBuf,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            bind: "127.0.0.1:8080".into(),
+            data_dir: PathBuf::from("./data"),
+            database_url: None,
+            database: DatabaseSettings::default(),
+            auth: AuthSettings::default(),
+            approvals: ApprovalSettings::default(),
+            http: HttpSettings::default(),
+            audit: AuditSettings::default(),
+            rules: MarkingRules::default(),
+        }
+    }
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        DatabaseSettings {
+            pool_size: 16,
+            connect_timeout_secs: 10,
+            sqlite_busy_timeout_ms: 5000,
+            sqlite_synchronous: "full".into(),
+        }
+    }
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        AuthSettings {
+            access_token_minutes: 30,
+            refresh_token_minutes: 12 * 60,
+            token_secret: None,
+            slow_after_failures: 3,
+            lock_after_failures: 10,
+            slowdown_ms_per_failure: 500,
+            max_slowdown_ms: 5000,
+            lockout_minutes: 15,
+        }
+    }
+}
+
+impl Default for ApprovalSettings {
+    fn default() -> Self {
+        ApprovalSettings {
+            expiry_minutes: 24 * 60,
+        }
+    }
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        HttpSettings {
+            max_json_bytes: 1024 * 1024,
+            workers: 0,
+        }
+    }
+}
+
+impl Default for AuditSettings {
+    fn default() -> Self {
+        AuditSettings {
+            seal_interval_ms: 250,
+            anchor_interval_secs: 10,
+            anchor_file: PathBuf::from("audit-anchors.jsonl"),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("settings: {0}")]
+    Load(#[from] Box<figment::Error>),
+    #[error("settings: {0}")]
+    Invalid(String),
+}
+
+impl Settings {
+    /// Reads the layers from the working directory and the process environment.
+    pub fn load() -> Result<Settings, ConfigError> {
+        Settings::load_from(
+            Path::new("config/default.toml"),
+            std::env::var_os("MARKROOM_CONFIG").map(PathBuf::from),
+        )
+    }
+
+    pub fn load_from(defaults_file: &Path, extra_file: Option<PathBuf>) -> Result<Settings, ConfigError> {
+        let mut fig = Figment::from(Serialized::defaults(Settings::default())).merge(Toml::file(defaults_file));
+        if let Some(extra) = extra_file {
+            if !extra.exists() {
+                return Err(ConfigError::Invalid(format!(
+                    "MARKROOM_CONFIG names {} which does not exist",
+                    extra.display()
+                )));
+            }
+            fig = fig.merge(Toml::file(extra));
+        }
+        let fig = fig
+            .merge(Env::prefixed("MARKROOM_").ignore(&["config"]).split("__"))
+            .merge(Env::raw().only(&["database_url"]));
+        let settings: Settings = fig.extract().map_err(Box::new)?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.rules
+            .validate()
+            .map_err(|e| ConfigError::Invalid(format!("rules: {e}")))?;
+        if !matches!(self.database.sqlite_synchronous.as_str(), "full" | "normal") {
+            return Err(ConfigError::Invalid(
+                "database.sqlite_synchronous is full or normal".into(),
+            ));
+        }
+        if self.auth.access_token_minutes < 1 || self.auth.refresh_token_minutes < self.auth.access_token_minutes {
+            return Err(ConfigError::Invalid(
+                "auth: token lifetimes must be positive, refresh at least access".into(),
+            ));
+        }
+        if self.auth.lock_after_failures == 0 || self.approvals.expiry_minutes < 0 {
+            return Err(ConfigError::Invalid(
+                "auth.lock_after_failures and approvals.expiry_minutes must be positive".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The PostgreSQL URL, when one is configured.
+    pub fn postgres_url(&self) -> Option<&str> {
+        self.database_url
+            .as_deref()
+            .filter(|u| u.starts_with("postgres://") || u.starts_with("postgresql://"))
+    }
+
+    pub fn sqlite_path(&self) -> PathBuf {
+        self.data_dir.join("markroom.db")
+    }
+
+    pub fn anchor_path(&self) -> PathBuf {
+        if self.audit.anchor_file.is_absolute() {
+            self.audit.anchor_file.clone()
+        } else {
+            self.data_dir.join(&self.audit.anchor_file)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_default_file_lists_every_setting_at_its_default() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/default.toml");
+        let file_only: serde_json::Value = Figment::from(Toml::file(&path)).extract().unwrap();
+        let built_in = serde_json::to_value(Settings::default()).unwrap();
+        fn same_keys(a: &serde_json::Value, b: &serde_json::Value, at: &str) {
+            let (a, b) = (a.as_object().unwrap(), b.as_object().unwrap());
+            for (k, v) in b {
+                if v.is_null() {
+                    continue;
+                }
+                let there = a.get(k).unwrap_or_else(|| panic!("config/default.toml lacks {at}{k}"));
+                if v.is_object() {
+                    same_keys(there, v, &format!("{at}{k}."));
+                }
+            }
+        }
+        same_keys(&file_only, &built_in, "");
+        let layered: Settings = Figment::from(Serialized::defaults(Settings::default()))
+            .merge(Toml::file(&path))
+            .extract()
+            .unwrap();
+        assert_eq!(layered, Settings::default());
+    }
+}

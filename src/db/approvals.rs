@@ -1,0 +1,121 @@
+//! Two-person requests as stored.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+
+use super::schema::approvals;
+use super::{DbConn, DbError, db_time};
+use crate::domain::approval::{ApprovalKind, ApprovalState, ApprovalStatus};
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = approvals)]
+pub struct ApprovalRow {
+    pub id: String,
+    pub exam_id: Option<String>,
+    pub kind: String,
+    pub payload: String,
+    pub status: String,
+    pub requested_by: String,
+    pub requested_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+    pub decided_by: Option<String>,
+    pub decided_at: Option<NaiveDateTime>,
+    pub decision_note: Option<String>,
+}
+
+impl ApprovalRow {
+    pub fn state(&self) -> Result<ApprovalState, DbError> {
+        let corrupt = |what: &str| DbError::Corrupt(format!("approval {}: {what}", self.id));
+        Ok(ApprovalState {
+            kind: ApprovalKind::parse(&self.kind).ok_or_else(|| corrupt("kind"))?,
+            requested_by: self.requested_by.clone(),
+            status: ApprovalStatus::parse(&self.status).ok_or_else(|| corrupt("status"))?,
+            expires_at: self.expires_at.and_utc(),
+        })
+    }
+
+    pub fn payload(&self) -> Result<serde_json::Value, DbError> {
+        serde_json::from_str(&self.payload).map_err(|e| DbError::Corrupt(format!("approval {} payload: {e}", self.id)))
+    }
+}
+
+pub struct NewApproval<'a> {
+    pub exam_id: Option<&'a str>,
+    pub kind: ApprovalKind,
+    pub payload: &'a str,
+    pub requested_by: &'a str,
+    pub expires_at: DateTime<Utc>,
+}
+
+pub fn insert(conn: &mut DbConn, a: &NewApproval<'_>, now: DateTime<Utc>) -> Result<ApprovalRow, DbError> {
+    let id = super::new_id();
+    diesel::insert_into(approvals::table)
+        .values((
+            approvals::id.eq(&id),
+            approvals::exam_id.eq(a.exam_id),
+            approvals::kind.eq(a.kind.as_str()),
+            approvals::payload.eq(a.payload),
+            approvals::status.eq(ApprovalStatus::Pending.as_str()),
+            approvals::requested_by.eq(a.requested_by),
+            approvals::requested_at.eq(db_time(now)),
+            approvals::expires_at.eq(db_time(a.expires_at)),
+        ))
+        .execute(conn)?;
+    find(conn, &id)
+}
+
+pub fn find(conn: &mut DbConn, id: &str) -> Result<ApprovalRow, DbError> {
+    Ok(approvals::table.find(id).select(ApprovalRow::as_select()).first(conn)?)
+}
+
+/// Pending requests of one kind whose payload is exactly this text (to refuse duplicates).
+pub fn pending_same(conn: &mut DbConn, kind: ApprovalKind, payload: &str, now: DateTime<Utc>) -> Result<i64, DbError> {
+    Ok(approvals::table
+        .filter(approvals::kind.eq(kind.as_str()))
+        .filter(approvals::payload.eq(payload))
+        .filter(approvals::status.eq(ApprovalStatus::Pending.as_str()))
+        .filter(approvals::expires_at.gt(db_time(now)))
+        .count()
+        .get_result(conn)?)
+}
+
+/// Records the decision, but only if the request is still pending: a concurrent decision
+/// by someone else makes this one fail instead of overwriting it.
+pub fn decide(
+    conn: &mut DbConn,
+    id: &str,
+    status: ApprovalStatus,
+    by: &str,
+    note: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<(), DbError> {
+    let n = diesel::update(
+        approvals::table
+            .find(id)
+            .filter(approvals::status.eq(ApprovalStatus::Pending.as_str())),
+    )
+    .set((
+        approvals::status.eq(status.as_str()),
+        approvals::decided_by.eq(by),
+        approvals::decided_at.eq(db_time(now)),
+        approvals::decision_note.eq(note),
+    ))
+    .execute(conn)?;
+    if n == 1 { Ok(()) } else { Err(DbError::NotFound) }
+}
+
+pub fn list(
+    conn: &mut DbConn,
+    exam_id: Option<&str>,
+    status: Option<ApprovalStatus>,
+    limit: i64,
+) -> Result<Vec<ApprovalRow>, DbError> {
+    let mut q = approvals::table.select(ApprovalRow::as_select()).into_boxed();
+    if let Some(e) = exam_id {
+        q = q.filter(approvals::exam_id.eq(e));
+    }
+    if let Some(s) = status {
+        q = q.filter(approvals::status.eq(s.as_str()));
+    }
+    Ok(q.order(approvals::requested_at.desc()).limit(limit).load(conn)?)
+}

@@ -1,0 +1,38 @@
+use thiserror::Error;
+
+/// What can go wrong in storage, with the cases callers act on kept apart.
+#[derive(Debug, Error)]
+pub enum DbError {
+    #[error("not found")]
+    NotFound,
+    /// A unique constraint refused the row: the thing already exists.
+    #[error("already exists: {0}")]
+    Duplicate(String),
+    #[error("database: {0}")]
+    Query(diesel::result::Error),
+    #[error("database connection: {0}")]
+    Pool(String),
+    #[error("migrations: {0}")]
+    Migration(String),
+    #[error("stored data is not as expected: {0}")]
+    Corrupt(String),
+}
+
+impl From<diesel::result::Error> for DbError {
+    fn from(e: diesel::result::Error) -> Self {
+        use diesel::result::{DatabaseErrorKind, Error};
+        match e {
+            Error::NotFound => DbError::NotFound,
+            Error::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
+                DbError::Duplicate(info.message().to_string())
+            }
+            other => DbError::Query(other),
+        }
+    }
+}
+
+impl From<r2d2::Error> for DbError {
+    fn from(e: r2d2::Error) -> Self {
+        DbError::Pool(e.to_string())
+    }
+}

@@ -1,0 +1,206 @@
+//! Exams with their questions and sheet template.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+
+use super::schema::{exams, questions, sheet_templates};
+use super::{DbConn, DbError, db_time};
+use crate::domain::Score;
+use crate::domain::exam::MarkingWindow;
+use crate::domain::question::{Question, QuestionKind};
+use crate::domain::template::SheetTemplate;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = exams)]
+pub struct ExamRow {
+    pub id: String,
+    pub code: String,
+    pub name: String,
+    pub time_zone: String,
+    pub window_start: NaiveDateTime,
+    pub window_end: NaiveDateTime,
+    pub room_open: bool,
+    pub locked: bool,
+    pub released: bool,
+    pub settings: String,
+    pub created_at: NaiveDateTime,
+    pub created_by: String,
+}
+
+impl ExamRow {
+    pub fn window(&self) -> MarkingWindow {
+        MarkingWindow {
+            start: self.window_start.and_utc(),
+            end: self.window_end.and_utc(),
+        }
+    }
+
+    /// The exam's own overrides of the marking rules, as stored.
+    pub fn overrides(&self) -> Result<serde_json::Map<String, serde_json::Value>, DbError> {
+        serde_json::from_str(&self.settings).map_err(|e| DbError::Corrupt(format!("exam {} settings: {e}", self.code)))
+    }
+}
+
+pub struct NewExam<'a> {
+    pub code: &'a str,
+    pub name: &'a str,
+    pub time_zone: &'a str,
+    pub window: MarkingWindow,
+    pub settings: &'a str,
+    pub created_by: &'a str,
+}
+
+pub fn insert(conn: &mut DbConn, e: &NewExam<'_>, now: DateTime<Utc>) -> Result<String, DbError> {
+    let id = super::new_id();
+    diesel::insert_into(exams::table)
+        .values((
+            exams::id.eq(&id),
+            exams::code.eq(e.code),
+            exams::name.eq(e.name),
+            exams::time_zone.eq(e.time_zone),
+            exams::window_start.eq(db_time(e.window.start)),
+            exams::window_end.eq(db_time(e.window.end)),
+            exams::room_open.eq(false),
+            exams::locked.eq(false),
+            exams::released.eq(false),
+            exams::settings.eq(e.settings),
+            exams::created_at.eq(db_time(now)),
+            exams::created_by.eq(e.created_by),
+        ))
+        .execute(conn)?;
+    Ok(id)
+}
+
+pub fn by_code(conn: &mut DbConn, code: &str) -> Result<ExamRow, DbError> {
+    Ok(exams::table
+        .filter(exams::code.eq(code))
+        .select(ExamRow::as_select())
+        .first(conn)?)
+}
+
+pub fn ids_by_codes(conn: &mut DbConn, codes: &[String]) -> Result<Vec<(String, String)>, DbError> {
+    Ok(exams::table
+        .filter(exams::code.eq_any(codes))
+        .select((exams::code, exams::id))
+        .load(conn)?)
+}
+
+/// Whether any exam's marking window is open now: then room staff need a workstation.
+pub fn any_window_open(conn: &mut DbConn, now: DateTime<Utc>) -> Result<bool, DbError> {
+    let now = db_time(now);
+    let n: i64 = exams::table
+        .filter(exams::window_start.le(now))
+        .filter(exams::window_end.gt(now))
+        .count()
+        .get_result(conn)?;
+    Ok(n > 0)
+}
+
+pub fn set_room_open(conn: &mut DbConn, exam_id: &str, open: bool) -> Result<(), DbError> {
+    diesel::update(exams::table.find(exam_id))
+        .set(exams::room_open.eq(open))
+        .execute(conn)?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = questions)]
+pub struct QuestionRow {
+    pub exam_id: String,
+    pub id: String,
+    pub code: String,
+    pub position: i32,
+    pub kind: String,
+    pub max_score: i64,
+    pub step: i64,
+    pub tolerance: i64,
+    pub final_step: i64,
+    pub marks_required: i32,
+    pub criteria: String,
+    pub created_at: NaiveDateTime,
+}
+
+impl QuestionRow {
+    pub fn question(&self) -> Result<Question, DbError> {
+        let corrupt = |what: &str| DbError::Corrupt(format!("question {}: {what}", self.code));
+        Ok(Question {
+            code: self.code.clone(),
+            kind: QuestionKind::parse(&self.kind).ok_or_else(|| corrupt("kind"))?,
+            max: Score::from_hundredths(self.max_score),
+            step: Score::from_hundredths(self.step),
+            tolerance: Score::from_hundredths(self.tolerance),
+            final_step: Score::from_hundredths(self.final_step),
+            marks_required: u32::try_from(self.marks_required).map_err(|_| corrupt("marks_required"))?,
+            criteria: serde_json::from_str(&self.criteria).map_err(|_| corrupt("criteria"))?,
+        })
+    }
+}
+
+pub fn insert_question(conn: &mut DbConn, exam_id: &str, q: &Question, now: DateTime<Utc>) -> Result<String, DbError> {
+    let id = super::new_id();
+    let position: i64 = questions::table
+        .filter(questions::exam_id.eq(exam_id))
+        .count()
+        .get_result(conn)?;
+    let criteria = serde_json::to_string(&q.criteria).map_err(|e| DbError::Corrupt(e.to_string()))?;
+    diesel::insert_into(questions::table)
+        .values((
+            questions::exam_id.eq(exam_id),
+            questions::id.eq(&id),
+            questions::code.eq(&q.code),
+            questions::position.eq(i32::try_from(position).unwrap_or(i32::MAX)),
+            questions::kind.eq(q.kind.as_str()),
+            questions::max_score.eq(q.max.hundredths()),
+            questions::step.eq(q.step.hundredths()),
+            questions::tolerance.eq(q.tolerance.hundredths()),
+            questions::final_step.eq(q.final_step.hundredths()),
+            questions::marks_required.eq(i32::try_from(q.marks_required).unwrap_or(i32::MAX)),
+            questions::criteria.eq(criteria),
+            questions::created_at.eq(db_time(now)),
+        ))
+        .execute(conn)?;
+    Ok(id)
+}
+
+pub fn questions_of(conn: &mut DbConn, exam_id: &str) -> Result<Vec<QuestionRow>, DbError> {
+    Ok(questions::table
+        .filter(questions::exam_id.eq(exam_id))
+        .order(questions::position)
+        .select(QuestionRow::as_select())
+        .load(conn)?)
+}
+
+/// Replaces the exam's template.
+pub fn put_template(
+    conn: &mut DbConn,
+    exam_id: &str,
+    t: &SheetTemplate,
+    by: &str,
+    now: DateTime<Utc>,
+) -> Result<(), DbError> {
+    let body = serde_json::to_string(t).map_err(|e| DbError::Corrupt(e.to_string()))?;
+    diesel::delete(sheet_templates::table.find(exam_id)).execute(conn)?;
+    diesel::insert_into(sheet_templates::table)
+        .values((
+            sheet_templates::exam_id.eq(exam_id),
+            sheet_templates::body.eq(body),
+            sheet_templates::updated_at.eq(db_time(now)),
+            sheet_templates::updated_by.eq(by),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn template_of(conn: &mut DbConn, exam_id: &str) -> Result<Option<SheetTemplate>, DbError> {
+    let body: Option<String> = sheet_templates::table
+        .find(exam_id)
+        .select(sheet_templates::body)
+        .first(conn)
+        .optional()?;
+    body.map(|b| serde_json::from_str(&b).map_err(|e| DbError::Corrupt(format!("template: {e}"))))
+        .transpose()
+}
+
+pub fn code_of(conn: &mut DbConn, exam_id: &str) -> Result<Option<String>, DbError> {
+    Ok(exams::table.find(exam_id).select(exams::code).first(conn).optional()?)
+}

@@ -1,0 +1,235 @@
+//! Storage for both backends from one codebase: the embedded SQLite file by default, PostgreSQL
+//! when `DATABASE_URL` says so. One module per aggregate; each function takes a connection
+//! (already inside the caller's transaction) and plain data.
+
+pub mod approvals;
+pub mod audit;
+pub mod error;
+pub mod exams;
+pub mod schema;
+pub mod service_clients;
+pub mod users;
+pub mod workstations;
+
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::r2d2::R2D2Connection;
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+pub use error::DbError;
+
+use crate::config::Settings;
+
+#[derive(diesel::MultiConnection)]
+pub enum DbConn {
+    Pg(diesel::pg::PgConnection),
+    Sqlite(diesel::sqlite::SqliteConnection),
+}
+
+/// Runs one body against whichever backend the connection is, for the few statements
+/// (upserts, `RETURNING` whole rows) that diesel's MultiConnection cannot compile generically.
+#[macro_export]
+macro_rules! per_backend {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            $crate::db::DbConn::Pg($c) => $body,
+            $crate::db::DbConn::Sqlite($c) => $body,
+        }
+    };
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// Session setup for SQLite: WAL so readers never wait for the writer, FULL sync so an
+/// acknowledged write survives a power cut, a busy timeout for other processes (the command
+/// line while the server runs), and foreign keys, which SQLite leaves off unless asked.
+struct Manager {
+    url: String,
+    backend: Backend,
+    sqlite_pragmas: String,
+}
+
+impl r2d2::ManageConnection for Manager {
+    type Connection = DbConn;
+    type Error = diesel::r2d2::Error;
+
+    fn connect(&self) -> Result<DbConn, Self::Error> {
+        let conn = match self.backend {
+            Backend::Postgres => DbConn::Pg(diesel::pg::PgConnection::establish(&self.url)?),
+            Backend::Sqlite => {
+                let mut c = diesel::sqlite::SqliteConnection::establish(&self.url)?;
+                c.batch_execute(&self.sqlite_pragmas)
+                    .map_err(diesel::r2d2::Error::QueryError)?;
+                DbConn::Sqlite(c)
+            }
+        };
+        Ok(conn)
+    }
+
+    fn is_valid(&self, conn: &mut DbConn) -> Result<(), Self::Error> {
+        conn.ping().map_err(diesel::r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut DbConn) -> bool {
+        conn.is_broken()
+    }
+}
+
+type Pool = r2d2::Pool<Manager>;
+
+/// The database as the rest of markroom sees it. On SQLite all writes go through one
+/// connection (SQLite has one writer anyway, and this way no transaction ever meets
+/// SQLITE_BUSY from another of ours); reads use their own pool. On PostgreSQL both are one pool.
+#[derive(Clone)]
+pub struct Db {
+    write: Pool,
+    read: Pool,
+    backend: Backend,
+}
+
+impl Db {
+    pub fn connect(settings: &Settings) -> Result<Db, DbError> {
+        let (backend, url) = match settings.postgres_url() {
+            Some(url) => (Backend::Postgres, url.to_string()),
+            None => {
+                std::fs::create_dir_all(&settings.data_dir)
+                    .map_err(|e| DbError::Pool(format!("data directory {}: {e}", settings.data_dir.display())))?;
+                (Backend::Sqlite, settings.sqlite_path().display().to_string())
+            }
+        };
+        let sqlite_pragmas = format!(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = {}; PRAGMA busy_timeout = {}; PRAGMA foreign_keys = ON;",
+            settings.database.sqlite_synchronous.to_uppercase(),
+            settings.database.sqlite_busy_timeout_ms
+        );
+        let timeout = Duration::from_secs(settings.database.connect_timeout_secs);
+        let build = |size: u32| {
+            r2d2::Pool::builder()
+                .max_size(size)
+                .min_idle(Some(1))
+                .connection_timeout(timeout)
+                .build(Manager {
+                    url: url.clone(),
+                    backend,
+                    sqlite_pragmas: sqlite_pragmas.clone(),
+                })
+        };
+        let pool_size = settings.database.pool_size.max(1);
+        let (write, read) = match backend {
+            Backend::Postgres => {
+                let p = build(pool_size)?;
+                (p.clone(), p)
+            }
+            Backend::Sqlite => (build(1)?, build(pool_size)?),
+        };
+        Ok(Db { write, read, backend })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Applies the embedded migrations of this backend. On PostgreSQL an advisory lock keeps
+    /// several starting servers from migrating at once.
+    pub fn migrate(&self) -> Result<Vec<String>, DbError> {
+        let mut conn = self.write.get()?;
+        let done = match &mut *conn {
+            DbConn::Pg(c) => {
+                c.batch_execute("SELECT pg_advisory_lock(727001)")?;
+                let r = c
+                    .run_pending_migrations(POSTGRES_MIGRATIONS)
+                    .map(|v| v.iter().map(|m| m.to_string()).collect());
+                c.batch_execute("SELECT pg_advisory_unlock(727001)")?;
+                r
+            }
+            DbConn::Sqlite(c) => c
+                .run_pending_migrations(SQLITE_MIGRATIONS)
+                .map(|v| v.iter().map(|m| m.to_string()).collect()),
+        };
+        done.map_err(|e| DbError::Migration(e.to_string()))
+    }
+
+    /// Runs `f` in one write transaction on a blocking thread: all of it commits, or none.
+    pub async fn write<R, E, F>(&self, f: F) -> Result<R, E>
+    where
+        F: FnOnce(&mut DbConn) -> Result<R, E> + Send + 'static,
+        R: Send + 'static,
+        E: From<DbError> + From<diesel::result::Error> + Send + 'static,
+    {
+        let pool = self.write.clone();
+        blocking(move || transaction(&pool, f)).await
+    }
+
+    /// Runs `f` in one read transaction (a consistent snapshot) on a blocking thread.
+    pub async fn read<R, E, F>(&self, f: F) -> Result<R, E>
+    where
+        F: FnOnce(&mut DbConn) -> Result<R, E> + Send + 'static,
+        R: Send + 'static,
+        E: From<DbError> + From<diesel::result::Error> + Send + 'static,
+    {
+        let pool = self.read.clone();
+        blocking(move || transaction(&pool, f)).await
+    }
+
+    /// The same as `write`, for the command line, which has no async runtime to spare.
+    pub fn write_now<R, E, F>(&self, f: F) -> Result<R, E>
+    where
+        F: FnOnce(&mut DbConn) -> Result<R, E>,
+        E: From<DbError> + From<diesel::result::Error>,
+    {
+        transaction(&self.write, f)
+    }
+
+    pub fn read_now<R, E, F>(&self, f: F) -> Result<R, E>
+    where
+        F: FnOnce(&mut DbConn) -> Result<R, E>,
+        E: From<DbError> + From<diesel::result::Error>,
+    {
+        transaction(&self.read, f)
+    }
+
+    /// A trivial query, for `/healthz`.
+    pub async fn ping(&self) -> Result<(), DbError> {
+        self.read(|c| c.ping().map_err(DbError::from)).await
+    }
+}
+
+fn transaction<R, E, F>(pool: &Pool, f: F) -> Result<R, E>
+where
+    F: FnOnce(&mut DbConn) -> Result<R, E>,
+    E: From<DbError> + From<diesel::result::Error>,
+{
+    let mut conn = pool.get().map_err(DbError::from)?;
+    conn.transaction(|c| f(c))
+}
+
+async fn blocking<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> R {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(r) => r,
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
+    }
+}
+
+/// Times are stored as UTC without a zone, to the microsecond (PostgreSQL's precision), so a
+/// value reads back exactly as written on both backends.
+pub fn db_time(t: DateTime<Utc>) -> NaiveDateTime {
+    t.trunc_subsecs(6).naive_utc()
+}
+
+pub fn utc(t: NaiveDateTime) -> DateTime<Utc> {
+    t.and_utc()
+}
+
+pub fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}

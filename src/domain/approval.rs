@@ -1,0 +1,310 @@
+//! Two-person rule (R8): one person asks, a different person with the right role decides.
+//! Every sensitive act goes through this one mechanism; a kind only says who may ask and decide.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::RuleError;
+use super::role::{Person, Role};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ApprovalKind {
+    ActivateLeader,
+    OpenBatch,
+    SuspendMarker,
+    Lock,
+    Release,
+    Unlock,
+    Amend,
+}
+
+/// Who may ask for, and who may decide, a kind of approval.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Authority {
+    ActiveChiefLeader,
+    Custodian,
+}
+
+impl Authority {
+    pub fn holds(self, p: &Person) -> bool {
+        match self {
+            Authority::ActiveChiefLeader => p.is_active_chief(),
+            Authority::Custodian => p.role == Role::Custodian && p.active,
+        }
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            Authority::ActiveChiefLeader => "an active chief leader",
+            Authority::Custodian => "a custodian on duty",
+        }
+    }
+}
+
+impl ApprovalKind {
+    pub const ALL: [ApprovalKind; 7] = [
+        ApprovalKind::ActivateLeader,
+        ApprovalKind::OpenBatch,
+        ApprovalKind::SuspendMarker,
+        ApprovalKind::Lock,
+        ApprovalKind::Release,
+        ApprovalKind::Unlock,
+        ApprovalKind::Amend,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApprovalKind::ActivateLeader => "activate_leader",
+            ApprovalKind::OpenBatch => "open_batch",
+            ApprovalKind::SuspendMarker => "suspend_marker",
+            ApprovalKind::Lock => "lock",
+            ApprovalKind::Release => "release",
+            ApprovalKind::Unlock => "unlock",
+            ApprovalKind::Amend => "amend",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ApprovalKind> {
+        ApprovalKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    pub fn authority(self) -> Authority {
+        match self {
+            ApprovalKind::OpenBatch => Authority::Custodian,
+            _ => Authority::ActiveChiefLeader,
+        }
+    }
+
+    /// Kinds that act on one exam and so must be filed under it.
+    pub fn exam_scoped(self) -> bool {
+        self != ApprovalKind::ActivateLeader
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ApprovalStatus {
+    Pending,
+    Approved,
+    Rejected,
+    Expired,
+}
+
+impl ApprovalStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApprovalStatus::Pending => "pending",
+            ApprovalStatus::Approved => "approved",
+            ApprovalStatus::Rejected => "rejected",
+            ApprovalStatus::Expired => "expired",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ApprovalStatus> {
+        Some(match s {
+            "pending" => ApprovalStatus::Pending,
+            "approved" => ApprovalStatus::Approved,
+            "rejected" => ApprovalStatus::Rejected,
+            "expired" => ApprovalStatus::Expired,
+            _ => return None,
+        })
+    }
+}
+
+/// What the rules need to know of a stored request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApprovalState {
+    pub kind: ApprovalKind,
+    pub requested_by: String,
+    pub status: ApprovalStatus,
+    pub expires_at: DateTime<Utc>,
+}
+
+impl ApprovalState {
+    /// A pending request past its expiry is expired, whether or not anyone has written that down.
+    pub fn status_at(&self, now: DateTime<Utc>) -> ApprovalStatus {
+        if self.status == ApprovalStatus::Pending && now >= self.expires_at {
+            ApprovalStatus::Expired
+        } else {
+            self.status
+        }
+    }
+}
+
+pub fn may_request(kind: ApprovalKind, requester: &Person) -> Result<(), RuleError> {
+    let who = kind.authority();
+    if who.holds(requester) {
+        Ok(())
+    } else {
+        Err(RuleError::refused(
+            "approval_not_allowed",
+            format!("only {} may ask for {}", who.describe(), kind.as_str()),
+        ))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Approve,
+    Reject,
+}
+
+/// Whether `decider` may approve or reject the request now. The requester can never decide
+/// their own request, not even to reject it: withdrawing is a different act.
+pub fn may_decide(state: &ApprovalState, decider: &Person, now: DateTime<Utc>) -> Result<ApprovalStatus, RuleError> {
+    match state.status_at(now) {
+        ApprovalStatus::Pending => {}
+        ApprovalStatus::Expired => {
+            return Err(RuleError::conflict(
+                "approval_expired",
+                "this request has expired; file a new one",
+            ));
+        }
+        done => {
+            return Err(RuleError::conflict(
+                "approval_decided",
+                format!("this request was already {}", done.as_str()),
+            ));
+        }
+    }
+    if decider.id == state.requested_by {
+        return Err(RuleError::refused(
+            "approval_self",
+            "a request must be decided by a different person from the one who made it",
+        ));
+    }
+    let who = state.kind.authority();
+    if !who.holds(decider) {
+        return Err(RuleError::refused(
+            "approval_not_allowed",
+            format!("only {} may decide {}", who.describe(), state.kind.as_str()),
+        ));
+    }
+    Ok(ApprovalStatus::Pending)
+}
+
+/// The status a decision leads to.
+pub fn outcome(decision: Decision) -> ApprovalStatus {
+    match decision {
+        Decision::Approve => ApprovalStatus::Approved,
+        Decision::Reject => ApprovalStatus::Rejected,
+    }
+}
+
+/// The leader an `activate_leader` request names must be a leader still waiting for activation.
+pub fn check_activation_target(target: &Person) -> Result<(), RuleError> {
+    if target.role != Role::Leader {
+        return Err(RuleError::invalid(
+            "not_a_leader",
+            "payload.user_id",
+            "only leader accounts are activated",
+        ));
+    }
+    if target.active {
+        return Err(RuleError::conflict("already_active", "this leader is already active"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Duration;
+    use proptest::prelude::*;
+
+    fn chief(id: &str) -> Person {
+        Person {
+            id: id.into(),
+            role: Role::Leader,
+            chief: true,
+            active: true,
+        }
+    }
+
+    fn pending(by: &str, now: DateTime<Utc>) -> ApprovalState {
+        ApprovalState {
+            kind: ApprovalKind::ActivateLeader,
+            requested_by: by.into(),
+            status: ApprovalStatus::Pending,
+            expires_at: now + Duration::hours(1),
+        }
+    }
+
+    #[test]
+    fn a_different_chief_approves() {
+        let now = Utc::now();
+        assert!(may_decide(&pending("a", now), &chief("b"), now).is_ok());
+    }
+
+    #[test]
+    fn the_requester_never_decides() {
+        let now = Utc::now();
+        assert_eq!(
+            may_decide(&pending("a", now), &chief("a"), now).unwrap_err().code(),
+            "approval_self"
+        );
+    }
+
+    #[test]
+    fn expired_and_decided_requests_are_closed() {
+        let now = Utc::now();
+        let later = now + Duration::hours(2);
+        assert_eq!(
+            may_decide(&pending("a", now), &chief("b"), later).unwrap_err().code(),
+            "approval_expired"
+        );
+        let mut s = pending("a", now);
+        s.status = ApprovalStatus::Approved;
+        assert_eq!(may_decide(&s, &chief("b"), now).unwrap_err().code(), "approval_decided");
+    }
+
+    #[test]
+    fn only_the_right_role_decides() {
+        let now = Utc::now();
+        let mut scoped = chief("b");
+        scoped.chief = false;
+        assert!(may_decide(&pending("a", now), &scoped, now).is_err());
+        let mut inactive = chief("b");
+        inactive.active = false;
+        assert!(may_decide(&pending("a", now), &inactive, now).is_err());
+        let custodian = Person {
+            id: "c".into(),
+            role: Role::Custodian,
+            chief: false,
+            active: true,
+        };
+        assert!(may_request(ApprovalKind::Lock, &custodian).is_err());
+        assert!(may_request(ApprovalKind::OpenBatch, &custodian).is_ok());
+    }
+
+    fn role() -> impl Strategy<Value = Role> {
+        prop_oneof![
+            Just(Role::Admin),
+            Just(Role::Leader),
+            Just(Role::Custodian),
+            Just(Role::Marker),
+            Just(Role::Admissions)
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn no_one_ever_approves_their_own_request(kind in 0usize..7, r in role(), chief in any::<bool>(), active in any::<bool>()) {
+            let now = Utc::now();
+            let mut s = pending("same", now);
+            s.kind = ApprovalKind::ALL[kind];
+            let p = Person { id: "same".into(), role: r, chief, active };
+            prop_assert!(may_decide(&s, &p, now).is_err());
+        }
+
+        #[test]
+        fn a_decision_needs_the_kind_authority(kind in 0usize..7, r in role(), chief in any::<bool>(), active in any::<bool>()) {
+            let now = Utc::now();
+            let mut s = pending("a", now);
+            s.kind = ApprovalKind::ALL[kind];
+            let p = Person { id: "b".into(), role: r, chief, active };
+            prop_assert_eq!(may_decide(&s, &p, now).is_ok(), s.kind.authority().holds(&p));
+        }
+    }
+}

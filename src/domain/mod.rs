@@ -1,0 +1,18 @@
+//! The rules of the marking room, as an exam administrator would state them.
+//!
+//! Nothing here performs I/O or knows about HTTP or SQL: every function takes plain data (and the
+//! current time where a rule depends on it) and returns a decision. Handlers translate requests
+//! into these calls; the database layer stores what they decide.
+
+pub mod access;
+pub mod approval;
+pub mod error;
+pub mod exam;
+pub mod question;
+pub mod role;
+pub mod rules;
+pub mod score;
+pub mod template;
+
+pub use error::RuleError;
+pub use score::Score;

@@ -1,0 +1,134 @@
+//! Who is who in the room.
+
+use serde::{Deserialize, Serialize};
+
+use super::RuleError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Admin,
+    Leader,
+    Custodian,
+    Marker,
+    Admissions,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Leader => "leader",
+            Role::Custodian => "custodian",
+            Role::Marker => "marker",
+            Role::Admissions => "admissions",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        Some(match s {
+            "admin" => Role::Admin,
+            "leader" => Role::Leader,
+            "custodian" => Role::Custodian,
+            "marker" => Role::Marker,
+            "admissions" => Role::Admissions,
+            _ => return None,
+        })
+    }
+
+    /// Staff inside the closed room: during a marking window they work only from registered
+    /// workstations (R5). Admins run the machine; admissions systems are outside the room.
+    pub fn works_in_room(self) -> bool {
+        matches!(self, Role::Leader | Role::Custodian | Role::Marker)
+    }
+}
+
+/// The people acting in a request, as the rules see them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Person {
+    pub id: String,
+    pub role: Role,
+    /// Chief leaders lead the whole marking (exam-wide); other leaders are scoped to questions.
+    pub chief: bool,
+    pub active: bool,
+}
+
+impl Person {
+    pub fn is_active_chief(&self) -> bool {
+        self.role == Role::Leader && self.chief && self.active
+    }
+}
+
+/// Admins create admin, leader and custodian accounts; marker accounts come from the marker
+/// archive (appointment), and admissions systems are service clients, not people.
+pub fn admin_may_create(role: Role) -> Result<(), RuleError> {
+    match role {
+        Role::Admin | Role::Leader | Role::Custodian => Ok(()),
+        Role::Marker => Err(RuleError::invalid(
+            "role_not_creatable",
+            "role",
+            "marker accounts are made by appointing a marker from the archive",
+        )),
+        Role::Admissions => Err(RuleError::invalid(
+            "role_not_creatable",
+            "role",
+            "admissions systems are registered as service clients",
+        )),
+    }
+}
+
+/// A new account starts active unless it is a leader: a leader acts only after a different,
+/// active chief leader approves it (two-person rule, R8).
+pub fn starts_active(role: Role) -> bool {
+    role != Role::Leader
+}
+
+pub fn check_username(name: &str) -> Result<(), RuleError> {
+    let ok = (3..=64).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-@".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(RuleError::invalid(
+            "invalid_username",
+            "username",
+            "a username is 3 to 64 letters, digits, '.', '_', '-' or '@'",
+        ))
+    }
+}
+
+pub const MIN_PASSWORD_CHARS: usize = 12;
+
+pub fn check_password(password: &str) -> Result<(), RuleError> {
+    let n = password.chars().count();
+    if !(MIN_PASSWORD_CHARS..=256).contains(&n) {
+        return Err(RuleError::invalid(
+            "weak_password",
+            "password",
+            format!("a password has {MIN_PASSWORD_CHARS} to 256 characters"),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn admins_make_only_staff_accounts() {
+        assert!(admin_may_create(Role::Leader).is_ok());
+        assert!(admin_may_create(Role::Custodian).is_ok());
+        assert!(admin_may_create(Role::Marker).is_err());
+        assert!(admin_may_create(Role::Admissions).is_err());
+        assert!(!starts_active(Role::Leader));
+        assert!(starts_active(Role::Custodian));
+    }
+
+    #[test]
+    fn names_and_passwords() {
+        assert!(check_username("li.wei").is_ok());
+        assert!(check_username("a b").is_err());
+        assert!(check_password("short").is_err());
+        assert!(check_password("a long enough one").is_ok());
+    }
+}

@@ -1,0 +1,89 @@
+use actix_web::{HttpResponse, post, web};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::db;
+use crate::domain::RuleError;
+use crate::http::caller::Admin;
+use crate::http::error::{ApiError, Problem};
+use crate::http::json::Json;
+use crate::http::state::AppState;
+use crate::secrets::{random_key, sha256_hex};
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateServiceClient {
+    pub name: String,
+    /// Codes of the exams whose released results this client may read.
+    pub exams: Vec<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ServiceClientCreated {
+    pub client_id: String,
+    /// Shown once; only its hash is kept.
+    pub client_secret: String,
+    pub exams: Vec<String>,
+}
+
+/// Register an admissions system and receive its secret (once).
+#[utoipa::path(
+    tag = "admin",
+    request_body = CreateServiceClient,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Registered", body = ServiceClientCreated),
+        (status = 422, description = "Unknown exam", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/service-clients")]
+pub async fn create_service_client(
+    state: web::Data<AppState>,
+    admin: Admin,
+    body: Json<CreateServiceClient>,
+) -> Result<HttpResponse, ApiError> {
+    let CreateServiceClient { name, exams } = body.0;
+    let name = name.trim().to_string();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(RuleError::invalid("invalid_name", "name", "a client name is 1 to 100 characters").into());
+    }
+    if exams.is_empty() {
+        return Err(RuleError::invalid("invalid_scope", "exams", "name at least one exam").into());
+    }
+    let secret = random_key();
+    let hash = sha256_hex(secret.as_bytes());
+    let now = state.now();
+    let audit = admin
+        .audit("service_client.create")
+        .details(serde_json::json!({ "name": name, "exams": exams }));
+    let by = admin.id.clone();
+    let codes = exams.clone();
+    let client_id = state
+        .db
+        .write(move |c| -> Result<String, ApiError> {
+            let found = db::exams::ids_by_codes(c, &codes)?;
+            let mut ids = vec![];
+            for (i, code) in codes.iter().enumerate() {
+                let (_, id) = found.iter().find(|(c, _)| c == code).ok_or_else(|| {
+                    RuleError::invalid("unknown_exam", format!("exams[{i}]"), format!("no exam {code}"))
+                })?;
+                if !ids.contains(id) {
+                    ids.push(id.clone());
+                }
+            }
+            let id = db::service_clients::insert(c, &name, &hash, &ids, &by, now).map_err(|e| match e {
+                db::DbError::Duplicate(_) => {
+                    ApiError::from(RuleError::conflict("name_taken", "a client has that name"))
+                }
+                other => other.into(),
+            })?;
+            audit.object("service_client", &id).append(c, now)?;
+            Ok(id)
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(ServiceClientCreated {
+        client_id,
+        client_secret: secret,
+        exams,
+    }))
+}

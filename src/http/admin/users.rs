@@ -1,0 +1,150 @@
+use actix_web::{HttpResponse, post, web};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::db;
+use crate::domain::RuleError;
+use crate::domain::role::{Role, admin_may_create, check_password, check_username, starts_active};
+use crate::http::caller::{Admin, audit_refusal};
+use crate::http::error::{ApiError, Problem};
+use crate::http::json::Json;
+use crate::http::state::AppState;
+use crate::secrets;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUser {
+    pub username: String,
+    pub password: String,
+    /// admin, leader or custodian (markers come from the marker archive).
+    #[schema(value_type = String, example = "leader")]
+    pub role: Role,
+    /// Leaders only: a chief leader leads the whole marking.
+    #[serde(default)]
+    pub chief: bool,
+    /// Leaders who are not chief: the exam and the question codes they lead.
+    #[serde(default)]
+    pub exam: Option<String>,
+    #[serde(default)]
+    pub questions: Vec<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserView {
+    pub id: String,
+    pub username: String,
+    #[schema(value_type = String)]
+    pub role: Role,
+    pub chief: bool,
+    /// Leaders start inactive until a different active chief leader approves them.
+    pub active: bool,
+}
+
+fn check_leader_shape(u: &CreateUser) -> Result<(), RuleError> {
+    let scoped = u.exam.is_some() || !u.questions.is_empty();
+    match (u.role, u.chief, scoped) {
+        (Role::Leader, true, true) => Err(RuleError::invalid(
+            "invalid_scope",
+            "exam",
+            "a chief leader leads every question; give no scope",
+        )),
+        (Role::Leader, false, _) if u.exam.is_none() || u.questions.is_empty() => Err(RuleError::invalid(
+            "invalid_scope",
+            "questions",
+            "a leader who is not chief needs an exam and the questions they lead",
+        )),
+        (Role::Leader, _, _) => Ok(()),
+        (_, true, _) | (_, _, true) => Err(RuleError::invalid(
+            "invalid_scope",
+            "role",
+            "only leaders have a chief flag or a scope",
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Create an admin, leader or custodian account.
+#[utoipa::path(
+    tag = "admin",
+    request_body = CreateUser,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Created", body = UserView),
+        (status = 409, description = "Username taken", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/users")]
+pub async fn create_user(
+    state: web::Data<AppState>,
+    admin: Admin,
+    body: Json<CreateUser>,
+) -> Result<HttpResponse, ApiError> {
+    let u = body.0;
+    admin_may_create(u.role)?;
+    check_username(&u.username)?;
+    check_password(&u.password)?;
+    check_leader_shape(&u)?;
+    let pw = u.password.clone();
+    let hash = tokio::task::spawn_blocking(move || secrets::hash_password(&pw))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let now = state.now();
+    let audit = admin.audit("user.create").details(serde_json::json!({
+        "username": u.username, "role": u.role.as_str(), "chief": u.chief, "exam": u.exam, "questions": u.questions,
+    }));
+    let active = starts_active(u.role);
+    let by = admin.id.clone();
+    let (username, role, chief) = (u.username.clone(), u.role, u.chief);
+    let entry = audit.clone();
+    let result = state
+        .db
+        .write(move |c| -> Result<String, ApiError> {
+            if db::users::find_by_username(c, &u.username)?.is_some() {
+                return Err(RuleError::conflict("username_taken", "that username is taken").into());
+            }
+            let id = db::users::insert(
+                c,
+                &db::users::NewUser {
+                    username: &u.username,
+                    password_hash: &hash,
+                    role: u.role,
+                    chief: u.chief,
+                    active,
+                    created_by: Some(&by),
+                },
+                now,
+            )?;
+            if let Some(code) = &u.exam {
+                let exam = db::exams::by_code(c, code)
+                    .map_err(|_| RuleError::invalid("unknown_exam", "exam", format!("no exam {code}")))?;
+                let questions = db::exams::questions_of(c, &exam.id)?;
+                let mut ids = vec![];
+                for (i, q) in u.questions.iter().enumerate() {
+                    let found = questions.iter().find(|r| &r.code == q).ok_or_else(|| {
+                        RuleError::invalid(
+                            "unknown_question",
+                            format!("questions[{i}]"),
+                            format!("exam {code} has no question {q}"),
+                        )
+                    })?;
+                    if !ids.contains(&found.id) {
+                        ids.push(found.id.clone());
+                    }
+                }
+                db::users::add_scope(c, &exam.id, &id, &ids)?;
+            }
+            entry.object("user", &id).append(c, now)?;
+            Ok(id)
+        })
+        .await;
+    let id = audit_refusal(&state, audit, result).await?;
+    Ok(HttpResponse::Created().json(UserView {
+        id,
+        username,
+        role,
+        chief,
+        active,
+    }))
+}

@@ -1,0 +1,70 @@
+use actix_web::{HttpResponse, post, web};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::db;
+use crate::domain::RuleError;
+use crate::http::caller::Admin;
+use crate::http::error::{ApiError, Problem};
+use crate::http::json::Json;
+use crate::http::state::AppState;
+use crate::secrets::{random_key, sha256_hex};
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateWorkstation {
+    /// Where it stands, e.g. "Room 3, desk 14".
+    pub name: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WorkstationCreated {
+    pub id: String,
+    pub name: String,
+    /// Shown once; only its hash is kept. Install it on the workstation.
+    pub key: String,
+}
+
+/// Register a workstation and receive its key (once).
+#[utoipa::path(
+    tag = "admin",
+    request_body = CreateWorkstation,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Registered", body = WorkstationCreated),
+        (status = 409, description = "Name taken", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/workstations")]
+pub async fn create_workstation(
+    state: web::Data<AppState>,
+    admin: Admin,
+    body: Json<CreateWorkstation>,
+) -> Result<HttpResponse, ApiError> {
+    let name = body.0.name.trim().to_string();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(RuleError::invalid("invalid_name", "name", "a workstation name is 1 to 100 characters").into());
+    }
+    let key = random_key();
+    let hash = sha256_hex(key.as_bytes());
+    let now = state.now();
+    let audit = admin
+        .audit("workstation.create")
+        .details(serde_json::json!({ "name": name }));
+    let stored_name = name.clone();
+    let by = admin.id.clone();
+    let id = state
+        .db
+        .write(move |c| -> Result<String, ApiError> {
+            let id = db::workstations::insert(c, &stored_name, &hash, &by, now).map_err(|e| match e {
+                db::DbError::Duplicate(_) => {
+                    ApiError::from(RuleError::conflict("name_taken", "a workstation has that name"))
+                }
+                other => other.into(),
+            })?;
+            audit.object("workstation", &id).append(c, now)?;
+            Ok(id)
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(WorkstationCreated { id, name, key }))
+}

@@ -1,0 +1,314 @@
+//! Who is calling: the bearer token checked against the database on every request (so that a
+//! revocation takes effect at once) and the workstation rule of the closed room. Role guards
+//! are types, so a handler's signature says who may call it.
+
+use std::future::Future;
+use std::marker::PhantomData;
+use std::ops::Deref;
+use std::pin::Pin;
+
+use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
+
+use super::error::ApiError;
+use super::request_id;
+use super::state::AppState;
+use super::tokens::{Claims, TokenKind};
+use crate::db::audit::NewEntry;
+use crate::db::{self, DbConn, DbError};
+use crate::domain::access::{PresentedWorkstation, request_workstation};
+use crate::domain::role::{Person, Role};
+use crate::secrets::sha256_hex;
+
+pub const WORKSTATION_HEADER: &str = "X-Workstation-Key";
+
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub id: String,
+    pub role: Role,
+    pub chief: bool,
+    pub workstation: Option<String>,
+    /// Exam codes an admissions client may read; empty for people.
+    pub exams: Vec<String>,
+}
+
+impl Caller {
+    pub fn person(&self) -> Person {
+        Person {
+            id: self.id.clone(),
+            role: self.role,
+            chief: self.chief,
+            active: true,
+        }
+    }
+
+    /// Starts an audit entry for something this caller did.
+    pub fn audit(&self, action: &str) -> Audit {
+        Audit(NewEntry {
+            actor_id: Some(self.id.clone()),
+            actor_role: Some(self.role.as_str().to_string()),
+            workstation_id: self.workstation.clone(),
+            ..Audit::anonymous(action).0
+        })
+    }
+}
+
+/// An audit entry being put together; `entry()` gives the row to append.
+#[derive(Debug, Clone)]
+pub struct Audit(NewEntry);
+
+impl Audit {
+    pub fn anonymous(action: &str) -> Audit {
+        Audit(NewEntry {
+            action: action.to_string(),
+            outcome: "ok".into(),
+            details: "{}".into(),
+            request_id: Some(request_id::current()),
+            ..NewEntry::default()
+        })
+    }
+
+    pub fn object(mut self, kind: &str, id: &str) -> Audit {
+        self.0.object_type = Some(kind.to_string());
+        self.0.object_id = Some(id.to_string());
+        self
+    }
+
+    pub fn exam(mut self, exam_id: &str) -> Audit {
+        self.0.exam_id = Some(exam_id.to_string());
+        self
+    }
+
+    pub fn details(mut self, details: serde_json::Value) -> Audit {
+        self.0.details = details.to_string();
+        self
+    }
+
+    /// Marks the entry as a refusal, recording the reason code.
+    pub fn refused(mut self, err: &ApiError) -> Audit {
+        self.0.outcome = "refused".into();
+        let mut details: serde_json::Value =
+            serde_json::from_str(&self.0.details).unwrap_or_else(|_| serde_json::json!({}));
+        if let Some(obj) = details.as_object_mut() {
+            obj.insert("code".into(), err.code().into());
+        }
+        self.0.details = details.to_string();
+        self
+    }
+
+    pub fn entry(self) -> NewEntry {
+        self.0
+    }
+
+    pub fn append(self, conn: &mut DbConn, now: chrono::DateTime<chrono::Utc>) -> Result<(), DbError> {
+        db::audit::append(conn, &self.0, now)
+    }
+}
+
+/// Runs a fallible act; when it is refused by a rule, records the refusal in the audit log
+/// (in a transaction of its own, since the act itself changed nothing).
+pub async fn audit_refusal<T>(state: &AppState, audit: Audit, result: Result<T, ApiError>) -> Result<T, ApiError> {
+    if let Err(e) = &result
+        && e.is_refusal()
+    {
+        state.audit_alone(audit.refused(e).entry()).await;
+    }
+    result
+}
+
+type Boxed<T> = Pin<Box<dyn Future<Output = Result<T, ApiError>>>>;
+
+fn app_state(req: &HttpRequest) -> Result<web::Data<AppState>, ApiError> {
+    req.app_data::<web::Data<AppState>>()
+        .cloned()
+        .ok_or_else(|| ApiError::Internal("application state missing".into()))
+}
+
+/// The active workstation whose key the request presents, if any.
+pub fn presented_workstation(conn: &mut DbConn, key: Option<&str>) -> Result<PresentedWorkstation, DbError> {
+    match key.map(str::trim).filter(|k| !k.is_empty()) {
+        None => Ok(PresentedWorkstation::None),
+        Some(k) => Ok(match db::workstations::by_key_hash(conn, &sha256_hex(k.as_bytes()))? {
+            Some(id) => PresentedWorkstation::Registered(id),
+            None => PresentedWorkstation::Unknown,
+        }),
+    }
+}
+
+pub fn workstation_key(req: &HttpRequest) -> Option<String> {
+    req.headers()
+        .get(WORKSTATION_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+/// Checks a verified token against the stored account and the workstation rule.
+pub async fn admit(state: &AppState, claims: Claims, ws_key: Option<String>) -> Result<Caller, ApiError> {
+    let now = state.now();
+    if claims.typ == TokenKind::Service {
+        let id = claims.sub.clone();
+        let active = state
+            .db
+            .read(move |c| db::service_clients::secret_hash(c, &id).map_err(ApiError::from))
+            .await?
+            .is_some();
+        if !active || claims.role != Role::Admissions {
+            return Err(ApiError::unauthenticated(
+                "token_revoked",
+                "this service client is no longer active",
+            ));
+        }
+        return Ok(Caller {
+            id: claims.sub,
+            role: Role::Admissions,
+            chief: false,
+            workstation: None,
+            exams: claims.exams,
+        });
+    }
+    let id = claims.sub.clone();
+    let (user, window_open, presented) = state
+        .db
+        .read(move |c| -> Result<_, ApiError> {
+            let user = db::users::find(c, &id)?;
+            let window_open = db::exams::any_window_open(c, now)?;
+            let presented = presented_workstation(c, ws_key.as_deref())?;
+            Ok((user, window_open, presented))
+        })
+        .await?;
+    let caller = Caller {
+        id: claims.sub.clone(),
+        role: claims.role,
+        chief: user.as_ref().is_some_and(|u| u.chief),
+        workstation: claims.ws.clone(),
+        exams: vec![],
+    };
+    let current = user.filter(|u| u.active && u.token_version == claims.ver && u.role == claims.role.as_str());
+    if current.is_none() {
+        let err = ApiError::unauthenticated("token_revoked", "this token has been revoked; log in again");
+        state
+            .audit_alone(caller.audit("auth.token").refused(&err).entry())
+            .await;
+        return Err(err);
+    }
+    if let Err(rule) = request_workstation(claims.role, window_open, claims.ws.as_deref(), &presented) {
+        let err = ApiError::from(rule);
+        state
+            .audit_alone(caller.audit("auth.workstation").refused(&err).entry())
+            .await;
+        return Err(err);
+    }
+    Ok(caller)
+}
+
+impl FromRequest for Caller {
+    type Error = ApiError;
+    type Future = Boxed<Self>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = app_state(req);
+        let bearer = req
+            .headers()
+            .get(actix_web::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(|t| t.trim().to_string());
+        let ws_key = workstation_key(req);
+        Box::pin(async move {
+            let state = state?;
+            let token = bearer.ok_or_else(|| {
+                ApiError::unauthenticated("unauthenticated", "log in first: send Authorization: Bearer <token>")
+            })?;
+            let claims = state
+                .tokens
+                .verify(&token, &[TokenKind::Access, TokenKind::Service])
+                .map_err(|_| ApiError::unauthenticated("invalid_token", "the token is invalid or expired"))?;
+            admit(&state, claims, ws_key).await
+        })
+    }
+}
+
+/// A rule about which callers may use a route.
+pub trait Guard {
+    const WHO: &'static str;
+    fn allows(c: &Caller) -> bool;
+}
+
+/// A caller who passed guard `G`.
+pub struct Authorized<G>(pub Caller, PhantomData<G>);
+
+impl<G> Deref for Authorized<G> {
+    type Target = Caller;
+    fn deref(&self) -> &Caller {
+        &self.0
+    }
+}
+
+impl<G: Guard + 'static> FromRequest for Authorized<G> {
+    type Error = ApiError;
+    type Future = Boxed<Self>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let state = app_state(req);
+        let caller = Caller::from_request(req, payload);
+        let what = format!("{} {}", req.method(), req.path());
+        Box::pin(async move {
+            let caller = caller.await?;
+            if G::allows(&caller) {
+                return Ok(Authorized(caller, PhantomData));
+            }
+            let err = ApiError::forbidden("forbidden", format!("only {} may do this", G::WHO));
+            let state = state?;
+            let entry = caller
+                .audit("authz")
+                .details(serde_json::json!({ "request": what, "needs": G::WHO }));
+            state.audit_alone(entry.refused(&err).entry()).await;
+            Err(err)
+        })
+    }
+}
+
+pub struct AdminRole;
+impl Guard for AdminRole {
+    const WHO: &'static str = "an admin";
+    fn allows(c: &Caller) -> bool {
+        c.role == Role::Admin
+    }
+}
+
+pub struct LeaderRole;
+impl Guard for LeaderRole {
+    const WHO: &'static str = "a leader";
+    fn allows(c: &Caller) -> bool {
+        c.role == Role::Leader
+    }
+}
+
+pub struct ChiefRole;
+impl Guard for ChiefRole {
+    const WHO: &'static str = "a chief leader";
+    fn allows(c: &Caller) -> bool {
+        c.role == Role::Leader && c.chief
+    }
+}
+
+pub struct CustodianRole;
+impl Guard for CustodianRole {
+    const WHO: &'static str = "a custodian";
+    fn allows(c: &Caller) -> bool {
+        c.role == Role::Custodian
+    }
+}
+
+pub struct StaffRole;
+impl Guard for StaffRole {
+    const WHO: &'static str = "a leader or custodian";
+    fn allows(c: &Caller) -> bool {
+        matches!(c.role, Role::Leader | Role::Custodian)
+    }
+}
+
+pub type Admin = Authorized<AdminRole>;
+pub type Leader = Authorized<LeaderRole>;
+pub type Chief = Authorized<ChiefRole>;
+pub type Custodian = Authorized<CustodianRole>;
+pub type Staff = Authorized<StaffRole>;

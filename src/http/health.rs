@@ -1,0 +1,59 @@
+use actix_web::{HttpResponse, get, web};
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use super::error::{ApiError, Problem};
+use super::state::AppState;
+
+pub fn routes(cfg: &mut ServiceConfig) {
+    cfg.service(healthz).service(readyz);
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    pub status: String,
+    pub database: String,
+}
+
+/// Liveness, with a database round trip.
+#[utoipa::path(
+    tag = "health",
+    responses(
+        (status = 200, description = "Alive and the database answers", body = Health),
+        (status = 503, description = "The database does not answer", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/healthz")]
+pub async fn healthz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    state
+        .db
+        .ping()
+        .await
+        .map_err(|e| ApiError::Db(crate::db::DbError::Pool(e.to_string())))?;
+    Ok(HttpResponse::Ok().json(Health {
+        status: "ok".into(),
+        database: format!("{:?}", state.db.backend()).to_lowercase(),
+    }))
+}
+
+/// Readiness: migrated and the database answers.
+#[utoipa::path(
+    tag = "health",
+    responses(
+        (status = 200, description = "Ready for traffic", body = Health),
+        (status = 503, description = "Not ready", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/readyz")]
+pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    state
+        .db
+        .ping()
+        .await
+        .map_err(|e| ApiError::Db(crate::db::DbError::Pool(e.to_string())))?;
+    Ok(HttpResponse::Ok().json(Health {
+        status: "ready".into(),
+        database: format!("{:?}", state.db.backend()).to_lowercase(),
+    }))
+}

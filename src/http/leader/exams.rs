@@ -1,0 +1,408 @@
+use actix_web::{HttpResponse, get, post, put, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::db::exams::ExamRow;
+use crate::db::{self, DbConn};
+use crate::domain::exam::{ExamDraft, MarkingWindow, validate_exam};
+use crate::domain::question::{Criterion, Question, QuestionDraft, QuestionKind, validate_question};
+use crate::domain::rules::MarkingRules;
+use crate::domain::template::{SheetTemplate, validate_template};
+use crate::domain::{RuleError, Score};
+use crate::http::caller::{Chief, Leader};
+use crate::http::error::{ApiError, Problem};
+use crate::http::json::Json;
+use crate::http::state::AppState;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateExam {
+    pub code: String,
+    pub name: String,
+    /// IANA zone in which marking days are counted, e.g. Asia/Shanghai.
+    pub time_zone: String,
+    pub window_start: DateTime<Utc>,
+    pub window_end: DateTime<Utc>,
+    /// Overrides of the marking rules for this exam (any of the `[rules]` settings).
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub settings: serde_json::Map<String, serde_json::Value>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ExamView {
+    pub code: String,
+    pub name: String,
+    pub time_zone: String,
+    pub window_start: DateTime<Utc>,
+    pub window_end: DateTime<Utc>,
+    pub room_open: bool,
+    pub locked: bool,
+    pub released: bool,
+    /// This exam's own overrides.
+    #[schema(value_type = Object)]
+    pub settings: serde_json::Map<String, serde_json::Value>,
+    /// The rules in force: the defaults with the overrides laid over them.
+    #[schema(value_type = Object)]
+    pub rules: MarkingRules,
+    pub questions: Vec<QuestionView>,
+    pub template: Option<SheetTemplate>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CriterionInput {
+    pub code: String,
+    pub name: String,
+    #[schema(value_type = f64)]
+    pub max: Score,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateQuestion {
+    pub code: String,
+    #[schema(value_type = String, example = "essay")]
+    pub kind: QuestionKind,
+    #[schema(value_type = f64)]
+    pub max_score: Score,
+    #[schema(value_type = f64)]
+    pub step: Score,
+    /// Default: 10% of the maximum rounded to the step.
+    #[serde(default)]
+    #[schema(value_type = Option<f64>)]
+    pub tolerance: Option<Score>,
+    /// Unit finals are rounded to; default 0.5 when the step allows it.
+    #[serde(default)]
+    #[schema(value_type = Option<f64>)]
+    pub final_step: Option<Score>,
+    /// Default: 3 for essays, 2 for short questions; never fewer.
+    #[serde(default)]
+    pub marks_required: Option<u32>,
+    #[serde(default)]
+    pub criteria: Vec<CriterionInput>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QuestionView {
+    pub code: String,
+    #[schema(value_type = String)]
+    pub kind: QuestionKind,
+    #[schema(value_type = f64)]
+    pub max_score: Score,
+    #[schema(value_type = f64)]
+    pub step: Score,
+    #[schema(value_type = f64)]
+    pub tolerance: Score,
+    #[schema(value_type = f64)]
+    pub final_step: Score,
+    pub marks_required: u32,
+    #[schema(value_type = Vec<Object>)]
+    pub criteria: Vec<Criterion>,
+}
+
+impl From<Question> for QuestionView {
+    fn from(q: Question) -> Self {
+        QuestionView {
+            code: q.code,
+            kind: q.kind,
+            max_score: q.max,
+            step: q.step,
+            tolerance: q.tolerance,
+            final_step: q.final_step,
+            marks_required: q.marks_required,
+            criteria: q.criteria,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RoomState {
+    pub open: bool,
+}
+
+/// The exam named in the path, or 404.
+pub fn exam_by_code(c: &mut DbConn, code: &str) -> Result<ExamRow, ApiError> {
+    db::exams::by_code(c, code).map_err(|e| match e {
+        db::DbError::NotFound => ApiError::NotFound("exam"),
+        other => other.into(),
+    })
+}
+
+fn refuse_if_locked(exam: &ExamRow) -> Result<(), ApiError> {
+    if exam.locked {
+        return Err(RuleError::conflict("exam_locked", "the exam is locked; unlocking takes two chief leaders").into());
+    }
+    Ok(())
+}
+
+fn view(c: &mut DbConn, exam: ExamRow, defaults: &MarkingRules) -> Result<ExamView, ApiError> {
+    let settings = exam.overrides()?;
+    let rules = defaults.with_overrides(&settings)?;
+    let questions = db::exams::questions_of(c, &exam.id)?
+        .iter()
+        .map(|q| q.question().map(QuestionView::from))
+        .collect::<Result<Vec<_>, _>>()?;
+    let template = db::exams::template_of(c, &exam.id)?;
+    let window = exam.window();
+    Ok(ExamView {
+        code: exam.code,
+        name: exam.name,
+        time_zone: exam.time_zone,
+        window_start: window.start,
+        window_end: window.end,
+        room_open: exam.room_open,
+        locked: exam.locked,
+        released: exam.released,
+        settings,
+        rules,
+        questions,
+        template,
+    })
+}
+
+/// Create an exam with its marking window and rule overrides.
+#[utoipa::path(
+    tag = "exams",
+    request_body = CreateExam,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Created", body = ExamView),
+        (status = 409, description = "Code taken", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/exams")]
+pub async fn create_exam(
+    state: web::Data<AppState>,
+    chief: Chief,
+    body: Json<CreateExam>,
+) -> Result<HttpResponse, ApiError> {
+    let e = body.0;
+    let draft = ExamDraft {
+        code: e.code.clone(),
+        name: e.name.trim().to_string(),
+        time_zone: e.time_zone.clone(),
+        window_start: e.window_start,
+        window_end: e.window_end,
+    };
+    validate_exam(&draft)?;
+    let defaults = state.settings.rules.clone();
+    defaults.with_overrides(&e.settings)?;
+    let settings = serde_json::Value::Object(e.settings.clone()).to_string();
+    let now = state.now();
+    let audit = chief
+        .audit("exam.create")
+        .details(serde_json::json!({ "code": draft.code, "settings": e.settings }));
+    let by = chief.id.clone();
+    let view = state
+        .db
+        .write(move |c| -> Result<ExamView, ApiError> {
+            let id = db::exams::insert(
+                c,
+                &db::exams::NewExam {
+                    code: &draft.code,
+                    name: &draft.name,
+                    time_zone: &draft.time_zone,
+                    window: MarkingWindow {
+                        start: draft.window_start,
+                        end: draft.window_end,
+                    },
+                    settings: &settings,
+                    created_by: &by,
+                },
+                now,
+            )
+            .map_err(|e| match e {
+                db::DbError::Duplicate(_) => {
+                    ApiError::from(RuleError::conflict("exam_exists", "an exam has that code"))
+                }
+                other => other.into(),
+            })?;
+            audit.object("exam", &id).exam(&id).append(c, now)?;
+            let exam = exam_by_code(c, &draft.code)?;
+            view(c, exam, &defaults)
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(view))
+}
+
+/// The exam with its questions, template and the rules in force.
+#[utoipa::path(
+    tag = "exams",
+    params(("exam" = String, Path, description = "Exam code")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The exam", body = ExamView),
+        (status = 404, description = "No such exam", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/exams/{exam}")]
+pub async fn get_exam(
+    state: web::Data<AppState>,
+    leader: Leader,
+    path: web::Path<String>,
+) -> Result<web::Json<ExamView>, ApiError> {
+    let code = path.into_inner();
+    let defaults = state.settings.rules.clone();
+    let (chief, id) = (leader.chief, leader.id.clone());
+    let view = state
+        .db
+        .read(move |c| -> Result<ExamView, ApiError> {
+            let exam = exam_by_code(c, &code)?;
+            if !chief && db::users::scope_codes(c, &exam.id, &id)?.is_empty() {
+                return Err(ApiError::forbidden("not_in_scope", "you lead no question of this exam"));
+            }
+            view(c, exam, &defaults)
+        })
+        .await?;
+    Ok(web::Json(view))
+}
+
+/// Add a question to the exam.
+#[utoipa::path(
+    tag = "exams",
+    params(("exam" = String, Path, description = "Exam code")),
+    request_body = CreateQuestion,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Added", body = QuestionView),
+        (status = 409, description = "Code taken or exam locked", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Breaks a marking rule", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/exams/{exam}/questions")]
+pub async fn add_question(
+    state: web::Data<AppState>,
+    chief: Chief,
+    path: web::Path<String>,
+    body: Json<CreateQuestion>,
+) -> Result<HttpResponse, ApiError> {
+    let code = path.into_inner();
+    let q = body.0;
+    let draft = QuestionDraft {
+        code: q.code,
+        kind: q.kind,
+        max: q.max_score,
+        step: q.step,
+        tolerance: q.tolerance,
+        final_step: q.final_step,
+        marks_required: q.marks_required,
+        criteria: q
+            .criteria
+            .into_iter()
+            .map(|c| Criterion {
+                code: c.code,
+                name: c.name,
+                max: c.max,
+            })
+            .collect(),
+    };
+    let defaults = state.settings.rules.clone();
+    let now = state.now();
+    let audit = chief.audit("question.create");
+    let question = state
+        .db
+        .write(move |c| -> Result<Question, ApiError> {
+            let exam = exam_by_code(c, &code)?;
+            refuse_if_locked(&exam)?;
+            let rules = defaults.with_overrides(&exam.overrides()?)?;
+            let question = validate_question(draft, rules.default_tolerance_percent, rules.default_final_step)?;
+            let id = db::exams::insert_question(c, &exam.id, &question, now).map_err(|e| match e {
+                db::DbError::Duplicate(_) => ApiError::from(RuleError::conflict(
+                    "question_exists",
+                    "the exam has a question with that code",
+                )),
+                other => other.into(),
+            })?;
+            audit
+                .object("question", &id)
+                .exam(&exam.id)
+                .details(serde_json::to_value(&question).unwrap_or_default())
+                .append(c, now)?;
+            Ok(question)
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(QuestionView::from(question)))
+}
+
+/// Replace the answer-sheet template (page fractions).
+#[utoipa::path(
+    tag = "exams",
+    params(("exam" = String, Path, description = "Exam code")),
+    request_body = SheetTemplate,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Stored", body = SheetTemplate),
+        (status = 422, description = "A region off the page, a missing mask, an unknown question", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[put("/exams/{exam}/template")]
+pub async fn put_template(
+    state: web::Data<AppState>,
+    chief: Chief,
+    path: web::Path<String>,
+    body: Json<SheetTemplate>,
+) -> Result<web::Json<SheetTemplate>, ApiError> {
+    let code = path.into_inner();
+    let template = body.0;
+    let now = state.now();
+    let audit = chief.audit("template.put");
+    let by = chief.id.clone();
+    let stored = state
+        .db
+        .write(move |c| -> Result<SheetTemplate, ApiError> {
+            let exam = exam_by_code(c, &code)?;
+            refuse_if_locked(&exam)?;
+            let codes: Vec<String> = db::exams::questions_of(c, &exam.id)?
+                .into_iter()
+                .map(|q| q.code)
+                .collect();
+            validate_template(&template, &codes)?;
+            db::exams::put_template(c, &exam.id, &template, &by, now)?;
+            audit
+                .object("template", &exam.id)
+                .exam(&exam.id)
+                .details(serde_json::to_value(&template).unwrap_or_default())
+                .append(c, now)?;
+            Ok(template)
+        })
+        .await?;
+    Ok(web::Json(stored))
+}
+
+/// Open or close the marking room. Closing takes effect at once.
+#[utoipa::path(
+    tag = "exams",
+    params(("exam" = String, Path, description = "Exam code")),
+    request_body = RoomState,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The room's state", body = RoomState),
+        (status = 404, description = "No such exam", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/exams/{exam}/room")]
+pub async fn set_room(
+    state: web::Data<AppState>,
+    chief: Chief,
+    path: web::Path<String>,
+    body: Json<RoomState>,
+) -> Result<web::Json<RoomState>, ApiError> {
+    let code = path.into_inner();
+    let open = body.0.open;
+    let now = state.now();
+    let audit = chief.audit(if open { "room.open" } else { "room.close" });
+    state
+        .db
+        .write(move |c| -> Result<(), ApiError> {
+            let exam = exam_by_code(c, &code)?;
+            db::exams::set_room_open(c, &exam.id, open)?;
+            audit.object("exam", &exam.id).exam(&exam.id).append(c, now)?;
+            Ok(())
+        })
+        .await?;
+    Ok(web::Json(RoomState { open }))
+}

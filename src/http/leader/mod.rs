@@ -1,0 +1,19 @@
+//! Grading leadership: exams and their questions and templates, the room, two-person approvals.
+
+mod approvals;
+mod exams;
+
+use utoipa_actix_web::service_config::ServiceConfig;
+
+pub fn routes(cfg: &mut ServiceConfig) {
+    cfg.service(exams::create_exam)
+        .service(exams::get_exam)
+        .service(exams::add_question)
+        .service(exams::put_template)
+        .service(exams::set_room)
+        .service(approvals::request_exam_approval)
+        .service(approvals::request_approval)
+        .service(approvals::list_approvals)
+        .service(approvals::approve)
+        .service(approvals::reject);
+}

@@ -1,0 +1,130 @@
+//! HTTP: one module per audience, errors converted once into problem+json.
+
+pub mod admin;
+pub mod auth;
+pub mod caller;
+pub mod error;
+pub mod health;
+pub mod json;
+pub mod leader;
+pub mod openapi;
+pub mod request_id;
+pub mod state;
+pub mod tokens;
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::http::StatusCode;
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpServer, web};
+use utoipa::OpenApi;
+use utoipa_actix_web::{AppExt, scope};
+
+use crate::config::Settings;
+use crate::db::Db;
+use error::ApiError;
+use state::AppState;
+
+/// The route table with its description; built once and shared by every worker.
+fn document() -> openapi::Document {
+    let (_, doc) = App::new()
+        .into_utoipa_app()
+        .openapi(openapi::ApiDoc::openapi())
+        .configure(health::routes)
+        .service(api_scope())
+        .split_for_parts();
+    openapi::Document::new(&doc)
+}
+
+fn api_scope() -> utoipa_actix_web::scope::Scope<
+    impl actix_web::dev::ServiceFactory<
+        actix_web::dev::ServiceRequest,
+        Config = (),
+        Response = actix_web::dev::ServiceResponse,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    scope::scope("/api/v1")
+        .configure(openapi::routes)
+        .configure(auth::routes)
+        .configure(admin::routes)
+        .configure(leader::routes)
+}
+
+/// Malformed path and query parameters get the same problem form as bodies.
+fn path_errors() -> web::PathConfig {
+    web::PathConfig::default()
+        .error_handler(|e, _| ApiError::input(StatusCode::NOT_FOUND, "invalid_path", e.to_string(), None).into())
+}
+
+fn query_errors() -> web::QueryConfig {
+    web::QueryConfig::default()
+        .error_handler(|e, _| ApiError::input(StatusCode::BAD_REQUEST, "invalid_query", e.to_string(), None).into())
+}
+
+/// The whole service on a bound listener, ready to run.
+pub struct Application {
+    server: Server,
+    port: u16,
+}
+
+impl Application {
+    /// Connects, migrates, starts the audit sealer and binds (port 0 picks a free port).
+    pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        let db = Db::connect(&settings)?;
+        db.migrate()?;
+        let listener = TcpListener::bind(&settings.bind)?;
+        Application::on_listener(settings, db, listener)
+    }
+
+    pub fn on_listener(settings: Settings, db: Db, listener: TcpListener) -> anyhow::Result<Application> {
+        let port = listener.local_addr()?.port();
+        let secret = crate::secrets::token_key(settings.auth.token_secret.as_deref(), &settings.data_dir)?;
+        crate::audit::spawn_sealer(
+            db.clone(),
+            Duration::from_millis(settings.audit.seal_interval_ms.max(10)),
+            Duration::from_secs(settings.audit.anchor_interval_secs),
+            settings.anchor_path(),
+        );
+        let workers = settings.http.workers;
+        let state = web::Data::new(AppState {
+            tokens: tokens::TokenKeys::new(&secret, &settings.auth)?,
+            settings: Arc::new(settings),
+            db,
+        });
+        let doc = web::Data::new(document());
+        let mut server = HttpServer::new(move || {
+            let (app, _) = App::new()
+                .into_utoipa_app()
+                .app_data(state.clone())
+                .app_data(doc.clone())
+                .configure(health::routes)
+                .service(api_scope())
+                .split_for_parts();
+            app.app_data(path_errors())
+                .app_data(query_errors())
+                .default_service(web::to(openapi::fallback))
+                .wrap(from_fn(request_id::middleware))
+        })
+        .listen(listener)?;
+        if workers > 0 {
+            server = server.workers(workers);
+        }
+        Ok(Application {
+            server: server.run(),
+            port,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}

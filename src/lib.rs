@@ -1,0 +1,11 @@
+//! markroom: the closed marking room of an exam.
+//!
+//! Layers: `http` translates requests and calls `domain` (the rules, pure) and `db` (storage).
+//! `audit` keeps the hash-chained log; `config` reads the layered settings.
+
+pub mod audit;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod http;
+pub mod secrets;

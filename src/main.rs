@@ -1,0 +1,208 @@
+//! The `markroom` command line: one binary for serving and for every operator task.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use chrono::Utc;
+use clap::{Parser, Subcommand};
+
+use markroom::config::Settings;
+use markroom::db::{self, Db};
+use markroom::domain::role::{Role, check_password, check_username};
+use markroom::http::Application;
+
+#[derive(Parser)]
+#[command(name = "markroom", version, about = "The closed marking room of an exam")]
+struct Cli {
+    /// Data directory (SQLite file, token key, audit anchors). Also MARKROOM_DATA_DIR.
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Migrate, then serve HTTP.
+    Serve {
+        /// Address to listen on. Also MARKROOM_BIND.
+        #[arg(long)]
+        bind: Option<String>,
+    },
+    /// Apply pending database migrations.
+    Migrate,
+    /// Administrator accounts.
+    Admin {
+        #[command(subcommand)]
+        action: AccountAction,
+    },
+    /// The first two chief leaders (later leaders are activated by two-person approval).
+    Leader {
+        #[command(subcommand)]
+        action: AccountAction,
+    },
+    /// The audit log.
+    Audit {
+        #[command(subcommand)]
+        action: AuditAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum AccountAction {
+    /// Create an account; the password is read from standard input.
+    Create {
+        #[arg(long)]
+        username: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditAction {
+    /// Check every link of the chain and every anchor; exit 1 naming the first mismatch.
+    Verify,
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("MARKROOM_LOG").unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    match run(Cli::parse()) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("markroom: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let mut settings = Settings::load()?;
+    if let Some(dir) = cli.data_dir {
+        settings.data_dir = dir;
+    }
+    match cli.command {
+        Command::Serve { bind } => {
+            if let Some(bind) = bind {
+                settings.bind = bind;
+            }
+            serve(settings)?;
+        }
+        Command::Migrate => {
+            let db = Db::connect(&settings)?;
+            let applied = db.migrate()?;
+            println!("{} migration(s) applied", applied.len());
+        }
+        Command::Admin {
+            action: AccountAction::Create { username },
+        } => create_account(&settings, &username, Role::Admin)?,
+        Command::Leader {
+            action: AccountAction::Create { username },
+        } => create_account(&settings, &username, Role::Leader)?,
+        Command::Audit {
+            action: AuditAction::Verify,
+        } => return audit_verify(&settings),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn serve(settings: Settings) -> anyhow::Result<()> {
+    actix_web::rt::System::new().block_on(async move {
+        let bind = settings.bind.clone();
+        let backend = if settings.postgres_url().is_some() {
+            "postgresql"
+        } else {
+            "sqlite"
+        };
+        let app = Application::build(settings).await?;
+        tracing::info!(%bind, port = app.port(), backend, "markroom serving");
+        app.run_until_stopped().await?;
+        Ok(())
+    })
+}
+
+fn read_password() -> anyhow::Result<String> {
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        eprint!("password: ");
+        std::io::stderr().flush().ok();
+    }
+    let mut line = String::new();
+    stdin
+        .lock()
+        .read_line(&mut line)
+        .context("reading the password from standard input")?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_string())
+}
+
+/// `admin create` makes an active admin; `leader create` an active chief leader, but only
+/// while fewer than two chief leaders exist: after that, leaders need two-person approval.
+fn create_account(settings: &Settings, username: &str, role: Role) -> anyhow::Result<()> {
+    check_username(username)?;
+    let password = read_password()?;
+    check_password(&password)?;
+    let hash = markroom::secrets::hash_password(&password)?;
+    let db = Db::connect(settings)?;
+    db.migrate()?;
+    let now = Utc::now();
+    let id = db.write_now(|c| -> anyhow::Result<String> {
+        if role == Role::Leader && db::users::count_chiefs(c)? >= 2 {
+            bail!("two chief leaders exist already; further leaders are created by an admin and activated by a chief leader's approval");
+        }
+        if db::users::find_by_username(c, username)?.is_some() {
+            bail!("username {username} is taken");
+        }
+        let id = db::users::insert(
+            c,
+            &db::users::NewUser {
+                username,
+                password_hash: &hash,
+                role,
+                chief: role == Role::Leader,
+                active: true,
+                created_by: None,
+            },
+            now,
+        )?;
+        db::audit::append(
+            c,
+            &db::audit::NewEntry {
+                action: format!("{}.bootstrap", role.as_str()),
+                object_type: Some("user".into()),
+                object_id: Some(id.clone()),
+                outcome: "ok".into(),
+                details: serde_json::json!({ "username": username, "via": "command line" }).to_string(),
+                ..Default::default()
+            },
+            now,
+        )?;
+        Ok(id)
+    })?;
+    db.write_now(markroom::audit::seal_pending)?;
+    println!(
+        "created {} {username} ({id})",
+        if role == Role::Leader { "chief leader" } else { "admin" }
+    );
+    Ok(())
+}
+
+fn audit_verify(settings: &Settings) -> anyhow::Result<ExitCode> {
+    let db = Db::connect(settings)?;
+    let report = markroom::audit::verify(&db, &settings.anchor_path())?;
+    match &report.problem {
+        None => {
+            println!(
+                "audit chain intact: {} entries, {} anchors checked, {} not yet sealed",
+                report.entries, report.anchors, report.unsealed
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(problem) => {
+            println!("audit chain BROKEN: {problem}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
