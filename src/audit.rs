@@ -109,34 +109,44 @@ pub fn read_anchors(path: &Path) -> std::io::Result<Vec<Anchor>> {
     Ok(out)
 }
 
-/// Seals on a timer for as long as the server runs, and anchors the head now and then.
+/// Seals on a timer for as long as the server runs, and anchors the head whenever it has moved
+/// past the last anchor (at most every `anchor_every`), whoever sealed it.
 pub fn spawn_sealer(db: Db, interval: Duration, anchor_every: Duration, anchor_path: PathBuf) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut last_anchor: Option<Instant> = None;
-        let mut unanchored: Option<(i64, String)> = None;
+        let mut last_anchor: Option<(Instant, i64)> = None;
         loop {
             tick.tick().await;
-            match db.write(seal_pending).await {
-                Ok(Some(head)) => unanchored = Some(head),
-                Ok(None) => {}
-                Err(e) => tracing::error!(error = %e, "audit sealer failed; will retry"),
-            }
-            let due = last_anchor.is_none_or(|t| t.elapsed() >= anchor_every);
-            if let (true, Some((seq, hash))) = (due, unanchored.as_ref()) {
-                let (seq, hash, path) = (*seq, hash.clone(), anchor_path.clone());
-                let written =
-                    tokio::task::spawn_blocking(move || write_anchor(&path, seq, &hash).map(|_| (seq, hash))).await;
-                match written {
-                    Ok(Ok((seq, hash))) => {
-                        tracing::info!(target: "markroom::audit", seq, hash = %hash, "audit chain head anchored");
-                        last_anchor = Some(Instant::now());
-                        unanchored = None;
-                    }
-                    Ok(Err(e)) => tracing::error!(error = %e, "audit anchor could not be written"),
-                    Err(e) => tracing::error!(error = %e, "audit anchor task failed"),
+            let head = db
+                .write(|c| -> Result<(i64, String), DbError> {
+                    seal_pending(c)?;
+                    rows::head(c)
+                })
+                .await;
+            let (seq, hash) = match head {
+                Ok(h) => h,
+                Err(e) => {
+                    tracing::error!(error = %e, "audit sealer failed; will retry");
+                    continue;
                 }
+            };
+            let due = match last_anchor {
+                None => seq > 0,
+                Some((at, anchored)) => seq > anchored && at.elapsed() >= anchor_every,
+            };
+            if !due {
+                continue;
+            }
+            let path = anchor_path.clone();
+            let h = hash.clone();
+            match tokio::task::spawn_blocking(move || write_anchor(&path, seq, &h)).await {
+                Ok(Ok(())) => {
+                    tracing::info!(target: "markroom::audit", seq, hash = %hash, "audit chain head anchored");
+                    last_anchor = Some((Instant::now(), seq));
+                }
+                Ok(Err(e)) => tracing::error!(error = %e, "audit anchor could not be written"),
+                Err(e) => tracing::error!(error = %e, "audit anchor task failed"),
             }
         }
     });

@@ -4,6 +4,7 @@
 //! `audit` keeps the hash-chained log; `config` reads the layered settings.
 
 pub mod audit;
+pub mod bootstrap;
 pub mod config;
 pub mod db;
 pub mod domain;

@@ -4,13 +4,12 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context, bail};
-use chrono::Utc;
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 use markroom::config::Settings;
-use markroom::db::{self, Db};
-use markroom::domain::role::{Role, check_password, check_username};
+use markroom::db::Db;
+use markroom::domain::role::Role;
 use markroom::http::Application;
 
 #[derive(Parser)]
@@ -141,47 +140,10 @@ fn read_password() -> anyhow::Result<String> {
 /// `admin create` makes an active admin; `leader create` an active chief leader, but only
 /// while fewer than two chief leaders exist: after that, leaders need two-person approval.
 fn create_account(settings: &Settings, username: &str, role: Role) -> anyhow::Result<()> {
-    check_username(username)?;
     let password = read_password()?;
-    check_password(&password)?;
-    let hash = markroom::secrets::hash_password(&password)?;
     let db = Db::connect(settings)?;
     db.migrate()?;
-    let now = Utc::now();
-    let id = db.write_now(|c| -> anyhow::Result<String> {
-        if role == Role::Leader && db::users::count_chiefs(c)? >= 2 {
-            bail!("two chief leaders exist already; further leaders are created by an admin and activated by a chief leader's approval");
-        }
-        if db::users::find_by_username(c, username)?.is_some() {
-            bail!("username {username} is taken");
-        }
-        let id = db::users::insert(
-            c,
-            &db::users::NewUser {
-                username,
-                password_hash: &hash,
-                role,
-                chief: role == Role::Leader,
-                active: true,
-                created_by: None,
-            },
-            now,
-        )?;
-        db::audit::append(
-            c,
-            &db::audit::NewEntry {
-                action: format!("{}.bootstrap", role.as_str()),
-                object_type: Some("user".into()),
-                object_id: Some(id.clone()),
-                outcome: "ok".into(),
-                details: serde_json::json!({ "username": username, "via": "command line" }).to_string(),
-                ..Default::default()
-            },
-            now,
-        )?;
-        Ok(id)
-    })?;
-    db.write_now(markroom::audit::seal_pending)?;
+    let id = markroom::bootstrap::create_account(&db, username, &password, role)?;
     println!(
         "created {} {username} ({id})",
         if role == Role::Leader { "chief leader" } else { "admin" }

@@ -133,7 +133,8 @@ impl Serialize for Score {
 
 /// JSON numbers are read from their own text: with serde_json's `arbitrary_precision` a number
 /// arrives as a one-entry map holding its digits, so no binary float is ever involved. Settings
-/// files (TOML) give integers, floats or strings; a float is read back through its shortest text.
+/// files (TOML, environment) give integers or floats; a float is read back through its shortest
+/// text. A string is not a score.
 impl<'de> Deserialize<'de> for Score {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
@@ -141,9 +142,6 @@ impl<'de> Deserialize<'de> for Score {
             type Value = Score;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a score such as 0.5")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Score, E> {
-                Score::parse(v).map_err(E::custom)
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<Score, E> {
                 Score::parse(&v.to_string()).map_err(E::custom)

@@ -1,12 +1,12 @@
 //! Logging in, refreshing, and the client-credentials grant for admissions systems.
 
-use actix_web::{HttpRequest, post, web};
+use actix_web::{HttpRequest, HttpResponse, post, web};
 use chrono::Duration;
 use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use super::caller::{Audit, admit, presented_workstation, workstation_key};
+use super::caller::{Audit, Caller, admit, presented_workstation, workstation_key};
 use super::error::{ApiError, Problem};
 use super::json::Json;
 use super::state::AppState;
@@ -17,7 +17,7 @@ use crate::domain::role::Role;
 use crate::secrets;
 
 pub fn routes(cfg: &mut ServiceConfig) {
-    cfg.service(login).service(refresh).service(token);
+    cfg.service(login).service(refresh).service(token).service(logout);
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -66,7 +66,7 @@ pub async fn login(
         username,
         password,
         workstation_key: key,
-    } = body.0;
+    } = body.into_inner()?;
     let key = key.or_else(|| workstation_key(&req));
     let base = Audit::anonymous("auth.login").object("username", &username);
     let result = login_inner(&state, &username, &password, key).await;
@@ -189,7 +189,7 @@ pub async fn refresh(
 ) -> Result<web::Json<TokenPair>, ApiError> {
     let claims = state
         .tokens
-        .verify(&body.0.refresh_token, &[TokenKind::Refresh])
+        .verify(&body.into_inner()?.refresh_token, &[TokenKind::Refresh])
         .map_err(|_| ApiError::unauthenticated("invalid_token", "the refresh token is invalid or expired"))?;
     let version = claims.ver;
     let caller = admit(&state, claims, workstation_key(&req)).await?;
@@ -230,7 +230,7 @@ pub async fn token(state: web::Data<AppState>, body: Json<TokenRequest>) -> Resu
         grant_type,
         client_id,
         client_secret,
-    } = body.0;
+    } = body.into_inner()?;
     if grant_type != "client_credentials" {
         return Err(ApiError::input(
             actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
@@ -275,4 +275,32 @@ pub async fn token(state: web::Data<AppState>, body: Json<TokenRequest>) -> Resu
         Err(e) => state.audit_alone(audit.refused(e).entry()).await,
     }
     result.map(web::Json)
+}
+
+/// Log out everywhere: every token of this account, on every workstation, stops working.
+#[utoipa::path(
+    tag = "auth",
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "All of this account's tokens are revoked"),
+        (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/auth/logout")]
+pub async fn logout(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
+    if caller.role == Role::Admissions {
+        return Err(ApiError::forbidden("not_a_person", "service tokens simply expire"));
+    }
+    let now = state.now();
+    let audit = caller.audit("auth.logout").object("user", &caller.id);
+    let id = caller.id.clone();
+    state
+        .db
+        .write(move |c| -> Result<(), ApiError> {
+            db::users::bump_token_version(c, &id)?;
+            audit.append(c, now)?;
+            Ok(())
+        })
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
 }

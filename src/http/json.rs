@@ -2,6 +2,10 @@
 //! same clear answer: the wrong media type (415), too large (413), not JSON (400
 //! `malformed_json`), an unknown field, a missing field, a wrong type or value (422 naming the
 //! field, found with serde_path_to_error).
+//!
+//! Extraction itself never fails: actix runs a handler's extractors side by side, and a body
+//! error must not overtake the caller's authentication (an anonymous caller learns nothing about
+//! a route's body). The handler calls `into_inner()?` once the caller is known.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -16,10 +20,22 @@ use super::error::ApiError;
 use super::state::AppState;
 
 /// A JSON body that must be present.
-pub struct Json<T>(pub T);
+pub struct Json<T>(Result<T, ApiError>);
 
 /// A JSON body that may be left out (an empty body reads as `T::default()`).
-pub struct JsonOrEmpty<T>(pub T);
+pub struct JsonOrEmpty<T>(Result<T, ApiError>);
+
+impl<T> Json<T> {
+    pub fn into_inner(self) -> Result<T, ApiError> {
+        self.0
+    }
+}
+
+impl<T> JsonOrEmpty<T> {
+    pub fn into_inner(self) -> Result<T, ApiError> {
+        self.0
+    }
+}
 
 type Boxed<T> = Pin<Box<dyn Future<Output = Result<T, ApiError>>>>;
 
@@ -30,16 +46,19 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let body = read_body(req, payload);
         Box::pin(async move {
-            let bytes = body.await?;
-            if bytes.is_empty() {
-                return Err(ApiError::input(
-                    StatusCode::BAD_REQUEST,
-                    "missing_body",
-                    "this request needs a JSON body",
-                    None,
-                ));
-            }
-            parse(&bytes).map(Json)
+            let parsed = body.await.and_then(|bytes| {
+                if bytes.is_empty() {
+                    Err(ApiError::input(
+                        StatusCode::BAD_REQUEST,
+                        "missing_body",
+                        "this request needs a JSON body",
+                        None,
+                    ))
+                } else {
+                    parse(&bytes)
+                }
+            });
+            Ok(Json(parsed))
         })
     }
 }
@@ -51,11 +70,14 @@ impl<T: DeserializeOwned + Default + 'static> FromRequest for JsonOrEmpty<T> {
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let body = read_body(req, payload);
         Box::pin(async move {
-            let bytes = body.await?;
-            if bytes.iter().all(u8::is_ascii_whitespace) {
-                return Ok(JsonOrEmpty(T::default()));
-            }
-            parse(&bytes).map(JsonOrEmpty)
+            let parsed = body.await.and_then(|bytes| {
+                if bytes.iter().all(u8::is_ascii_whitespace) {
+                    Ok(T::default())
+                } else {
+                    parse(&bytes)
+                }
+            });
+            Ok(JsonOrEmpty(parsed))
         })
     }
 }
@@ -123,6 +145,19 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             None,
         )
     };
+    // serde would read a struct from an array too; every body here is an object.
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    if first != Some(&b'{') {
+        return Err(match serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+            Ok(_) => ApiError::input(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_type",
+                "the body must be a JSON object",
+                None,
+            ),
+            Err(e) => malformed(e),
+        });
+    }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value: Result<T, _> = serde_path_to_error::deserialize(&mut de);
     if value.is_ok() {
@@ -160,4 +195,23 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Score;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Body {
+        #[allow(dead_code)]
+        score: Score,
+    }
+
+    #[test]
+    fn trailing_input_is_malformed() {
+        let e = parse::<Body>(br#"{"score": 1} {}"#).unwrap_err();
+        assert_eq!(e.code(), "malformed_json", "{e:?}");
+    }
 }

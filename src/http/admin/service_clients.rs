@@ -42,7 +42,7 @@ pub async fn create_service_client(
     admin: Admin,
     body: Json<CreateServiceClient>,
 ) -> Result<HttpResponse, ApiError> {
-    let CreateServiceClient { name, exams } = body.0;
+    let CreateServiceClient { name, exams } = body.into_inner()?;
     let name = name.trim().to_string();
     if name.is_empty() || name.chars().count() > 100 {
         return Err(RuleError::invalid("invalid_name", "name", "a client name is 1 to 100 characters").into());

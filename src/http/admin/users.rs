@@ -80,7 +80,7 @@ pub async fn create_user(
     admin: Admin,
     body: Json<CreateUser>,
 ) -> Result<HttpResponse, ApiError> {
-    let u = body.0;
+    let u = body.into_inner()?;
     admin_may_create(u.role)?;
     check_username(&u.username)?;
     check_password(&u.password)?;

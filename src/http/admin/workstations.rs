@@ -41,7 +41,7 @@ pub async fn create_workstation(
     admin: Admin,
     body: Json<CreateWorkstation>,
 ) -> Result<HttpResponse, ApiError> {
-    let name = body.0.name.trim().to_string();
+    let name = body.into_inner()?.name.trim().to_string();
     if name.is_empty() || name.chars().count() > 100 {
         return Err(RuleError::invalid("invalid_name", "name", "a workstation name is 1 to 100 characters").into());
     }

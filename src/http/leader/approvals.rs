@@ -199,7 +199,7 @@ pub async fn request_exam_approval(
     path: web::Path<String>,
     body: Json<CreateApproval>,
 ) -> Result<HttpResponse, ApiError> {
-    file_request(&state, &caller, Some(path.into_inner()), body.0).await
+    file_request(&state, &caller, Some(path.into_inner()), body.into_inner()?).await
 }
 
 /// Ask for a two-person act that concerns no single exam (activating a chief leader).
@@ -219,7 +219,7 @@ pub async fn request_approval(
     caller: Caller,
     body: Json<CreateApproval>,
 ) -> Result<HttpResponse, ApiError> {
-    file_request(&state, &caller, None, body.0).await
+    file_request(&state, &caller, None, body.into_inner()?).await
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -338,7 +338,14 @@ pub async fn approve(
     path: web::Path<String>,
     body: JsonOrEmpty<DecisionNote>,
 ) -> Result<web::Json<ApprovalView>, ApiError> {
-    decide(&state, &caller, path.into_inner(), Decision::Approve, body.0.note).await
+    decide(
+        &state,
+        &caller,
+        path.into_inner(),
+        Decision::Approve,
+        body.into_inner()?.note,
+    )
+    .await
 }
 
 /// Reject a request made by someone else.
@@ -360,5 +367,12 @@ pub async fn reject(
     path: web::Path<String>,
     body: JsonOrEmpty<DecisionNote>,
 ) -> Result<web::Json<ApprovalView>, ApiError> {
-    decide(&state, &caller, path.into_inner(), Decision::Reject, body.0.note).await
+    decide(
+        &state,
+        &caller,
+        path.into_inner(),
+        Decision::Reject,
+        body.into_inner()?.note,
+    )
+    .await
 }

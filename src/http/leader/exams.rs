@@ -180,7 +180,7 @@ pub async fn create_exam(
     chief: Chief,
     body: Json<CreateExam>,
 ) -> Result<HttpResponse, ApiError> {
-    let e = body.0;
+    let e = body.into_inner()?;
     let draft = ExamDraft {
         code: e.code.clone(),
         name: e.name.trim().to_string(),
@@ -281,7 +281,7 @@ pub async fn add_question(
     body: Json<CreateQuestion>,
 ) -> Result<HttpResponse, ApiError> {
     let code = path.into_inner();
-    let q = body.0;
+    let q = body.into_inner()?;
     let draft = QuestionDraft {
         code: q.code,
         kind: q.kind,
@@ -347,7 +347,7 @@ pub async fn put_template(
     body: Json<SheetTemplate>,
 ) -> Result<web::Json<SheetTemplate>, ApiError> {
     let code = path.into_inner();
-    let template = body.0;
+    let template = body.into_inner()?;
     let now = state.now();
     let audit = chief.audit("template.put");
     let by = chief.id.clone();
@@ -392,7 +392,7 @@ pub async fn set_room(
     body: Json<RoomState>,
 ) -> Result<web::Json<RoomState>, ApiError> {
     let code = path.into_inner();
-    let open = body.0.open;
+    let open = body.into_inner()?.open;
     let now = state.now();
     let audit = chief.audit(if open { "room.open" } else { "room.close" });
     state

@@ -1,0 +1,253 @@
+use std::path::PathBuf;
+
+use chrono::{Duration, Utc};
+use diesel::Connection;
+use diesel::RunQueryDsl;
+use markroom::config::Settings;
+use markroom::db::Db;
+use markroom::domain::role::Role;
+use markroom::http::Application;
+use reqwest::{Method, Response, StatusCode};
+use serde_json::{Value, json};
+
+pub const PASSWORD: &str = "a long enough password";
+
+/// One running service with a database of its own, removed when the test ends.
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub settings: Settings,
+    pub db: Db,
+    _dir: tempfile::TempDir,
+    pg: Option<(String, String)>,
+}
+
+/// A logged-in person: their token and, if any, the workstation key they work at.
+#[derive(Clone, Debug)]
+pub struct Session {
+    pub token: String,
+    pub refresh: String,
+    pub key: Option<String>,
+}
+
+fn pg_admin_url() -> Option<String> {
+    std::env::var("DATABASE_URL")
+        .ok()
+        .filter(|u| u.starts_with("postgres://") || u.starts_with("postgresql://"))
+}
+
+/// Makes a fresh PostgreSQL database; returns (admin url, database name, url of the new one).
+fn fresh_pg(admin: &str) -> (String, String, String) {
+    let name = format!("markroom_test_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = diesel::pg::PgConnection::establish(admin).expect("PostgreSQL at DATABASE_URL");
+    diesel::sql_query(format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .expect("create test database");
+    let (prefix, _) = admin.rsplit_once('/').expect("DATABASE_URL names a database");
+    (admin.to_string(), name.clone(), format!("{prefix}/{name}"))
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some((admin, name)) = &self.pg
+            && let Ok(mut conn) = diesel::pg::PgConnection::establish(admin)
+        {
+            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut conn);
+        }
+    }
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        TestApp::spawn_with(|_| {}).await
+    }
+
+    pub async fn spawn_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut settings = Settings {
+            bind: "127.0.0.1:0".into(),
+            data_dir: dir.path().to_path_buf(),
+            ..Settings::default()
+        };
+        settings.database.pool_size = 4;
+        settings.http.workers = 1;
+        settings.audit.seal_interval_ms = 20;
+        settings.audit.anchor_interval_secs = 0;
+        settings.auth.slowdown_ms_per_failure = 5;
+        let pg = pg_admin_url().map(|admin| {
+            let (admin, name, url) = fresh_pg(&admin);
+            settings.database_url = Some(url);
+            (admin, name)
+        });
+        adjust(&mut settings);
+        let app = Application::build(settings.clone()).await.expect("application starts");
+        let base = format!("http://127.0.0.1:{}", app.port());
+        tokio::spawn(app.run_until_stopped());
+        let db = Db::connect(&settings).expect("test connection");
+        TestApp {
+            base,
+            client: reqwest::Client::new(),
+            settings,
+            db,
+            _dir: dir,
+            pg,
+        }
+    }
+
+    pub fn anchor_path(&self) -> PathBuf {
+        self.settings.anchor_path()
+    }
+
+    /// Any request; `body` is sent as JSON when given.
+    pub async fn call(&self, method: Method, path: &str, s: Option<&Session>, body: Option<Value>) -> Response {
+        let mut rb = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(s) = s {
+            rb = rb.bearer_auth(&s.token);
+            if let Some(k) = &s.key {
+                rb = rb.header("X-Workstation-Key", k);
+            }
+        }
+        if let Some(b) = body {
+            rb = rb.json(&b);
+        }
+        rb.send().await.expect("request reaches the server")
+    }
+
+    pub async fn post(&self, path: &str, s: Option<&Session>, body: Value) -> Response {
+        self.call(Method::POST, path, s, Some(body)).await
+    }
+
+    pub async fn get(&self, path: &str, s: Option<&Session>) -> Response {
+        self.call(Method::GET, path, s, None).await
+    }
+
+    /// An account made as the command line makes it (admins and the first two chiefs).
+    pub fn bootstrap(&self, username: &str, role: Role) -> String {
+        markroom::bootstrap::create_account(&self.db, username, PASSWORD, role).expect("bootstrap account")
+    }
+
+    /// An account of any role written straight to the database, for roles whose own API comes
+    /// in later issues (markers).
+    pub fn insert_account(&self, username: &str, role: Role) -> String {
+        let hash = markroom::secrets::hash_password(PASSWORD).unwrap();
+        self.db
+            .write_now(|c| {
+                markroom::db::users::insert(
+                    c,
+                    &markroom::db::users::NewUser {
+                        username,
+                        password_hash: &hash,
+                        role,
+                        chief: false,
+                        active: true,
+                        created_by: None,
+                    },
+                    Utc::now(),
+                )
+            })
+            .unwrap()
+    }
+
+    pub async fn try_login(&self, username: &str, password: &str, key: Option<&str>) -> Response {
+        let mut body = json!({ "username": username, "password": password });
+        if let Some(k) = key {
+            body["workstation_key"] = json!(k);
+        }
+        self.post("/api/v1/auth/login", None, body).await
+    }
+
+    pub async fn login(&self, username: &str, key: Option<&str>) -> Session {
+        let r = self.try_login(username, PASSWORD, key).await;
+        let status = r.status();
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(status, StatusCode::OK, "login of {username}: {body}");
+        Session {
+            token: body["access_token"].as_str().unwrap().to_string(),
+            refresh: body["refresh_token"].as_str().unwrap().to_string(),
+            key: key.map(str::to_string),
+        }
+    }
+
+    /// An admin and two chief leaders, logged in.
+    pub async fn staff(&self) -> (Session, Session, Session) {
+        self.bootstrap("admin", Role::Admin);
+        self.bootstrap("chief1", Role::Leader);
+        self.bootstrap("chief2", Role::Leader);
+        (
+            self.login("admin", None).await,
+            self.login("chief1", None).await,
+            self.login("chief2", None).await,
+        )
+    }
+
+    pub async fn workstation(&self, admin: &Session, name: &str) -> String {
+        let r = self
+            .post("/api/v1/workstations", Some(admin), json!({ "name": name }))
+            .await;
+        assert_eq!(r.status(), StatusCode::CREATED);
+        let body: Value = r.json().await.unwrap();
+        body["key"].as_str().unwrap().to_string()
+    }
+
+    /// An exam whose marking window lies in the future (so no workstation is needed yet).
+    pub async fn exam(&self, chief: &Session, code: &str) -> Value {
+        let start = Utc::now() + Duration::days(30);
+        let r = self
+            .post(
+                "/api/v1/exams",
+                Some(chief),
+                json!({
+                    "code": code, "name": "County exam", "time_zone": "Asia/Shanghai",
+                    "window_start": start, "window_end": start + Duration::days(10),
+                }),
+            )
+            .await;
+        let status = r.status();
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body
+    }
+
+    /// Seals pending audit entries and returns the whole chain as the admin sees it.
+    pub async fn audit_entries(&self, admin: &Session) -> Vec<Value> {
+        let mut out = vec![];
+        let mut after = 0;
+        loop {
+            let r = self
+                .get(&format!("/api/v1/audit?after={after}&limit=1000"), Some(admin))
+                .await;
+            assert_eq!(r.status(), StatusCode::OK);
+            let page: Value = r.json().await.unwrap();
+            out.extend(page["entries"].as_array().unwrap().iter().cloned());
+            match page["next_after"].as_i64() {
+                Some(n) => after = n,
+                None => return out,
+            }
+        }
+    }
+}
+
+/// Asserts a problem+json answer with this status and code; returns the body.
+pub async fn expect_problem(r: Response, status: StatusCode, code: &str) -> Value {
+    assert_eq!(r.status(), status, "status");
+    let ct = r
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    let rid = r.headers().get("x-request-id").map(|v| v.to_str().unwrap().to_string());
+    let body: Value = r.json().await.expect("problem body is JSON");
+    assert!(
+        ct.starts_with("application/problem+json"),
+        "content type {ct} for {body}"
+    );
+    assert_eq!(body["code"], code, "{body}");
+    assert_eq!(body["status"], status.as_u16());
+    assert!(body["detail"].as_str().is_some_and(|d| !d.is_empty()));
+    assert_eq!(
+        body["request_id"].as_str(),
+        rid.as_deref(),
+        "request id in body and header"
+    );
+    body
+}

@@ -1,0 +1,13 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! Whole-service tests: the real HTTP server on a free port against a real database of its own
+//! (a fresh SQLite file, or a fresh PostgreSQL database when DATABASE_URL names a server).
+
+mod approvals;
+mod audit_chain;
+mod auth;
+mod cli;
+mod errors;
+mod exams;
+mod helpers;
+mod routes;
+mod workstations;

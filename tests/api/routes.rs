@@ -1,0 +1,65 @@
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+
+use crate::helpers::{TestApp, expect_problem};
+
+/// DESIGN.md section 5: the routes anyone may call. Everything else refuses an anonymous caller.
+const PUBLIC: &[(&str, &str)] = &[
+    ("GET", "/healthz"),
+    ("GET", "/readyz"),
+    ("GET", "/api/v1/openapi.json"),
+    ("POST", "/api/v1/auth/login"),
+    ("POST", "/api/v1/auth/refresh"),
+    ("POST", "/api/v1/auth/token"),
+];
+
+#[tokio::test]
+async fn every_route_outside_the_public_list_refuses_an_anonymous_caller() {
+    let app = TestApp::spawn().await;
+    let doc: Value = app.get("/api/v1/openapi.json", None).await.json().await.unwrap();
+    let paths = doc["paths"].as_object().expect("the document lists paths");
+    let mut checked = 0;
+    for (path, ops) in paths {
+        for (method, op) in ops.as_object().unwrap() {
+            let method = method.to_uppercase();
+            let public = PUBLIC.iter().any(|(m, p)| *m == method && p == path);
+            let secured = op.get("security").is_some();
+            assert_eq!(
+                !public, secured,
+                "{method} {path}: the document's security must match the public list"
+            );
+            if public {
+                continue;
+            }
+            let concrete = path
+                .replace("{exam}", "GK")
+                .replace("{id}", "00000000-0000-0000-0000-000000000000");
+            let m = Method::from_bytes(method.as_bytes()).unwrap();
+            let r = app.call(m, &concrete, None, Some(serde_json::json!({}))).await;
+            assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{method} {path}");
+            expect_problem(r, StatusCode::UNAUTHORIZED, "unauthenticated").await;
+            checked += 1;
+        }
+    }
+    assert!(checked >= 14, "walked {checked} protected routes");
+}
+
+#[tokio::test]
+async fn the_document_describes_bodies_responses_and_security() {
+    let app = TestApp::spawn().await;
+    let doc: Value = app.get("/api/v1/openapi.json", None).await.json().await.unwrap();
+    assert_eq!(doc["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
+    for path in [
+        "/api/v1/auth/login",
+        "/api/v1/exams/{exam}/questions",
+        "/api/v1/approvals/{id}/approve",
+    ] {
+        let op = &doc["paths"][path]["post"];
+        assert!(op["requestBody"].is_object(), "{path} has a body");
+        assert!(
+            op["responses"].as_object().unwrap().len() >= 2,
+            "{path} lists its answers"
+        );
+    }
+    assert!(doc["components"]["schemas"]["Problem"].is_object());
+}
