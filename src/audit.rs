@@ -58,12 +58,18 @@ pub fn seal_pending(conn: &mut DbConn) -> Result<Option<(i64, String)>, DbError>
     if pending.is_empty() {
         return Ok(None);
     }
+    let mut batch = Vec::with_capacity(pending.len());
     for e in &pending {
-        let next = entry_hash(&hash, seq + 1, e);
         seq += 1;
-        rows::seal(conn, e.id, seq, &hash, &next)?;
-        hash = next;
+        let next = entry_hash(&hash, seq, e);
+        batch.push(rows::Sealed {
+            id: e.id,
+            seq,
+            prev_hash: std::mem::replace(&mut hash, next.clone()),
+            hash: next,
+        });
     }
+    rows::seal_all(conn, &batch)?;
     rows::set_head(conn, seq, &hash)?;
     Ok(Some((seq, hash)))
 }

@@ -258,7 +258,10 @@ mod tests {
     #[test]
     fn the_production_example_is_valid() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let s = Settings::load_from(&root.join("config/default.toml"), Some(root.join("config/production.example.toml")));
+        let s = Settings::load_from(
+            &root.join("config/default.toml"),
+            Some(root.join("config/production.example.toml")),
+        );
         let s = s.expect("the example loads");
         assert!(s.postgres_url().is_some());
         assert_eq!(s.auth.lockout_minutes, 30);

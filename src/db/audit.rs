@@ -94,6 +94,41 @@ pub fn unsealed(conn: &mut DbConn, limit: i64) -> Result<Vec<EntryRow>, DbError>
         .load(conn)?)
 }
 
+/// One chained entry: row id, its sequence number, its predecessor's hash and its own.
+pub struct Sealed {
+    pub id: i64,
+    pub seq: i64,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+/// Writes a batch of chained entries. PostgreSQL takes the batch in one statement (a round trip
+/// per row would cost the sealer ~170 µs an entry); SQLite is in-process, so a row at a time.
+pub fn seal_all(conn: &mut DbConn, batch: &[Sealed]) -> Result<(), DbError> {
+    use diesel::sql_types::{Array, BigInt, Text};
+    match conn {
+        DbConn::Pg(c) => {
+            diesel::sql_query(
+                "UPDATE audit_log SET seq = v.seq, prev_hash = v.prev_hash, hash = v.hash \
+                 FROM (SELECT unnest($1::bigint[]) AS id, unnest($2::bigint[]) AS seq, \
+                              unnest($3::text[]) AS prev_hash, unnest($4::text[]) AS hash) AS v \
+                 WHERE audit_log.id = v.id",
+            )
+            .bind::<Array<BigInt>, _>(batch.iter().map(|s| s.id).collect::<Vec<_>>())
+            .bind::<Array<BigInt>, _>(batch.iter().map(|s| s.seq).collect::<Vec<_>>())
+            .bind::<Array<Text>, _>(batch.iter().map(|s| s.prev_hash.as_str()).collect::<Vec<_>>())
+            .bind::<Array<Text>, _>(batch.iter().map(|s| s.hash.as_str()).collect::<Vec<_>>())
+            .execute(c)?;
+        }
+        DbConn::Sqlite(_) => {
+            for s in batch {
+                seal(conn, s.id, s.seq, &s.prev_hash, &s.hash)?;
+            }
+        }
+    }
+    Ok(())
+}
+
 pub fn seal(conn: &mut DbConn, id: i64, seq: i64, prev_hash: &str, hash: &str) -> Result<(), DbError> {
     diesel::update(audit_log::table.find(id))
         .set((
