@@ -1,7 +1,7 @@
 //! Logging in, refreshing, and the client-credentials grant for admissions systems.
 
 use actix_web::{HttpRequest, HttpResponse, post, web};
-use chrono::Duration;
+use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -12,7 +12,7 @@ use super::json::Json;
 use super::state::AppState;
 use super::tokens::{Subject, TokenKind, TokenPair};
 use crate::db;
-use crate::domain::access::{Gate, ThrottlePolicy, login_workstation};
+use crate::domain::access::{Gate, ThrottlePolicy, ThrottleState, login_workstation};
 use crate::domain::role::Role;
 use crate::secrets;
 
@@ -106,37 +106,11 @@ async fn login_inner(
             ))
         })
         .await?;
-    match policy.gate(&throttle, now) {
-        Gate::Locked { until } => {
-            return Err(ApiError::Locked {
-                detail: "too many failed logins; this account is locked for a while".into(),
-                retry_after_secs: (until - now).num_seconds(),
-            });
-        }
-        Gate::Open { delay } => {
-            if let Ok(d) = delay.to_std() {
-                tokio::time::sleep(d).await;
-            }
-        }
-    }
-    let stored = user.as_ref().map(|u| u.password_hash.clone());
-    let pw = password.to_string();
-    let ok = tokio::task::spawn_blocking(move || {
-        let hash = stored.as_deref().unwrap_or_else(|| secrets::dummy_password_hash());
-        secrets::verify_password(&pw, hash) && stored.is_some()
-    })
-    .await
-    .map_err(|e| ApiError::Internal(e.to_string()))?;
+    wait_at_gate(&policy, &throttle, now).await?;
+    let ok = password_matches(user.as_ref().map(|u| u.password_hash.clone()), password).await?;
     let name = username.to_string();
     let Some(user) = user.filter(|_| ok) else {
-        state
-            .db
-            .write(move |c| -> Result<(), ApiError> {
-                let fresh = db::users::throttle(c, &name)?;
-                db::users::save_throttle(c, &name, &policy.after_failure(&fresh, now), now)?;
-                Ok(())
-            })
-            .await?;
+        record_failure(state, name, policy, now).await?;
         return Err(bad_credentials());
     };
     let role = user.role()?;
@@ -164,6 +138,49 @@ async fn login_inner(
         })
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok((pair, user.id, workstation))
+}
+
+/// Refuses a locked username; slows one that has failed often.
+async fn wait_at_gate(policy: &ThrottlePolicy, throttle: &ThrottleState, now: DateTime<Utc>) -> Result<(), ApiError> {
+    match policy.gate(throttle, now) {
+        Gate::Locked { until } => Err(ApiError::Locked {
+            detail: "too many failed logins; this account is locked for a while".into(),
+            retry_after_secs: (until - now).num_seconds(),
+        }),
+        Gate::Open { delay } => {
+            if let Ok(d) = delay.to_std() {
+                tokio::time::sleep(d).await;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Argon2 off the async threads. An unknown user costs the same time as a known one.
+async fn password_matches(stored: Option<String>, password: &str) -> Result<bool, ApiError> {
+    let pw = password.to_string();
+    tokio::task::spawn_blocking(move || {
+        let hash = stored.as_deref().unwrap_or_else(|| secrets::dummy_password_hash());
+        secrets::verify_password(&pw, hash) && stored.is_some()
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))
+}
+
+async fn record_failure(
+    state: &AppState,
+    name: String,
+    policy: ThrottlePolicy,
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    state
+        .db
+        .write(move |c| -> Result<(), ApiError> {
+            let fresh = db::users::throttle(c, &name)?;
+            db::users::save_throttle(c, &name, &policy.after_failure(&fresh, now), now)?;
+            Ok(())
+        })
+        .await
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -47,6 +47,22 @@ pub enum ApiError {
     Internal(String),
 }
 
+/// Storage answers that mean something to the client: a missing row is a 404 naming the thing,
+/// a duplicate a 409 with the rule's own code. Use as `.map_err(missing("exam"))`.
+pub fn missing(what: &'static str) -> impl FnOnce(DbError) -> ApiError {
+    move |e| match e {
+        DbError::NotFound => ApiError::NotFound(what),
+        other => other.into(),
+    }
+}
+
+pub fn taken(code: &'static str, detail: &'static str) -> impl FnOnce(DbError) -> ApiError {
+    move |e| match e {
+        DbError::Duplicate(_) => RuleError::conflict(code, detail).into(),
+        other => other.into(),
+    }
+}
+
 impl From<diesel::result::Error> for ApiError {
     fn from(e: diesel::result::Error) -> Self {
         ApiError::Db(e.into())

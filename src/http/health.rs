@@ -26,13 +26,17 @@ pub struct Health {
 )]
 #[get("/healthz")]
 pub async fn healthz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    answer(&state, "ok").await
+}
+
+async fn answer(state: &AppState, status: &str) -> Result<HttpResponse, ApiError> {
     state
         .db
         .ping()
         .await
         .map_err(|e| ApiError::Db(crate::db::DbError::Pool(e.to_string())))?;
     Ok(HttpResponse::Ok().json(Health {
-        status: "ok".into(),
+        status: status.into(),
         database: format!("{:?}", state.db.backend()).to_lowercase(),
     }))
 }
@@ -47,13 +51,5 @@ pub async fn healthz(state: web::Data<AppState>) -> Result<HttpResponse, ApiErro
 )]
 #[get("/readyz")]
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    state
-        .db
-        .ping()
-        .await
-        .map_err(|e| ApiError::Db(crate::db::DbError::Pool(e.to_string())))?;
-    Ok(HttpResponse::Ok().json(Health {
-        status: "ready".into(),
-        database: format!("{:?}", state.db.backend()).to_lowercase(),
-    }))
+    answer(&state, "ready").await
 }

@@ -5,7 +5,7 @@ use utoipa::ToSchema;
 use crate::db;
 use crate::domain::RuleError;
 use crate::http::caller::Admin;
-use crate::http::error::{ApiError, Problem};
+use crate::http::error::{ApiError, Problem, taken};
 use crate::http::json::Json;
 use crate::http::state::AppState;
 use crate::secrets::{random_key, sha256_hex};
@@ -71,12 +71,8 @@ pub async fn create_service_client(
                     ids.push(id.clone());
                 }
             }
-            let id = db::service_clients::insert(c, &name, &hash, &ids, &by, now).map_err(|e| match e {
-                db::DbError::Duplicate(_) => {
-                    ApiError::from(RuleError::conflict("name_taken", "a client has that name"))
-                }
-                other => other.into(),
-            })?;
+            let id = db::service_clients::insert(c, &name, &hash, &ids, &by, now)
+                .map_err(taken("name_taken", "a client has that name"))?;
             audit.object("service_client", &id).append(c, now)?;
             Ok(id)
         })

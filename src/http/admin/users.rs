@@ -2,7 +2,7 @@ use actix_web::{HttpResponse, post, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::db;
+use crate::db::{self, DbConn};
 use crate::domain::RuleError;
 use crate::domain::role::{Role, admin_may_create, check_password, check_username, starts_active};
 use crate::http::caller::{Admin, audit_refusal};
@@ -63,6 +63,29 @@ fn check_leader_shape(u: &CreateUser) -> Result<(), RuleError> {
     }
 }
 
+/// The exam id and question ids a scoped leader's codes name.
+fn scope_ids(c: &mut DbConn, exam: &str, questions: &[String]) -> Result<(String, Vec<String>), ApiError> {
+    let row = db::exams::by_code(c, exam).map_err(|e| match e {
+        db::DbError::NotFound => RuleError::invalid("unknown_exam", "exam", format!("no exam {exam}")).into(),
+        other => ApiError::from(other),
+    })?;
+    let known = db::exams::questions_of(c, &row.id)?;
+    let mut ids: Vec<String> = vec![];
+    for (i, q) in questions.iter().enumerate() {
+        let found = known.iter().find(|r| &r.code == q).ok_or_else(|| {
+            RuleError::invalid(
+                "unknown_question",
+                format!("questions[{i}]"),
+                format!("exam {exam} has no question {q}"),
+            )
+        })?;
+        if !ids.contains(&found.id) {
+            ids.push(found.id.clone());
+        }
+    }
+    Ok((row.id, ids))
+}
+
 /// Create an admin, leader or custodian account.
 #[utoipa::path(
     tag = "admin",
@@ -117,23 +140,8 @@ pub async fn create_user(
                 now,
             )?;
             if let Some(code) = &u.exam {
-                let exam = db::exams::by_code(c, code)
-                    .map_err(|_| RuleError::invalid("unknown_exam", "exam", format!("no exam {code}")))?;
-                let questions = db::exams::questions_of(c, &exam.id)?;
-                let mut ids = vec![];
-                for (i, q) in u.questions.iter().enumerate() {
-                    let found = questions.iter().find(|r| &r.code == q).ok_or_else(|| {
-                        RuleError::invalid(
-                            "unknown_question",
-                            format!("questions[{i}]"),
-                            format!("exam {code} has no question {q}"),
-                        )
-                    })?;
-                    if !ids.contains(&found.id) {
-                        ids.push(found.id.clone());
-                    }
-                }
-                db::users::add_scope(c, &exam.id, &id, &ids)?;
+                let (exam_id, question_ids) = scope_ids(c, code, &u.questions)?;
+                db::users::add_scope(c, &exam_id, &id, &question_ids)?;
             }
             entry.object("user", &id).append(c, now)?;
             Ok(id)

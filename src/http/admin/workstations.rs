@@ -5,7 +5,7 @@ use utoipa::ToSchema;
 use crate::db;
 use crate::domain::RuleError;
 use crate::http::caller::Admin;
-use crate::http::error::{ApiError, Problem};
+use crate::http::error::{ApiError, Problem, taken};
 use crate::http::json::Json;
 use crate::http::state::AppState;
 use crate::secrets::{random_key, sha256_hex};
@@ -56,12 +56,8 @@ pub async fn create_workstation(
     let id = state
         .db
         .write(move |c| -> Result<String, ApiError> {
-            let id = db::workstations::insert(c, &stored_name, &hash, &by, now).map_err(|e| match e {
-                db::DbError::Duplicate(_) => {
-                    ApiError::from(RuleError::conflict("name_taken", "a workstation has that name"))
-                }
-                other => other.into(),
-            })?;
+            let id = db::workstations::insert(c, &stored_name, &hash, &by, now)
+                .map_err(taken("name_taken", "a workstation has that name"))?;
             audit.object("workstation", &id).append(c, now)?;
             Ok(id)
         })

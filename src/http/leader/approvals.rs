@@ -15,7 +15,7 @@ use crate::domain::approval::{
     ApprovalKind, ApprovalStatus, Decision, check_activation_target, may_decide, may_request, outcome,
 };
 use crate::http::caller::{Audit, Caller, Leader, audit_refusal};
-use crate::http::error::{ApiError, Problem};
+use crate::http::error::{ApiError, Problem, missing};
 use crate::http::json::{Json, JsonOrEmpty};
 use crate::http::state::AppState;
 
@@ -294,10 +294,7 @@ async fn decide(
     let result = state
         .db
         .write(move |c| -> Result<ApprovalView, ApiError> {
-            let row = db::approvals::find(c, &id).map_err(|e| match e {
-                db::DbError::NotFound => ApiError::NotFound("approval"),
-                other => other.into(),
-            })?;
+            let row = db::approvals::find(c, &id).map_err(missing("approval"))?;
             may_decide(&row.state()?, &person, now)?;
             if decision == Decision::Approve {
                 apply(c, &row)?;

@@ -11,7 +11,7 @@ use crate::domain::rules::MarkingRules;
 use crate::domain::template::{SheetTemplate, validate_template};
 use crate::domain::{RuleError, Score};
 use crate::http::caller::{Chief, Leader};
-use crate::http::error::{ApiError, Problem};
+use crate::http::error::{ApiError, Problem, missing, taken};
 use crate::http::json::Json;
 use crate::http::state::AppState;
 
@@ -125,10 +125,7 @@ pub struct RoomState {
 
 /// The exam named in the path, or 404.
 pub fn exam_by_code(c: &mut DbConn, code: &str) -> Result<ExamRow, ApiError> {
-    db::exams::by_code(c, code).map_err(|e| match e {
-        db::DbError::NotFound => ApiError::NotFound("exam"),
-        other => other.into(),
-    })
+    db::exams::by_code(c, code).map_err(missing("exam"))
 }
 
 fn refuse_if_locked(exam: &ExamRow) -> Result<(), ApiError> {
@@ -215,12 +212,7 @@ pub async fn create_exam(
                 },
                 now,
             )
-            .map_err(|e| match e {
-                db::DbError::Duplicate(_) => {
-                    ApiError::from(RuleError::conflict("exam_exists", "an exam has that code"))
-                }
-                other => other.into(),
-            })?;
+            .map_err(taken("exam_exists", "an exam has that code"))?;
             audit.object("exam", &id).exam(&id).append(c, now)?;
             let exam = exam_by_code(c, &draft.code)?;
             view(c, exam, &defaults)
@@ -310,13 +302,8 @@ pub async fn add_question(
             refuse_if_locked(&exam)?;
             let rules = defaults.with_overrides(&exam.overrides()?)?;
             let question = validate_question(draft, rules.default_tolerance_percent, rules.default_final_step)?;
-            let id = db::exams::insert_question(c, &exam.id, &question, now).map_err(|e| match e {
-                db::DbError::Duplicate(_) => ApiError::from(RuleError::conflict(
-                    "question_exists",
-                    "the exam has a question with that code",
-                )),
-                other => other.into(),
-            })?;
+            let id = db::exams::insert_question(c, &exam.id, &question, now)
+                .map_err(taken("question_exists", "the exam has a question with that code"))?;
             audit
                 .object("question", &id)
                 .exam(&exam.id)
