@@ -10,4 +10,5 @@ mod errors;
 mod exams;
 mod helpers;
 mod routes;
+mod storage;
 mod workstations;
