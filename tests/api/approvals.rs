@@ -284,6 +284,20 @@ async fn a_scoped_leader_is_activated_under_its_exam() {
     assert_eq!(r.status(), StatusCode::OK);
     let q = app.login("qleader", None).await;
     assert_eq!(app.get("/api/v1/exams/GK", Some(&q)).await.status(), StatusCode::OK);
+    // Nor any other exam.
+    app.exam(&chief1, "OTHER").await;
+    expect_problem(
+        app.get("/api/v1/exams/OTHER", Some(&q)).await,
+        StatusCode::FORBIDDEN,
+        "not_in_scope",
+    )
+    .await;
+    let entries = app.audit_entries(&admin).await;
+    assert!(
+        entries
+            .iter()
+            .any(|e| e["action"] == "exam.read" && e["outcome"] == "refused")
+    );
     // A scoped leader is not a chief: no new exams.
     let r = app.post("/api/v1/exams", Some(&q), json!({})).await;
     expect_problem(r, StatusCode::FORBIDDEN, "forbidden").await;

@@ -14,7 +14,7 @@ use crate::domain::RuleError;
 use crate::domain::approval::{
     ApprovalKind, ApprovalStatus, Decision, check_activation_target, may_decide, may_request, outcome,
 };
-use crate::http::caller::{Audit, Caller, Leader, audit_refusal};
+use crate::http::caller::{Audit, Caller, Chief, audit_refusal};
 use crate::http::error::{ApiError, Problem, missing};
 use crate::http::json::{Json, JsonOrEmpty};
 use crate::http::state::AppState;
@@ -230,7 +230,7 @@ pub struct ApprovalQuery {
     pub status: Option<String>,
 }
 
-/// Requests, newest first (pending ones by default), for the leadership desk.
+/// Requests, newest first (pending ones by default), for the chief leaders' desk.
 #[utoipa::path(
     tag = "approvals",
     params(ApprovalQuery),
@@ -240,7 +240,7 @@ pub struct ApprovalQuery {
 #[get("/approvals")]
 pub async fn list_approvals(
     state: web::Data<AppState>,
-    _leader: Leader,
+    _chief: Chief,
     query: web::Query<ApprovalQuery>,
 ) -> Result<web::Json<Vec<ApprovalView>>, ApiError> {
     let wanted = match query.status.as_deref() {

@@ -10,7 +10,7 @@ use crate::domain::question::{Criterion, Question, QuestionDraft, QuestionKind, 
 use crate::domain::rules::MarkingRules;
 use crate::domain::template::{SheetTemplate, validate_template};
 use crate::domain::{RuleError, Score};
-use crate::http::caller::{Chief, Leader};
+use crate::http::caller::{Chief, Leader, audit_refusal};
 use crate::http::error::{ApiError, Problem, missing, taken};
 use crate::http::json::Json;
 use crate::http::state::AppState;
@@ -240,7 +240,8 @@ pub async fn get_exam(
     let code = path.into_inner();
     let defaults = state.settings.rules.clone();
     let (chief, id) = (leader.chief, leader.id.clone());
-    let view = state
+    let audit = leader.audit("exam.read").object("exam_code", &code);
+    let result = state
         .db
         .read(move |c| -> Result<ExamView, ApiError> {
             let exam = exam_by_code(c, &code)?;
@@ -249,8 +250,8 @@ pub async fn get_exam(
             }
             view(c, exam, &defaults)
         })
-        .await?;
-    Ok(web::Json(view))
+        .await;
+    audit_refusal(&state, audit, result).await.map(web::Json)
 }
 
 /// Add a question to the exam.
