@@ -1,7 +1,8 @@
 //! Settings, layered: built-in defaults, then `config/default.toml`, then the file named by
 //! `MARKROOM_CONFIG`, then `MARKROOM_*` environment variables (`__` separates sections, e.g.
 //! `MARKROOM_AUTH__ACCESS_TOKEN_MINUTES=20`), with `DATABASE_URL` read as well. Command-line
-//! flags are laid over the result by `main`.
+//! flags are laid over the result by `main`. `MARKROOM_CONFIG`, `MARKROOM_LOG` (the log filter)
+//! and `MARKROOM_TEST_POSTGRES` (the test script's server) are not settings.
 
 use std::path::{Path, PathBuf};
 
@@ -177,7 +178,11 @@ impl Settings {
             fig = fig.merge(Toml::file(extra));
         }
         let fig = fig
-            .merge(Env::prefixed("MARKROOM_").ignore(&["config"]).split("__"))
+            .merge(
+                Env::prefixed("MARKROOM_")
+                    .ignore(&["config", "log", "test_postgres"])
+                    .split("__"),
+            )
             .merge(Env::raw().only(&["database_url"]));
         let settings: Settings = fig.extract().map_err(Box::new)?;
         settings.validate()?;
