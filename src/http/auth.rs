@@ -6,7 +6,8 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use super::caller::{Audit, Caller, admit, presented_workstation, workstation_key};
+use super::audit_entry::Audit;
+use super::caller::{Caller, admit, presented_workstation, workstation_key};
 use super::error::{ApiError, Problem};
 use super::json::Json;
 use super::state::AppState;
@@ -72,14 +73,8 @@ pub async fn login(
     let result = login_inner(&state, &username, &password, key).await;
     match &result {
         Ok((pair, user_id, ws)) => {
-            let mut entry = base
-                .clone()
-                .details(serde_json::json!({ "role": pair.role.as_str() }))
-                .entry();
-            entry.actor_id = Some(user_id.clone());
-            entry.actor_role = Some(pair.role.as_str().to_string());
-            entry.workstation_id = ws.clone();
-            state.audit_alone(entry).await;
+            let entry = base.clone().actor(user_id, pair.role, ws.as_deref());
+            state.audit_alone(entry.entry()).await;
         }
         Err(e) => state.audit_alone(base.refused(e).entry()).await,
     }

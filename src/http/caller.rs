@@ -9,11 +9,10 @@ use std::pin::Pin;
 
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
 
+use super::audit_entry::Audit;
 use super::error::ApiError;
-use super::request_id;
 use super::state::AppState;
 use super::tokens::{Claims, TokenKind};
-use crate::db::audit::NewEntry;
 use crate::db::{self, DbConn, DbError};
 use crate::domain::access::{PresentedWorkstation, request_workstation};
 use crate::domain::role::{Person, Role};
@@ -43,76 +42,8 @@ impl Caller {
 
     /// Starts an audit entry for something this caller did.
     pub fn audit(&self, action: &str) -> Audit {
-        Audit(NewEntry {
-            actor_id: Some(self.id.clone()),
-            actor_role: Some(self.role.as_str().to_string()),
-            workstation_id: self.workstation.clone(),
-            ..Audit::anonymous(action).0
-        })
+        Audit::anonymous(action).actor(&self.id, self.role, self.workstation.as_deref())
     }
-}
-
-/// An audit entry being put together; `entry()` gives the row to append.
-#[derive(Debug, Clone)]
-pub struct Audit(NewEntry);
-
-impl Audit {
-    pub fn anonymous(action: &str) -> Audit {
-        Audit(NewEntry {
-            action: action.to_string(),
-            outcome: "ok".into(),
-            details: "{}".into(),
-            request_id: Some(request_id::current()),
-            ..NewEntry::default()
-        })
-    }
-
-    pub fn object(mut self, kind: &str, id: &str) -> Audit {
-        self.0.object_type = Some(kind.to_string());
-        self.0.object_id = Some(id.to_string());
-        self
-    }
-
-    pub fn exam(mut self, exam_id: &str) -> Audit {
-        self.0.exam_id = Some(exam_id.to_string());
-        self
-    }
-
-    pub fn details(mut self, details: serde_json::Value) -> Audit {
-        self.0.details = details.to_string();
-        self
-    }
-
-    /// Marks the entry as a refusal, recording the reason code.
-    pub fn refused(mut self, err: &ApiError) -> Audit {
-        self.0.outcome = "refused".into();
-        let mut details: serde_json::Value =
-            serde_json::from_str(&self.0.details).unwrap_or_else(|_| serde_json::json!({}));
-        if let Some(obj) = details.as_object_mut() {
-            obj.insert("code".into(), err.code().into());
-        }
-        self.0.details = details.to_string();
-        self
-    }
-
-    pub fn entry(self) -> NewEntry {
-        self.0
-    }
-
-    pub fn append(self, conn: &mut DbConn, now: chrono::DateTime<chrono::Utc>) -> Result<(), DbError> {
-        db::audit::append(conn, &self.0, now)
-    }
-}
-
-/// Runs a fallible act; when it is refused by a rule, records the refusal in the audit log
-/// (in a transaction of its own, since the act itself changed nothing).
-pub async fn audit_refusal<T>(state: &AppState, audit: Audit, result: Result<T, ApiError>) -> Result<T, ApiError> {
-    if let Err(e) = &result
-        && e.is_refusal()
-    {
-        state.audit_alone(audit.refused(e).entry()).await;
-    }
-    result
 }
 
 type Boxed<T> = Pin<Box<dyn Future<Output = Result<T, ApiError>>>>;

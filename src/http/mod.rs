@@ -1,6 +1,7 @@
 //! HTTP: one module per audience, errors converted once into problem+json.
 
 pub mod admin;
+pub mod audit_entry;
 pub mod auth;
 pub mod caller;
 pub mod error;

@@ -14,7 +14,8 @@ use crate::domain::RuleError;
 use crate::domain::approval::{
     ApprovalKind, ApprovalStatus, Decision, check_activation_target, may_decide, may_request, outcome,
 };
-use crate::http::caller::{Audit, Caller, Chief, audit_refusal};
+use crate::http::audit_entry::{Audit, audit_refusal};
+use crate::http::caller::{Caller, Chief};
 use crate::http::error::{ApiError, Problem, missing};
 use crate::http::json::{Json, JsonOrEmpty};
 use crate::http::state::AppState;

@@ -10,7 +10,8 @@ use crate::domain::question::{Criterion, Question, QuestionDraft, QuestionKind, 
 use crate::domain::rules::MarkingRules;
 use crate::domain::template::{SheetTemplate, validate_template};
 use crate::domain::{RuleError, Score};
-use crate::http::caller::{Chief, Leader, audit_refusal};
+use crate::http::audit_entry::audit_refusal;
+use crate::http::caller::{Chief, Leader};
 use crate::http::error::{ApiError, Problem, missing, taken};
 use crate::http::json::Json;
 use crate::http::state::AppState;
