@@ -112,20 +112,6 @@ async fn repeated_failures_lock_the_username_even_for_the_right_password() {
 }
 
 #[tokio::test]
-async fn a_lock_runs_out() {
-    let app = TestApp::spawn_with(|s| {
-        s.auth.lock_after_failures = 2;
-        s.auth.lockout_minutes = 0;
-    })
-    .await;
-    app.bootstrap("admin", Role::Admin);
-    for _ in 0..2 {
-        app.try_login("admin", "wrong password!!", None).await;
-    }
-    app.login("admin", None).await;
-}
-
-#[tokio::test]
 async fn logging_out_revokes_every_token_of_the_account_at_once() {
     let app = TestApp::spawn().await;
     app.bootstrap("admin", Role::Admin);
