@@ -1,6 +1,6 @@
 //! The `markroom` command line: one binary for serving and for every operator task.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -123,11 +123,11 @@ fn serve(settings: Settings) -> anyhow::Result<()> {
     })
 }
 
+/// From the terminal without echo, or the first line of standard input when it is piped.
 fn read_password() -> anyhow::Result<String> {
     let stdin = std::io::stdin();
     if stdin.is_terminal() {
-        eprint!("password: ");
-        std::io::stderr().flush().ok();
+        return rpassword::prompt_password("password: ").context("reading the password from the terminal");
     }
     let mut line = String::new();
     stdin
