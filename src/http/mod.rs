@@ -31,12 +31,13 @@ use state::AppState;
 
 /// The route table with its description; built once and shared by every worker.
 fn document() -> openapi::Document {
-    let (_, doc) = App::new()
+    let (_, mut doc) = App::new()
         .into_utoipa_app()
         .openapi(openapi::ApiDoc::openapi())
         .configure(health::routes)
         .service(api_scope())
         .split_for_parts();
+    openapi::add_problem_responses(&mut doc);
     openapi::Document::new(&doc)
 }
 

@@ -28,6 +28,72 @@ impl Modify for BearerAuth {
     }
 }
 
+/// Every operation can fail in the ways the whole API fails; say so in each, so that a client
+/// generated from the document knows every status it may meet (all as problem+json).
+pub fn add_problem_responses(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::path::{Operation, ParameterIn};
+    use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+    let problem = |what: &str| {
+        RefOr::T(
+            ResponseBuilder::new()
+                .description(what)
+                .content(
+                    super::error::PROBLEM_JSON,
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("Problem")))
+                        .build(),
+                )
+                .build(),
+        )
+    };
+    let add = |op: &mut Operation| {
+        let mut codes = vec![("500", "Server error; quote the request_id")];
+        if op.security.as_ref().is_some_and(|s| !s.is_empty()) {
+            codes.push(("401", "Not logged in, or the token is invalid, expired or revoked"));
+            codes.push(("403", "Not allowed for this caller, or not from this workstation"));
+        }
+        if op.request_body.is_some() {
+            codes.push(("400", "The body is not JSON"));
+            codes.push(("413", "The body is too large"));
+            codes.push(("415", "The body is not application/json"));
+            codes.push(("422", "A field is missing, unknown or invalid"));
+        }
+        let params = op.parameters.iter().flatten();
+        let (mut in_path, mut in_query) = (false, false);
+        for p in params {
+            in_path |= p.parameter_in == ParameterIn::Path;
+            in_query |= p.parameter_in == ParameterIn::Query;
+        }
+        if in_path {
+            codes.push(("404", "No such thing"));
+        }
+        if in_query {
+            codes.push(("400", "A query parameter is malformed"));
+            codes.push(("422", "A query parameter is invalid"));
+        }
+        for (code, what) in codes {
+            op.responses
+                .responses
+                .entry(code.to_string())
+                .or_insert_with(|| problem(what));
+        }
+    };
+    for item in doc.paths.paths.values_mut() {
+        for op in [
+            &mut item.get,
+            &mut item.post,
+            &mut item.put,
+            &mut item.delete,
+            &mut item.patch,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            add(op);
+        }
+    }
+}
+
 /// The document as served, shared by every worker.
 pub struct Document {
     pub json: String,
