@@ -62,4 +62,25 @@ async fn the_document_describes_bodies_responses_and_security() {
         );
     }
     assert!(doc["components"]["schemas"]["Problem"].is_object());
+    for (path, ops) in doc["paths"].as_object().unwrap() {
+        for (method, op) in ops.as_object().unwrap() {
+            let answers = op["responses"].as_object().unwrap();
+            let mut needed = vec!["500"];
+            if op.get("security").is_some() {
+                needed.extend(["401", "403"]);
+            }
+            if op.get("requestBody").is_some() {
+                needed.extend(["400", "413", "415", "422"]);
+            }
+            for code in needed {
+                let problem = &answers
+                    .get(code)
+                    .unwrap_or_else(|| panic!("{method} {path} lacks {code}"))["content"];
+                assert!(
+                    problem.get("application/problem+json").is_some(),
+                    "{method} {path} {code} is a problem"
+                );
+            }
+        }
+    }
 }
