@@ -1,21 +1,47 @@
-use markroom::domain::role::Role;
-use reqwest::StatusCode;
+use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{PASSWORD, TestApp, expect_problem};
+use crate::helpers::{PASSWORD, Session, TestApp, expect_problem};
 
-async fn new_leader(app: &TestApp, admin: &crate::helpers::Session, username: &str) -> String {
-    let r = app
-        .post(
-            "/api/v1/users",
-            Some(admin),
-            json!({ "username": username, "password": PASSWORD, "role": "leader", "chief": true }),
-        )
-        .await;
+async fn new_leader(app: &TestApp, admin: &Session, username: &str) -> String {
+    let body = json!({ "username": username, "password": PASSWORD, "role": "leader", "chief": true });
+    let r = app.post("/api/v1/users", Some(admin), body).await;
     assert_eq!(r.status(), StatusCode::CREATED);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["active"], false, "leaders start inactive");
     body["id"].as_str().unwrap().to_string()
+}
+
+/// Files `activate_leader` for `user_id`, under an exam when one is named.
+async fn ask_activation(app: &TestApp, by: &Session, exam: Option<&str>, payload: Value) -> Response {
+    let path = match exam {
+        Some(code) => format!("/api/v1/exams/{code}/approvals"),
+        None => "/api/v1/approvals".to_string(),
+    };
+    app.post(
+        &path,
+        Some(by),
+        json!({ "kind": "activate_leader", "payload": payload }),
+    )
+    .await
+}
+
+async fn filed(app: &TestApp, by: &Session, user_id: &str) -> Value {
+    let r = ask_activation(app, by, None, json!({ "user_id": user_id })).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    r.json().await.unwrap()
+}
+
+/// `approve` or `reject` the request, as `who`.
+async fn decide(app: &TestApp, who: &Session, request: &Value, verdict: &str) -> Response {
+    let id = request["id"].as_str().unwrap();
+    app.post(&format!("/api/v1/approvals/{id}/{verdict}"), Some(who), json!({}))
+        .await
+}
+
+async fn inactive(app: &TestApp, username: &str) {
+    let r = app.try_login(username, PASSWORD, None).await;
+    expect_problem(r, StatusCode::FORBIDDEN, "account_inactive").await;
 }
 
 #[tokio::test]
@@ -23,82 +49,61 @@ async fn a_new_leader_acts_only_after_a_different_chief_approves() {
     let app = TestApp::spawn().await;
     let (admin, chief1, chief2) = app.staff().await;
     let id = new_leader(&app, &admin, "leader3").await;
-    expect_problem(
-        app.try_login("leader3", PASSWORD, None).await,
-        StatusCode::FORBIDDEN,
-        "account_inactive",
-    )
-    .await;
+    inactive(&app, "leader3").await;
 
-    let r = app
-        .post(
-            "/api/v1/approvals",
-            Some(&chief1),
-            json!({ "kind": "activate_leader", "payload": { "user_id": id } }),
-        )
-        .await;
-    assert_eq!(r.status(), StatusCode::CREATED);
-    let request: Value = r.json().await.unwrap();
+    let request = filed(&app, &chief1, &id).await;
     assert_eq!(request["status"], "pending");
-    let approval = request["id"].as_str().unwrap();
 
     // The requester can never decide it, not even to reject.
-    let r = app
-        .post(
-            &format!("/api/v1/approvals/{approval}/approve"),
-            Some(&chief1),
-            json!({}),
+    for verdict in ["approve", "reject"] {
+        expect_problem(
+            decide(&app, &chief1, &request, verdict).await,
+            StatusCode::FORBIDDEN,
+            "approval_self",
         )
         .await;
-    expect_problem(r, StatusCode::FORBIDDEN, "approval_self").await;
-    let r = app
-        .post(
-            &format!("/api/v1/approvals/{approval}/reject"),
-            Some(&chief1),
-            json!({}),
-        )
-        .await;
-    expect_problem(r, StatusCode::FORBIDDEN, "approval_self").await;
-    expect_problem(
-        app.try_login("leader3", PASSWORD, None).await,
-        StatusCode::FORBIDDEN,
-        "account_inactive",
-    )
-    .await;
+    }
+    inactive(&app, "leader3").await;
 
-    let r = app
-        .post(
-            &format!("/api/v1/approvals/{approval}/approve"),
-            Some(&chief2),
-            json!({ "note": "vetted" }),
-        )
-        .await;
+    let r = decide(&app, &chief2, &request, "approve").await;
     assert_eq!(r.status(), StatusCode::OK);
     let decided: Value = r.json().await.unwrap();
     assert_eq!(decided["status"], "approved");
     app.login("leader3", None).await;
 
     // Decided once is decided.
-    let r = app
-        .post(
-            &format!("/api/v1/approvals/{approval}/reject"),
-            Some(&chief2),
-            json!({}),
-        )
-        .await;
-    expect_problem(r, StatusCode::CONFLICT, "approval_decided").await;
+    expect_problem(
+        decide(&app, &chief2, &request, "reject").await,
+        StatusCode::CONFLICT,
+        "approval_decided",
+    )
+    .await;
 
     let entries = app.audit_entries(&admin).await;
-    assert!(
+    let approvals = |outcome: &str| {
         entries
             .iter()
-            .any(|e| e["action"] == "approval.approve" && e["outcome"] == "refused")
-    );
-    assert!(
-        entries
-            .iter()
-            .any(|e| e["action"] == "approval.approve" && e["outcome"] == "ok")
-    );
+            .filter(|e| e["action"] == "approval.approve" && e["outcome"] == outcome)
+            .count()
+    };
+    assert_eq!((approvals("refused"), approvals("ok")), (1, 1));
+}
+
+#[tokio::test]
+async fn a_rejected_request_leaves_the_leader_inactive() {
+    let app = TestApp::spawn().await;
+    let (admin, chief1, chief2) = app.staff().await;
+    let id = new_leader(&app, &admin, "leader3").await;
+    let request = filed(&app, &chief1, &id).await;
+    let r = decide(&app, &chief2, &request, "reject").await;
+    assert_eq!(r.json::<Value>().await.unwrap()["status"], "rejected");
+    inactive(&app, "leader3").await;
+    expect_problem(
+        decide(&app, &chief2, &request, "approve").await,
+        StatusCode::CONFLICT,
+        "approval_decided",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -106,47 +111,30 @@ async fn only_an_active_chief_leader_may_approve() {
     let app = TestApp::spawn().await;
     let (admin, chief1, _) = app.staff().await;
     let id = new_leader(&app, &admin, "leader3").await;
-    let r = app
-        .post(
-            "/api/v1/approvals",
-            Some(&chief1),
-            json!({ "kind": "activate_leader", "payload": { "user_id": id } }),
-        )
-        .await;
-    let approval: Value = r.json().await.unwrap();
-    let path = format!("/api/v1/approvals/{}/approve", approval["id"].as_str().unwrap());
-    // An admin holds no authority over leaders.
+    let request = filed(&app, &chief1, &id).await;
+    // An admin holds no authority over leaders, nor does a custodian.
     expect_problem(
-        app.post(&path, Some(&admin), json!({})).await,
+        decide(&app, &admin, &request, "approve").await,
         StatusCode::FORBIDDEN,
         "approval_not_allowed",
     )
     .await;
-    let r = app
-        .post(
-            "/api/v1/users",
-            Some(&admin),
-            json!({ "username": "cust", "password": PASSWORD, "role": "custodian" }),
-        )
-        .await;
-    assert_eq!(r.status(), StatusCode::CREATED);
+    let body = json!({ "username": "cust", "password": PASSWORD, "role": "custodian" });
+    assert_eq!(
+        app.post("/api/v1/users", Some(&admin), body).await.status(),
+        StatusCode::CREATED
+    );
     let cust = app.login("cust", None).await;
     expect_problem(
-        app.post(&path, Some(&cust), json!({})).await,
+        decide(&app, &cust, &request, "approve").await,
         StatusCode::FORBIDDEN,
         "approval_not_allowed",
     )
     .await;
     // Nor may a custodian ask for it.
-    let r = app
-        .post(
-            "/api/v1/approvals",
-            Some(&cust),
-            json!({ "kind": "activate_leader", "payload": { "user_id": id } }),
-        )
-        .await;
+    let r = ask_activation(&app, &cust, None, json!({ "user_id": id })).await;
     expect_problem(r, StatusCode::FORBIDDEN, "approval_not_allowed").await;
-    let _ = Role::Leader;
+    inactive(&app, "leader3").await;
 }
 
 #[tokio::test]
@@ -154,29 +142,15 @@ async fn an_expired_request_cannot_be_approved() {
     let app = TestApp::spawn_with(|s| s.approvals.expiry_minutes = 0).await;
     let (admin, chief1, chief2) = app.staff().await;
     let id = new_leader(&app, &admin, "leader3").await;
-    let r = app
-        .post(
-            "/api/v1/approvals",
-            Some(&chief1),
-            json!({ "kind": "activate_leader", "payload": { "user_id": id } }),
-        )
-        .await;
-    let approval: Value = r.json().await.unwrap();
-    assert_eq!(approval["status"], "expired");
-    let r = app
-        .post(
-            &format!("/api/v1/approvals/{}/approve", approval["id"].as_str().unwrap()),
-            Some(&chief2),
-            json!({}),
-        )
-        .await;
-    expect_problem(r, StatusCode::CONFLICT, "approval_expired").await;
+    let request = filed(&app, &chief1, &id).await;
+    assert_eq!(request["status"], "expired");
     expect_problem(
-        app.try_login("leader3", PASSWORD, None).await,
-        StatusCode::FORBIDDEN,
-        "account_inactive",
+        decide(&app, &chief2, &request, "approve").await,
+        StatusCode::CONFLICT,
+        "approval_expired",
     )
     .await;
+    inactive(&app, "leader3").await;
     let entries = app.audit_entries(&admin).await;
     assert!(entries.iter().any(|e| e["action"] == "approval.approve"
         && e["outcome"] == "refused"
@@ -188,21 +162,15 @@ async fn requests_are_checked_when_filed() {
     let app = TestApp::spawn().await;
     let (admin, chief1, chief2) = app.staff().await;
     let id = new_leader(&app, &admin, "leader3").await;
-    let file = |payload: Value| {
-        app.post(
-            "/api/v1/approvals",
-            Some(&chief1),
-            json!({ "kind": "activate_leader", "payload": payload }),
-        )
-    };
+    let ask = |payload: Value| ask_activation(&app, &chief1, None, payload);
     expect_problem(
-        file(json!({ "user": id })).await,
+        ask(json!({ "user": id })).await,
         StatusCode::UNPROCESSABLE_ENTITY,
         "invalid_payload",
     )
     .await;
     expect_problem(
-        file(json!({ "user_id": "nobody" })).await,
+        ask(json!({ "user_id": "nobody" })).await,
         StatusCode::UNPROCESSABLE_ENTITY,
         "unknown_user",
     )
@@ -214,14 +182,14 @@ async fn requests_are_checked_when_filed() {
         .unwrap()
         .id;
     expect_problem(
-        file(json!({ "user_id": chief2_id })).await,
+        ask(json!({ "user_id": chief2_id })).await,
         StatusCode::CONFLICT,
         "already_active",
     )
     .await;
-    assert_eq!(file(json!({ "user_id": id })).await.status(), StatusCode::CREATED);
+    assert_eq!(ask(json!({ "user_id": id })).await.status(), StatusCode::CREATED);
     expect_problem(
-        file(json!({ "user_id": id })).await,
+        ask(json!({ "user_id": id })).await,
         StatusCode::CONFLICT,
         "approval_pending",
     )
@@ -247,7 +215,7 @@ async fn requests_are_checked_when_filed() {
 }
 
 #[tokio::test]
-async fn a_scoped_leader_is_activated_under_its_exam() {
+async fn a_scoped_leader_is_activated_under_its_exam_and_sees_only_it() {
     let app = TestApp::spawn().await;
     let (admin, chief1, chief2) = app.staff().await;
     app.exam(&chief1, "GK").await;
@@ -256,32 +224,18 @@ async fn a_scoped_leader_is_activated_under_its_exam() {
         app.post("/api/v1/exams/GK/questions", Some(&chief1), q).await.status(),
         StatusCode::CREATED
     );
-    let r = app
-        .post(
-            "/api/v1/users",
-            Some(&admin),
-            json!({ "username": "qleader", "password": PASSWORD, "role": "leader", "exam": "GK", "questions": ["W1"] }),
-        )
-        .await;
+    let body =
+        json!({ "username": "qleader", "password": PASSWORD, "role": "leader", "exam": "GK", "questions": ["W1"] });
+    let r = app.post("/api/v1/users", Some(&admin), body).await;
     assert_eq!(r.status(), StatusCode::CREATED);
     let id = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string();
-    let r = app
-        .post(
-            "/api/v1/exams/GK/approvals",
-            Some(&chief1),
-            json!({ "kind": "activate_leader", "payload": { "user_id": id } }),
-        )
-        .await;
-    let approval: Value = r.json().await.unwrap();
-    assert_eq!(approval["exam"], "GK");
-    let r = app
-        .post(
-            &format!("/api/v1/approvals/{}/approve", approval["id"].as_str().unwrap()),
-            Some(&chief2),
-            json!({}),
-        )
-        .await;
-    assert_eq!(r.status(), StatusCode::OK);
+    let r = ask_activation(&app, &chief1, Some("GK"), json!({ "user_id": id })).await;
+    let request: Value = r.json().await.unwrap();
+    assert_eq!(request["exam"], "GK");
+    assert_eq!(
+        decide(&app, &chief2, &request, "approve").await.status(),
+        StatusCode::OK
+    );
     let q = app.login("qleader", None).await;
     assert_eq!(app.get("/api/v1/exams/GK", Some(&q)).await.status(), StatusCode::OK);
     // Nor any other exam.
@@ -298,7 +252,17 @@ async fn a_scoped_leader_is_activated_under_its_exam() {
             .iter()
             .any(|e| e["action"] == "exam.read" && e["outcome"] == "refused")
     );
-    // A scoped leader is not a chief: no new exams.
-    let r = app.post("/api/v1/exams", Some(&q), json!({})).await;
-    expect_problem(r, StatusCode::FORBIDDEN, "forbidden").await;
+    // A scoped leader is not a chief: no new exams, and no say over approvals.
+    expect_problem(
+        app.post("/api/v1/exams", Some(&q), json!({})).await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
+    expect_problem(
+        app.get("/api/v1/approvals", Some(&q)).await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
 }
