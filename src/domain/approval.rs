@@ -144,6 +144,18 @@ pub fn may_request(kind: ApprovalKind, requester: &Person) -> Result<(), RuleErr
     }
 }
 
+/// Kinds that act on one exam are filed under it; the others under no exam.
+pub fn check_filing(kind: ApprovalKind, under_exam: bool) -> Result<(), RuleError> {
+    if kind.exam_scoped() && !under_exam {
+        return Err(RuleError::invalid(
+            "exam_required",
+            "kind",
+            format!("{} is filed under an exam", kind.as_str()),
+        ));
+    }
+    Ok(())
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Decision {
     Approve,
@@ -257,6 +269,13 @@ mod tests {
         let mut s = pending("a", now);
         s.status = ApprovalStatus::Approved;
         assert_eq!(may_decide(&s, &chief("b"), now).unwrap_err().code(), "approval_decided");
+    }
+
+    #[test]
+    fn exam_acts_are_filed_under_their_exam() {
+        assert!(check_filing(ApprovalKind::Lock, false).is_err());
+        assert!(check_filing(ApprovalKind::Lock, true).is_ok());
+        assert!(check_filing(ApprovalKind::ActivateLeader, false).is_ok());
     }
 
     #[test]

@@ -45,6 +45,19 @@ impl MarkingWindow {
     }
 }
 
+/// A locked exam's questions, template, marks and finals do not change; only an approved
+/// `unlock` (two chief leaders) opens it again.
+pub fn check_unlocked(locked: bool) -> Result<(), RuleError> {
+    if locked {
+        Err(RuleError::conflict(
+            "exam_locked",
+            "the exam is locked; unlocking takes two chief leaders",
+        ))
+    } else {
+        Ok(())
+    }
+}
+
 pub fn validate_exam(d: &ExamDraft) -> Result<Tz, RuleError> {
     check_code("code", &d.code)?;
     let name = d.name.trim();
@@ -110,6 +123,12 @@ mod tests {
         let mut d = draft();
         d.window_end = d.window_start;
         assert!(validate_exam(&d).is_err());
+    }
+
+    #[test]
+    fn a_locked_exam_refuses_change() {
+        assert_eq!(check_unlocked(true).unwrap_err().code(), "exam_locked");
+        assert!(check_unlocked(false).is_ok());
     }
 
     #[test]

@@ -83,6 +83,23 @@ pub fn starts_active(role: Role) -> bool {
     role != Role::Leader
 }
 
+/// A chief leader leads every question of every exam, so has no scope; any other leader leads
+/// named questions of one exam; nobody else has a chief flag or a scope.
+pub fn check_scope(role: Role, chief: bool, has_exam: bool, questions: usize) -> Result<(), RuleError> {
+    let scoped = has_exam || questions > 0;
+    let bad = |field: &str, detail: &str| Err(RuleError::invalid("invalid_scope", field, detail));
+    match (role, chief) {
+        (Role::Leader, true) if scoped => bad("exam", "a chief leader leads every question; give no scope"),
+        (Role::Leader, false) if !has_exam || questions == 0 => bad(
+            "questions",
+            "a leader who is not chief needs an exam and the questions they lead",
+        ),
+        (Role::Leader, _) => Ok(()),
+        _ if chief || scoped => bad("role", "only leaders have a chief flag or a scope"),
+        _ => Ok(()),
+    }
+}
+
 pub fn check_username(name: &str) -> Result<(), RuleError> {
     let ok = (3..=64).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-@".contains(&b));
     if ok {
@@ -122,6 +139,18 @@ mod tests {
         assert!(admin_may_create(Role::Admissions).is_err());
         assert!(!starts_active(Role::Leader));
         assert!(starts_active(Role::Custodian));
+    }
+
+    #[test]
+    fn scopes_belong_to_leaders_who_are_not_chief() {
+        assert!(check_scope(Role::Leader, true, false, 0).is_ok());
+        assert!(check_scope(Role::Leader, false, true, 2).is_ok());
+        assert!(check_scope(Role::Leader, true, true, 1).is_err());
+        assert!(check_scope(Role::Leader, false, true, 0).is_err());
+        assert!(check_scope(Role::Leader, false, false, 0).is_err());
+        assert!(check_scope(Role::Custodian, false, false, 0).is_ok());
+        assert!(check_scope(Role::Custodian, true, false, 0).is_err());
+        assert!(check_scope(Role::Admin, false, true, 1).is_err());
     }
 
     #[test]

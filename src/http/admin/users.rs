@@ -4,7 +4,7 @@ use utoipa::ToSchema;
 
 use crate::db::{self, DbConn};
 use crate::domain::RuleError;
-use crate::domain::role::{Role, admin_may_create, check_password, check_username, starts_active};
+use crate::domain::role::{Role, admin_may_create, check_password, check_scope, check_username, starts_active};
 use crate::http::audit_entry::audit_refusal;
 use crate::http::caller::Admin;
 use crate::http::error::{ApiError, Problem};
@@ -39,29 +39,6 @@ pub struct UserView {
     pub chief: bool,
     /// Leaders start inactive until a different active chief leader approves them.
     pub active: bool,
-}
-
-fn check_leader_shape(u: &CreateUser) -> Result<(), RuleError> {
-    let scoped = u.exam.is_some() || !u.questions.is_empty();
-    match (u.role, u.chief, scoped) {
-        (Role::Leader, true, true) => Err(RuleError::invalid(
-            "invalid_scope",
-            "exam",
-            "a chief leader leads every question; give no scope",
-        )),
-        (Role::Leader, false, _) if u.exam.is_none() || u.questions.is_empty() => Err(RuleError::invalid(
-            "invalid_scope",
-            "questions",
-            "a leader who is not chief needs an exam and the questions they lead",
-        )),
-        (Role::Leader, _, _) => Ok(()),
-        (_, true, _) | (_, _, true) => Err(RuleError::invalid(
-            "invalid_scope",
-            "role",
-            "only leaders have a chief flag or a scope",
-        )),
-        _ => Ok(()),
-    }
 }
 
 /// The exam id and question ids a scoped leader's codes name.
@@ -108,7 +85,7 @@ pub async fn create_user(
     admin_may_create(u.role)?;
     check_username(&u.username)?;
     check_password(&u.password)?;
-    check_leader_shape(&u)?;
+    check_scope(u.role, u.chief, u.exam.is_some(), u.questions.len())?;
     let pw = u.password.clone();
     let hash = tokio::task::spawn_blocking(move || secrets::hash_password(&pw))
         .await

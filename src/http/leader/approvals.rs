@@ -12,7 +12,7 @@ use crate::db::approvals::ApprovalRow;
 use crate::db::{self, DbConn};
 use crate::domain::RuleError;
 use crate::domain::approval::{
-    ApprovalKind, ApprovalStatus, Decision, check_activation_target, may_decide, may_request, outcome,
+    ApprovalKind, ApprovalStatus, Decision, check_activation_target, check_filing, may_decide, may_request, outcome,
 };
 use crate::http::audit_entry::{Audit, audit_refusal};
 use crate::http::caller::{Caller, Chief};
@@ -140,14 +140,7 @@ async fn file_request(
         .write(move |c| -> Result<ApprovalView, ApiError> {
             may_request(kind, &person)?;
             let exam = exam_code.as_deref().map(|code| exam_by_code(c, code)).transpose()?;
-            if kind.exam_scoped() && exam.is_none() {
-                return Err(RuleError::invalid(
-                    "exam_required",
-                    "kind",
-                    format!("{} is filed under an exam", kind.as_str()),
-                )
-                .into());
-            }
+            check_filing(kind, exam.is_some())?;
             let payload = check_payload(c, kind, &body.payload)?;
             if db::approvals::pending_same(c, kind, &payload, now)? > 0 {
                 return Err(RuleError::conflict(

@@ -5,11 +5,11 @@ use utoipa::ToSchema;
 
 use crate::db::exams::ExamRow;
 use crate::db::{self, DbConn};
-use crate::domain::exam::{ExamDraft, MarkingWindow, validate_exam};
+use crate::domain::Score;
+use crate::domain::exam::{ExamDraft, MarkingWindow, check_unlocked, validate_exam};
 use crate::domain::question::{Criterion, Question, QuestionDraft, QuestionKind, validate_question};
 use crate::domain::rules::MarkingRules;
 use crate::domain::template::{SheetTemplate, validate_template};
-use crate::domain::{RuleError, Score};
 use crate::http::audit_entry::audit_refusal;
 use crate::http::caller::{Chief, Leader};
 use crate::http::error::{ApiError, Problem, missing, taken};
@@ -127,13 +127,6 @@ pub struct RoomState {
 /// The exam named in the path, or 404.
 pub fn exam_by_code(c: &mut DbConn, code: &str) -> Result<ExamRow, ApiError> {
     db::exams::by_code(c, code).map_err(missing("exam"))
-}
-
-fn refuse_if_locked(exam: &ExamRow) -> Result<(), ApiError> {
-    if exam.locked {
-        return Err(RuleError::conflict("exam_locked", "the exam is locked; unlocking takes two chief leaders").into());
-    }
-    Ok(())
 }
 
 fn view(c: &mut DbConn, exam: ExamRow, defaults: &MarkingRules) -> Result<ExamView, ApiError> {
@@ -301,7 +294,7 @@ pub async fn add_question(
         .db
         .write(move |c| -> Result<Question, ApiError> {
             let exam = exam_by_code(c, &code)?;
-            refuse_if_locked(&exam)?;
+            check_unlocked(exam.locked)?;
             let rules = defaults.with_overrides(&exam.overrides()?)?;
             let question = validate_question(draft, rules.default_tolerance_percent, rules.default_final_step)?;
             let id = db::exams::insert_question(c, &exam.id, &question, now)
@@ -344,7 +337,7 @@ pub async fn put_template(
         .db
         .write(move |c| -> Result<SheetTemplate, ApiError> {
             let exam = exam_by_code(c, &code)?;
-            refuse_if_locked(&exam)?;
+            check_unlocked(exam.locked)?;
             let codes: Vec<String> = db::exams::questions_of(c, &exam.id)?
                 .into_iter()
                 .map(|q| q.code)
