@@ -266,3 +266,40 @@ async fn a_scoped_leader_is_activated_under_its_exam_and_sees_only_it() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn two_chiefs_deciding_at_once_decide_once() {
+    let app = TestApp::spawn().await;
+    let (admin, chief1, chief2) = app.staff().await;
+    let third = new_leader(&app, &admin, "chief3").await;
+    let request = filed(&app, &chief1, &third).await;
+    assert_eq!(
+        decide(&app, &chief2, &request, "approve").await.status(),
+        StatusCode::OK
+    );
+    let chief3 = app.login("chief3", None).await;
+
+    let target = new_leader(&app, &admin, "leader4").await;
+    let request = filed(&app, &chief1, &target).await;
+    let (a, b) = tokio::join!(
+        decide(&app, &chief2, &request, "approve"),
+        decide(&app, &chief3, &request, "reject")
+    );
+    let mut statuses = [a.status(), b.status()];
+    statuses.sort();
+    assert_eq!(statuses, [StatusCode::OK, StatusCode::CONFLICT]);
+    let listed: Value = app
+        .get("/api/v1/approvals?status=approved", Some(&chief1))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let approved_target = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["payload"]["user_id"] == target);
+    // The leader is active exactly when the approval won.
+    let login = app.try_login("leader4", PASSWORD, None).await.status();
+    assert_eq!(login == StatusCode::OK, approved_target);
+}
