@@ -3,7 +3,7 @@
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 
-use super::schema::approvals;
+use super::schema::{approvals, exams};
 use super::{DbConn, DbError, db_time};
 use crate::domain::approval::{ApprovalKind, ApprovalState, ApprovalStatus};
 
@@ -104,18 +104,17 @@ pub fn decide(
     if n == 1 { Ok(()) } else { Err(DbError::NotFound) }
 }
 
-pub fn list(
+/// Requests in one stored status, newest first, each with its exam's code (one query).
+pub fn list_with_exam_code(
     conn: &mut DbConn,
-    exam_id: Option<&str>,
-    status: Option<ApprovalStatus>,
+    status: ApprovalStatus,
     limit: i64,
-) -> Result<Vec<ApprovalRow>, DbError> {
-    let mut q = approvals::table.select(ApprovalRow::as_select()).into_boxed();
-    if let Some(e) = exam_id {
-        q = q.filter(approvals::exam_id.eq(e));
-    }
-    if let Some(s) = status {
-        q = q.filter(approvals::status.eq(s.as_str()));
-    }
-    Ok(q.order(approvals::requested_at.desc()).limit(limit).load(conn)?)
+) -> Result<Vec<(ApprovalRow, Option<String>)>, DbError> {
+    Ok(approvals::table
+        .left_join(exams::table.on(approvals::exam_id.eq(exams::id.nullable())))
+        .filter(approvals::status.eq(status.as_str()))
+        .order(approvals::requested_at.desc())
+        .limit(limit)
+        .select((ApprovalRow::as_select(), exams::code.nullable()))
+        .load(conn)?)
 }

@@ -101,6 +101,14 @@ impl ApprovalStatus {
         }
     }
 
+    /// Expiry is not written down: an expired request is stored as pending past its expiry.
+    pub fn as_stored(self) -> ApprovalStatus {
+        match self {
+            ApprovalStatus::Expired => ApprovalStatus::Pending,
+            other => other,
+        }
+    }
+
     pub fn parse(s: &str) -> Option<ApprovalStatus> {
         Some(match s {
             "pending" => ApprovalStatus::Pending,

@@ -39,6 +39,13 @@ async fn decide(app: &TestApp, who: &Session, request: &Value, verdict: &str) ->
         .await
 }
 
+async fn listed(app: &TestApp, chief: &Session, status: &str) -> usize {
+    let r = app
+        .get(&format!("/api/v1/approvals?status={status}"), Some(chief))
+        .await;
+    r.json::<Value>().await.unwrap().as_array().unwrap().len()
+}
+
 async fn inactive(app: &TestApp, username: &str) {
     let r = app.try_login(username, PASSWORD, None).await;
     expect_problem(r, StatusCode::FORBIDDEN, "account_inactive").await;
@@ -144,6 +151,13 @@ async fn an_expired_request_cannot_be_approved() {
     let id = new_leader(&app, &admin, "leader3").await;
     let request = filed(&app, &chief1, &id).await;
     assert_eq!(request["status"], "expired");
+    assert_eq!(
+        (
+            listed(&app, &chief2, "expired").await,
+            listed(&app, &chief2, "pending").await
+        ),
+        (1, 0)
+    );
     expect_problem(
         decide(&app, &chief2, &request, "approve").await,
         StatusCode::CONFLICT,
@@ -210,8 +224,7 @@ async fn requests_are_checked_when_filed() {
         )
         .await;
     expect_problem(r, StatusCode::UNPROCESSABLE_ENTITY, "invalid_value").await;
-    let listed: Value = app.get("/api/v1/approvals", Some(&chief2)).await.json().await.unwrap();
-    assert_eq!(listed.as_array().unwrap().len(), 1);
+    assert_eq!(listed(&app, &chief2, "pending").await, 1);
 }
 
 #[tokio::test]
@@ -236,6 +249,13 @@ async fn a_scoped_leader_is_activated_under_its_exam_and_sees_only_it() {
         decide(&app, &chief2, &request, "approve").await.status(),
         StatusCode::OK
     );
+    let approved: Value = app
+        .get("/api/v1/approvals?status=approved", Some(&chief1))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(approved[0]["exam"], "GK", "listed with its exam's code");
     let q = app.login("qleader", None).await;
     assert_eq!(app.get("/api/v1/exams/GK", Some(&q)).await.status(), StatusCode::OK);
     // Nor any other exam.

@@ -242,22 +242,12 @@ pub async fn list_approvals(
         Some(s) => ApprovalStatus::parse(s)
             .ok_or_else(|| RuleError::invalid("invalid_status", "status", "pending, approved, rejected or expired"))?,
     };
-    let stored = if wanted == ApprovalStatus::Expired {
-        ApprovalStatus::Pending
-    } else {
-        wanted
-    };
     let now = state.now();
     let views = state
         .db
         .read(move |c| -> Result<Vec<ApprovalView>, ApiError> {
-            let rows = db::approvals::list(c, None, Some(stored), 500)?;
             let mut out = vec![];
-            for row in rows {
-                let code = match &row.exam_id {
-                    Some(id) => db::exams::code_of(c, id)?,
-                    None => None,
-                };
+            for (row, code) in db::approvals::list_with_exam_code(c, wanted.as_stored(), 500)? {
                 let v = view(row, code, now)?;
                 if v.status == wanted {
                     out.push(v);
