@@ -206,40 +206,83 @@ async fn admissions_clients_exchange_their_secret_for_a_scoped_token() {
 async fn admins_create_staff_accounts_but_not_markers() {
     let app = TestApp::spawn().await;
     let (admin, _, _) = app.staff().await;
-    let r = app
-        .post(
+    let create = |username: &str, password: &str, role: &str| {
+        app.post(
             "/api/v1/users",
             Some(&admin),
-            json!({ "username": "cust1", "password": PASSWORD, "role": "custodian" }),
+            json!({ "username": username, "password": password, "role": role }),
         )
-        .await;
+    };
+    let r = create("cust1", PASSWORD, "custodian").await;
     assert_eq!(r.status(), StatusCode::CREATED);
-    let body: Value = r.json().await.unwrap();
-    assert_eq!(body["active"], true);
+    assert_eq!(r.json::<Value>().await.unwrap()["active"], true);
     app.login("cust1", None).await;
-    let r = app
-        .post(
-            "/api/v1/users",
-            Some(&admin),
-            json!({ "username": "m1", "password": PASSWORD, "role": "marker" }),
-        )
-        .await;
+    let r = create("m1", PASSWORD, "marker").await;
     expect_problem(r, StatusCode::UNPROCESSABLE_ENTITY, "role_not_creatable").await;
-    let r = app
-        .post(
-            "/api/v1/users",
-            Some(&admin),
-            json!({ "username": "cust1", "password": PASSWORD, "role": "custodian" }),
-        )
-        .await;
+    let r = create("cust1", PASSWORD, "custodian").await;
     expect_problem(r, StatusCode::CONFLICT, "username_taken").await;
-    let r = app
-        .post(
-            "/api/v1/users",
-            Some(&admin),
-            json!({ "username": "cust2", "password": "short", "role": "custodian" }),
-        )
-        .await;
+    let r = create("cust2", "short", "custodian").await;
     let body = expect_problem(r, StatusCode::UNPROCESSABLE_ENTITY, "weak_password").await;
     assert_eq!(body["field"], "password");
+}
+
+/// A token signed with the server's own key, with chosen claims.
+fn signed(secret: &str, sub: &str, ver: i32, exp_offset_secs: i64) -> Session {
+    use markroom::http::tokens::{Claims, TokenKind};
+    let now = chrono::Utc::now().timestamp();
+    let claims = Claims {
+        sub: sub.into(),
+        role: Role::Admin,
+        ver,
+        typ: TokenKind::Access,
+        ws: None,
+        exams: vec![],
+        iat: now,
+        exp: now + exp_offset_secs,
+        jti: "test".into(),
+    };
+    let key = jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()).unwrap();
+    let token = jsonwebtoken::encode(&jsonwebtoken::Header::default(), &claims, &key).unwrap();
+    Session {
+        token,
+        refresh: String::new(),
+        key: None,
+    }
+}
+
+#[tokio::test]
+async fn expired_tokens_and_tokens_of_no_account_are_refused() {
+    let secret = "a test signing key of enough length";
+    let app = TestApp::spawn_with(|s| s.auth.token_secret = Some(secret.into())).await;
+    let id = app.bootstrap("admin", Role::Admin);
+    let body = json!({ "name": "desk" });
+    // The same claims work while valid, so the refusals below are about expiry and the account.
+    let fresh = signed(secret, &id, 1, 600);
+    assert_eq!(
+        app.post("/api/v1/workstations", Some(&fresh), body.clone())
+            .await
+            .status(),
+        StatusCode::CREATED
+    );
+    let expired = signed(secret, &id, 1, -600);
+    expect_problem(
+        app.post("/api/v1/workstations", Some(&expired), body.clone()).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_token",
+    )
+    .await;
+    let nobody = signed(secret, "no-such-user", 1, 600);
+    expect_problem(
+        app.post("/api/v1/workstations", Some(&nobody), body.clone()).await,
+        StatusCode::UNAUTHORIZED,
+        "token_revoked",
+    )
+    .await;
+    let old_version = signed(secret, &id, 0, 600);
+    expect_problem(
+        app.post("/api/v1/workstations", Some(&old_version), body).await,
+        StatusCode::UNAUTHORIZED,
+        "token_revoked",
+    )
+    .await;
 }

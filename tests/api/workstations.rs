@@ -77,23 +77,16 @@ async fn in_the_window_every_request_carries_the_token_s_own_workstation_key() {
     )
     .await;
     // Refreshing needs the same workstation too.
-    let r = app
-        .client
-        .post(format!("{}/api/v1/auth/refresh", app.base))
-        .header("X-Workstation-Key", &desk2)
-        .json(&json!({ "refresh_token": at_desk1.refresh }))
-        .send()
-        .await
-        .unwrap();
+    let refresh_at = |key: &str| {
+        app.client
+            .post(format!("{}/api/v1/auth/refresh", app.base))
+            .header("X-Workstation-Key", key)
+            .json(&json!({ "refresh_token": at_desk1.refresh }))
+            .send()
+    };
+    let r = refresh_at(&desk2).await.unwrap();
     expect_problem(r, StatusCode::FORBIDDEN, "workstation_mismatch").await;
-    let r = app
-        .client
-        .post(format!("{}/api/v1/auth/refresh", app.base))
-        .header("X-Workstation-Key", &desk1)
-        .json(&json!({ "refresh_token": at_desk1.refresh }))
-        .send()
-        .await
-        .unwrap();
+    let r = refresh_at(&desk1).await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
 
     // The refusals were audited, with the workstation the token belongs to.
