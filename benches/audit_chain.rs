@@ -71,6 +71,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 chief: false,
                 active: true,
                 created_by: None,
+                full_name: "Bench Marker",
+                id_document_hash: "bench",
+                must_change_password: false,
             },
             now,
         )

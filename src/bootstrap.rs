@@ -1,14 +1,15 @@
 //! Accounts made on the server itself, before anyone can log in: administrators, and the first
-//! two chief leaders (every later leader is activated by two-person approval).
+//! two chief leaders (every later leader is activated by two-person approval). The operator
+//! types the password here, so these accounts need no first-login change.
 
 use chrono::Utc;
 
 use crate::db::{self, Db, DbError};
 use crate::domain::RuleError;
-use crate::domain::role::{Role, check_password, check_username};
+use crate::domain::role::{Role, check_password, check_person, check_username};
 use crate::secrets::{self, SecretError};
 
-/// How many chief leaders the command line may create.
+/// How many active chief leaders the command line may create.
 pub const BOOTSTRAP_CHIEFS: i64 = 2;
 
 #[derive(Debug, thiserror::Error)]
@@ -21,8 +22,10 @@ pub enum BootstrapError {
     Secret(#[from] SecretError),
     #[error("username {0} is taken")]
     Taken(String),
+    #[error("this person already holds an account ({0}); one person holds one account")]
+    PersonHasAccount(String),
     #[error(
-        "two chief leaders exist already; further leaders are created by an admin and activated by a chief leader's approval"
+        "two active chief leaders exist already; further leaders are created by an admin and activated by a chief leader's approval"
     )]
     ChiefsExist,
 }
@@ -33,11 +36,21 @@ impl From<diesel::result::Error> for BootstrapError {
     }
 }
 
-/// Creates an active admin, or an active chief leader while fewer than two exist.
-pub fn create_account(db: &Db, username: &str, password: &str, role: Role) -> Result<String, BootstrapError> {
-    check_username(username)?;
-    check_password(password)?;
-    if !matches!(role, Role::Admin | Role::Leader) {
+/// What the operator gives on the command line.
+pub struct BootstrapAccount<'a> {
+    pub username: &'a str,
+    pub password: &'a str,
+    pub full_name: &'a str,
+    pub id_document: &'a str,
+    pub role: Role,
+}
+
+/// Creates an active admin, or an active chief leader while fewer than two active ones exist.
+pub fn create_account(db: &Db, identity_key: &[u8], a: &BootstrapAccount<'_>) -> Result<String, BootstrapError> {
+    check_username(a.username)?;
+    check_password(a.password)?;
+    let person = check_person(a.full_name, a.id_document)?;
+    if !matches!(a.role, Role::Admin | Role::Leader) {
         return Err(RuleError::invalid(
             "role_not_creatable",
             "role",
@@ -45,35 +58,42 @@ pub fn create_account(db: &Db, username: &str, password: &str, role: Role) -> Re
         )
         .into());
     }
-    let hash = secrets::hash_password(password)?;
+    let hash = secrets::hash_password(a.password)?;
+    let document_hash = secrets::keyed_hash(identity_key, &person.id_document);
     let now = Utc::now();
     let id = db.write_now(|c| -> Result<String, BootstrapError> {
-        if role == Role::Leader && db::users::count_chiefs(c)? >= BOOTSTRAP_CHIEFS {
+        if a.role == Role::Leader && db::users::count_active_chiefs(c)? >= BOOTSTRAP_CHIEFS {
             return Err(BootstrapError::ChiefsExist);
         }
-        if db::users::find_by_username(c, username)?.is_some() {
-            return Err(BootstrapError::Taken(username.to_string()));
+        if db::users::find_by_username(c, a.username)?.is_some() {
+            return Err(BootstrapError::Taken(a.username.to_string()));
+        }
+        if let Some(other) = db::users::find_by_document(c, &document_hash)? {
+            return Err(BootstrapError::PersonHasAccount(other.username));
         }
         let id = db::users::insert(
             c,
             &db::users::NewUser {
-                username,
+                username: a.username,
                 password_hash: &hash,
-                role,
-                chief: role == Role::Leader,
+                role: a.role,
+                chief: a.role == Role::Leader,
                 active: true,
                 created_by: None,
+                full_name: &person.full_name,
+                id_document_hash: &document_hash,
+                must_change_password: false,
             },
             now,
         )?;
         db::audit::append(
             c,
             &db::audit::NewEntry {
-                action: format!("{}.bootstrap", role.as_str()),
+                action: format!("{}.bootstrap", a.role.as_str()),
                 object_type: Some("user".into()),
                 object_id: Some(id.clone()),
                 outcome: "ok".into(),
-                details: serde_json::json!({ "username": username, "via": "command line" }).to_string(),
+                details: serde_json::json!({ "username": a.username, "via": "command line" }).to_string(),
                 ..Default::default()
             },
             now,
@@ -82,4 +102,34 @@ pub fn create_account(db: &Db, username: &str, password: &str, role: Role) -> Re
     })?;
     db.write_now(crate::audit::seal_pending)?;
     Ok(id)
+}
+
+/// Registers a workstation on the server itself: the first key, before any admin can log in
+/// from one during a marking window. Returns (id, key); the key is shown once.
+pub fn create_workstation(db: &Db, name: &str) -> Result<(String, String), BootstrapError> {
+    let name = crate::domain::access::check_workstation_name(name)?;
+    let key = secrets::random_key();
+    let key_hash = secrets::sha256_hex(key.as_bytes());
+    let now = Utc::now();
+    let id = db.write_now(|c| -> Result<String, BootstrapError> {
+        let id = db::workstations::insert(c, &name, &key_hash, None, now).map_err(|e| match e {
+            DbError::Duplicate(_) => BootstrapError::Taken(name.to_string()),
+            other => other.into(),
+        })?;
+        db::audit::append(
+            c,
+            &db::audit::NewEntry {
+                action: "workstation.bootstrap".into(),
+                object_type: Some("workstation".into()),
+                object_id: Some(id.clone()),
+                outcome: "ok".into(),
+                details: serde_json::json!({ "name": name, "via": "command line" }).to_string(),
+                ..Default::default()
+            },
+            now,
+        )?;
+        Ok(id)
+    })?;
+    db.write_now(crate::audit::seal_pending)?;
+    Ok((id, key))
 }

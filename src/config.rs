@@ -47,6 +47,9 @@ pub struct AuthSettings {
     /// HMAC key for tokens. When unset, one is generated into `data_dir/token.key`; several
     /// servers behind one load balancer must share it, so set it for them.
     pub token_secret: Option<String>,
+    /// HMAC key for staff identity-document numbers (one person, one account). When unset,
+    /// one is generated into `data_dir/identity.key`; servers sharing a database share it.
+    pub identity_key: Option<String>,
     pub slow_after_failures: u32,
     pub lock_after_failures: u32,
     pub slowdown_ms_per_failure: i64,
@@ -113,6 +116,7 @@ impl Default for AuthSettings {
             access_token_minutes: 30,
             refresh_token_minutes: 12 * 60,
             token_secret: None,
+            identity_key: None,
             slow_after_failures: 3,
             lock_after_failures: 10,
             slowdown_ms_per_failure: 500,

@@ -5,6 +5,7 @@
 
 pub mod audit;
 pub mod bootstrap;
+pub mod clock;
 pub mod config;
 pub mod db;
 pub mod domain;

@@ -42,6 +42,11 @@ enum Command {
         #[command(subcommand)]
         action: AccountAction,
     },
+    /// Workstations (the first key, made on the server itself).
+    Workstation {
+        #[command(subcommand)]
+        action: WorkstationAction,
+    },
     /// The audit log.
     Audit {
         #[command(subcommand)]
@@ -51,10 +56,25 @@ enum Command {
 
 #[derive(Subcommand)]
 enum AccountAction {
-    /// Create an account; the password is read from standard input.
+    /// Create an account for one person; the password is read from standard input.
     Create {
         #[arg(long)]
         username: String,
+        /// The person's full name.
+        #[arg(long)]
+        full_name: String,
+        /// The person's identity-document number (stored only as a keyed hash).
+        #[arg(long)]
+        id_document: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum WorkstationAction {
+    /// Register a workstation and print its key, once.
+    Create {
+        #[arg(long)]
+        name: String,
     },
 }
 
@@ -95,12 +115,17 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let applied = db.migrate()?;
             println!("{} migration(s) applied", applied.len());
         }
-        Command::Admin {
-            action: AccountAction::Create { username },
-        } => create_account(&settings, &username, Role::Admin)?,
-        Command::Leader {
-            action: AccountAction::Create { username },
-        } => create_account(&settings, &username, Role::Leader)?,
+        Command::Admin { action } => create_account(&settings, action, Role::Admin)?,
+        Command::Leader { action } => create_account(&settings, action, Role::Leader)?,
+        Command::Workstation {
+            action: WorkstationAction::Create { name },
+        } => {
+            let db = Db::connect(&settings)?;
+            db.migrate()?;
+            let (id, key) = markroom::bootstrap::create_workstation(&db, &name)?;
+            println!("created workstation {name} ({id})");
+            println!("key (shown once; enter it at the workstation): {key}");
+        }
         Command::Audit {
             action: AuditAction::Verify,
         } => return audit_verify(&settings),
@@ -139,11 +164,24 @@ fn read_password() -> anyhow::Result<String> {
 
 /// `admin create` makes an active admin; `leader create` an active chief leader, but only
 /// while fewer than two chief leaders exist: after that, leaders need two-person approval.
-fn create_account(settings: &Settings, username: &str, role: Role) -> anyhow::Result<()> {
+fn create_account(settings: &Settings, action: AccountAction, role: Role) -> anyhow::Result<()> {
+    let AccountAction::Create {
+        username,
+        full_name,
+        id_document,
+    } = action;
     let password = read_password()?;
     let db = Db::connect(settings)?;
     db.migrate()?;
-    let id = markroom::bootstrap::create_account(&db, username, &password, role)?;
+    let key = markroom::secrets::identity_key(settings.auth.identity_key.as_deref(), &settings.data_dir)?;
+    let account = markroom::bootstrap::BootstrapAccount {
+        username: &username,
+        password: &password,
+        full_name: &full_name,
+        id_document: &id_document,
+        role,
+    };
+    let id = markroom::bootstrap::create_account(&db, &key, &account)?;
     println!(
         "created {} {username} ({id})",
         if role == Role::Leader { "chief leader" } else { "admin" }

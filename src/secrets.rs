@@ -9,6 +9,7 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore;
+use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
 #[derive(Debug, thiserror::Error)]
@@ -60,20 +61,54 @@ pub fn token_key(configured: Option<&str>, data_dir: &Path) -> Result<Vec<u8>, S
     if let Some(k) = configured.filter(|k| !k.is_empty()) {
         return Ok(k.as_bytes().to_vec());
     }
-    let path = data_dir.join("token.key");
+    private_key_file(&data_dir.join("token.key"))
+}
+
+/// A secret kept in a file of its own (mode 0600), made on first use.
+fn private_key_file(path: &Path) -> Result<Vec<u8>, SecretError> {
     let io = |source| SecretError::KeyFile {
         path: path.display().to_string(),
         source,
     };
-    match std::fs::read_to_string(&path) {
+    match std::fs::read_to_string(path) {
         Ok(k) if !k.trim().is_empty() => Ok(k.trim().as_bytes().to_vec()),
         _ => {
-            std::fs::create_dir_all(data_dir).map_err(io)?;
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir).map_err(io)?;
+            }
             let key = random_key();
-            write_private(&path, key.as_bytes()).map_err(io)?;
+            write_private(path, key.as_bytes()).map_err(io)?;
             Ok(key.into_bytes())
         }
     }
+}
+
+/// The key that hides staff identity-document numbers: from settings, or from
+/// `data_dir/identity.key`, made on first start. Losing it means no new account can be checked
+/// against the old ones, so it is kept like the token key.
+pub fn identity_key(configured: Option<&str>, data_dir: &Path) -> Result<Vec<u8>, SecretError> {
+    match configured.filter(|k| !k.is_empty()) {
+        Some(k) => Ok(k.as_bytes().to_vec()),
+        None => private_key_file(&data_dir.join("identity.key")),
+    }
+}
+
+/// A keyed hash of a (normalised) identity-document number: equal numbers give equal hashes,
+/// and nobody without the key can test a guess against the table.
+pub fn keyed_hash(key: &[u8], data: &str) -> String {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes a key of any length");
+    mac.update(data.as_bytes());
+    hex::encode(mac.finalize().into_bytes())
+}
+
+/// A one-time password for an account someone else made: 20 characters from an alphabet
+/// without look-alikes (no 0/O, 1/l/I), read out or printed for its owner.
+pub fn one_time_password() -> String {
+    const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut rng = rand::rng();
+    (0..20)
+        .map(|_| ALPHABET[rand::Rng::random_range(&mut rng, 0..ALPHABET.len())] as char)
+        .collect()
 }
 
 fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {

@@ -21,6 +21,7 @@ pub struct ApprovalRow {
     pub decided_by: Option<String>,
     pub decided_at: Option<NaiveDateTime>,
     pub decision_note: Option<String>,
+    pub pending_key: Option<String>,
 }
 
 impl ApprovalRow {
@@ -47,8 +48,23 @@ pub struct NewApproval<'a> {
     pub expires_at: DateTime<Utc>,
 }
 
+/// What makes two pending requests the same act: kind, exam and payload.
+fn pending_key(a: &NewApproval<'_>) -> String {
+    crate::secrets::sha256_hex(format!("{}|{}|{}", a.kind.as_str(), a.exam_id.unwrap_or(""), a.payload).as_bytes())
+}
+
+/// Files a request. A pending request for the same act makes this fail with `Duplicate` (the
+/// unique index, so two filed at once cannot both stand); one that has lapsed gives way.
 pub fn insert(conn: &mut DbConn, a: &NewApproval<'_>, now: DateTime<Utc>) -> Result<ApprovalRow, DbError> {
     let id = super::new_id();
+    let key = pending_key(a);
+    diesel::update(
+        approvals::table
+            .filter(approvals::pending_key.eq(&key))
+            .filter(approvals::expires_at.le(db_time(now))),
+    )
+    .set(approvals::pending_key.eq(None::<String>))
+    .execute(conn)?;
     diesel::insert_into(approvals::table)
         .values((
             approvals::id.eq(&id),
@@ -59,6 +75,7 @@ pub fn insert(conn: &mut DbConn, a: &NewApproval<'_>, now: DateTime<Utc>) -> Res
             approvals::requested_by.eq(a.requested_by),
             approvals::requested_at.eq(db_time(now)),
             approvals::expires_at.eq(db_time(a.expires_at)),
+            approvals::pending_key.eq(&key),
         ))
         .execute(conn)?;
     find(conn, &id)
@@ -66,17 +83,6 @@ pub fn insert(conn: &mut DbConn, a: &NewApproval<'_>, now: DateTime<Utc>) -> Res
 
 pub fn find(conn: &mut DbConn, id: &str) -> Result<ApprovalRow, DbError> {
     Ok(approvals::table.find(id).select(ApprovalRow::as_select()).first(conn)?)
-}
-
-/// Pending requests of one kind whose payload is exactly this text (to refuse duplicates).
-pub fn pending_same(conn: &mut DbConn, kind: ApprovalKind, payload: &str, now: DateTime<Utc>) -> Result<i64, DbError> {
-    Ok(approvals::table
-        .filter(approvals::kind.eq(kind.as_str()))
-        .filter(approvals::payload.eq(payload))
-        .filter(approvals::status.eq(ApprovalStatus::Pending.as_str()))
-        .filter(approvals::expires_at.gt(db_time(now)))
-        .count()
-        .get_result(conn)?)
 }
 
 /// Records the decision, but only if the request is still pending: a concurrent decision
@@ -99,6 +105,7 @@ pub fn decide(
         approvals::decided_by.eq(by),
         approvals::decided_at.eq(db_time(now)),
         approvals::decision_note.eq(note),
+        approvals::pending_key.eq(None::<String>),
     ))
     .execute(conn)?;
     if n == 1 { Ok(()) } else { Err(DbError::NotFound) }

@@ -8,6 +8,7 @@ use super::{DbConn, DbError, db_time};
 use crate::domain::Score;
 use crate::domain::exam::MarkingWindow;
 use crate::domain::question::{Question, QuestionKind};
+use crate::domain::rules::MarkingRules;
 use crate::domain::template::SheetTemplate;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -25,6 +26,7 @@ pub struct ExamRow {
     pub settings: String,
     pub created_at: NaiveDateTime,
     pub created_by: String,
+    pub rules: String,
 }
 
 impl ExamRow {
@@ -33,6 +35,17 @@ impl ExamRow {
             start: self.window_start.and_utc(),
             end: self.window_end.and_utc(),
         }
+    }
+
+    /// The rules in force, as stored when the exam was made (or last changed). Exams made
+    /// before rules were stored whole take today's defaults under their overrides.
+    pub fn rules(&self, defaults: &MarkingRules) -> Result<MarkingRules, DbError> {
+        if self.rules.is_empty() {
+            return defaults
+                .with_overrides(&self.overrides()?)
+                .map_err(|e| DbError::Corrupt(format!("exam {} settings: {e}", self.code)));
+        }
+        serde_json::from_str(&self.rules).map_err(|e| DbError::Corrupt(format!("exam {} rules: {e}", self.code)))
     }
 
     /// The exam's own overrides of the marking rules, as stored.
@@ -47,6 +60,8 @@ pub struct NewExam<'a> {
     pub time_zone: &'a str,
     pub window: MarkingWindow,
     pub settings: &'a str,
+    /// The whole rule set in force (defaults laid under the overrides), frozen with the exam.
+    pub rules: &'a MarkingRules,
     pub created_by: &'a str,
 }
 
@@ -64,11 +79,40 @@ pub fn insert(conn: &mut DbConn, e: &NewExam<'_>, now: DateTime<Utc>) -> Result<
             exams::locked.eq(false),
             exams::released.eq(false),
             exams::settings.eq(e.settings),
+            exams::rules.eq(rules_text(e.rules)?),
             exams::created_at.eq(db_time(now)),
             exams::created_by.eq(e.created_by),
         ))
         .execute(conn)?;
     Ok(id)
+}
+
+fn rules_text(r: &MarkingRules) -> Result<String, DbError> {
+    serde_json::to_string(r).map_err(|e| DbError::Corrupt(format!("rules: {e}")))
+}
+
+/// Stores changed rules: the overrides as the chief leaders gave them, and the whole set.
+pub fn set_rules(conn: &mut DbConn, exam_id: &str, settings: &str, rules: &MarkingRules) -> Result<(), DbError> {
+    diesel::update(exams::table.find(exam_id))
+        .set((exams::settings.eq(settings), exams::rules.eq(rules_text(rules)?)))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Stores a question's changed figures (tolerance, final step, marks required).
+pub fn set_question_figures(conn: &mut DbConn, exam_id: &str, q: &Question) -> Result<(), DbError> {
+    diesel::update(
+        questions::table
+            .filter(questions::exam_id.eq(exam_id))
+            .filter(questions::code.eq(&q.code)),
+    )
+    .set((
+        questions::tolerance.eq(q.tolerance.hundredths()),
+        questions::final_step.eq(q.final_step.hundredths()),
+        questions::marks_required.eq(i32::try_from(q.marks_required).unwrap_or(i32::MAX)),
+    ))
+    .execute(conn)?;
+    Ok(())
 }
 
 pub fn by_code(conn: &mut DbConn, code: &str) -> Result<ExamRow, DbError> {
@@ -138,17 +182,19 @@ impl QuestionRow {
 
 pub fn insert_question(conn: &mut DbConn, exam_id: &str, q: &Question, now: DateTime<Utc>) -> Result<String, DbError> {
     let id = super::new_id();
-    let position: i64 = questions::table
+    // After the last position in use (a unique index refuses two questions in one place).
+    let last: Option<i32> = questions::table
         .filter(questions::exam_id.eq(exam_id))
-        .count()
-        .get_result(conn)?;
+        .select(diesel::dsl::max(questions::position))
+        .first(conn)?;
+    let position = last.map_or(0, |p| p.saturating_add(1));
     let criteria = serde_json::to_string(&q.criteria).map_err(|e| DbError::Corrupt(e.to_string()))?;
     diesel::insert_into(questions::table)
         .values((
             questions::exam_id.eq(exam_id),
             questions::id.eq(&id),
             questions::code.eq(&q.code),
-            questions::position.eq(i32::try_from(position).unwrap_or(i32::MAX)),
+            questions::position.eq(position),
             questions::kind.eq(q.kind.as_str()),
             questions::max_score.eq(q.max.hundredths()),
             questions::step.eq(q.step.hundredths()),

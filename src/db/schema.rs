@@ -12,6 +12,9 @@ diesel::table! {
         token_version -> Integer,
         created_at -> Timestamp,
         created_by -> Nullable<Text>,
+        full_name -> Text,
+        id_document_hash -> Nullable<Text>,
+        must_change_password -> Bool,
     }
 }
 
@@ -67,6 +70,7 @@ diesel::table! {
         settings -> Text,
         created_at -> Timestamp,
         created_by -> Text,
+        rules -> Text,
     }
 }
 
@@ -117,6 +121,7 @@ diesel::table! {
         decided_by -> Nullable<Text>,
         decided_at -> Nullable<Timestamp>,
         decision_note -> Nullable<Text>,
+        pending_key -> Nullable<Text>,
     }
 }
 

@@ -5,7 +5,7 @@ use diesel::prelude::*;
 
 use super::schema::{leader_scopes, login_throttle, questions, users};
 use super::{DbConn, DbError, db_time, utc};
-use crate::domain::access::ThrottleState;
+use crate::domain::access::Reserved;
 use crate::domain::role::{Person, Role};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -20,6 +20,9 @@ pub struct UserRow {
     pub token_version: i32,
     pub created_at: chrono::NaiveDateTime,
     pub created_by: Option<String>,
+    pub full_name: String,
+    pub id_document_hash: Option<String>,
+    pub must_change_password: bool,
 }
 
 impl UserRow {
@@ -44,6 +47,11 @@ pub struct NewUser<'a> {
     pub chief: bool,
     pub active: bool,
     pub created_by: Option<&'a str>,
+    pub full_name: &'a str,
+    /// The keyed hash of the person's identity-document number.
+    pub id_document_hash: &'a str,
+    /// Set for an account someone else made: its owner changes the password before anything else.
+    pub must_change_password: bool,
 }
 
 pub fn insert(conn: &mut DbConn, u: &NewUser<'_>, now: DateTime<Utc>) -> Result<String, DbError> {
@@ -59,6 +67,9 @@ pub fn insert(conn: &mut DbConn, u: &NewUser<'_>, now: DateTime<Utc>) -> Result<
             users::token_version.eq(1),
             users::created_at.eq(db_time(now)),
             users::created_by.eq(u.created_by),
+            users::full_name.eq(u.full_name),
+            users::id_document_hash.eq(u.id_document_hash),
+            users::must_change_password.eq(u.must_change_password),
         ))
         .execute(conn)?;
     Ok(id)
@@ -80,12 +91,44 @@ pub fn find_by_username(conn: &mut DbConn, username: &str) -> Result<Option<User
         .optional()?)
 }
 
-pub fn count_chiefs(conn: &mut DbConn) -> Result<i64, DbError> {
+/// The account that names this person (by the keyed hash of their document number), if any.
+pub fn find_by_document(conn: &mut DbConn, id_document_hash: &str) -> Result<Option<UserRow>, DbError> {
+    Ok(users::table
+        .filter(users::id_document_hash.eq(id_document_hash))
+        .select(UserRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// Active chief leaders: the command line may make chiefs only while fewer than two can act.
+pub fn count_active_chiefs(conn: &mut DbConn) -> Result<i64, DbError> {
     Ok(users::table
         .filter(users::role.eq(Role::Leader.as_str()))
         .filter(users::chief.eq(true))
+        .filter(users::active.eq(true))
         .count()
         .get_result(conn)?)
+}
+
+/// Who an id is, as a second person must see it before approving: (id, username, full name, role).
+pub fn names(conn: &mut DbConn, ids: &[String]) -> Result<Vec<(String, String, String, String)>, DbError> {
+    Ok(users::table
+        .filter(users::id.eq_any(ids))
+        .select((users::id, users::username, users::full_name, users::role))
+        .load(conn)?)
+}
+
+/// A new password chosen by the account's owner: it ends the one-time password and revokes
+/// every token issued before.
+pub fn set_own_password(conn: &mut DbConn, id: &str, password_hash: &str) -> Result<(), DbError> {
+    let n = diesel::update(users::table.find(id))
+        .set((
+            users::password_hash.eq(password_hash),
+            users::must_change_password.eq(false),
+            users::token_version.eq(users::token_version + 1),
+        ))
+        .execute(conn)?;
+    if n == 1 { Ok(()) } else { Err(DbError::NotFound) }
 }
 
 pub fn activate(conn: &mut DbConn, id: &str) -> Result<(), DbError> {
@@ -132,39 +175,50 @@ pub fn scope_codes(conn: &mut DbConn, exam_id: &str, user_id: &str) -> Result<Ve
         .load(conn)?)
 }
 
-pub fn throttle(conn: &mut DbConn, username: &str) -> Result<ThrottleState, DbError> {
-    let row: Option<(i32, Option<chrono::NaiveDateTime>)> = login_throttle::table
-        .find(username)
-        .select((login_throttle::failures, login_throttle::locked_until))
-        .first(conn)
-        .optional()?;
-    Ok(row
-        .map(|(f, l)| ThrottleState {
-            failures: f.max(0) as u32,
-            locked_until: l.map(utc),
-        })
-        .unwrap_or_default())
+#[derive(QueryableByName)]
+struct ReservedRow {
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    failures: i32,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Timestamp>)]
+    locked_until: Option<chrono::NaiveDateTime>,
 }
 
-pub fn save_throttle(conn: &mut DbConn, username: &str, s: &ThrottleState, now: DateTime<Utc>) -> Result<(), DbError> {
-    let failures = i32::try_from(s.failures).unwrap_or(i32::MAX);
-    let locked = s.locked_until.map(db_time);
-    let values = (
-        login_throttle::username.eq(username),
-        login_throttle::failures.eq(failures),
-        login_throttle::locked_until.eq(locked),
-        login_throttle::last_failure_at.eq(db_time(now)),
-    );
-    crate::per_backend!(conn, |c| diesel::insert_into(login_throttle::table)
-        .values(values)
-        .on_conflict(login_throttle::username)
-        .do_update()
-        .set((
-            login_throttle::failures.eq(failures),
-            login_throttle::locked_until.eq(locked),
-            login_throttle::last_failure_at.eq(db_time(now)),
-        ))
-        .execute(c))?;
+/// Counts a login attempt against the username before its password is checked, in one atomic
+/// upsert that returns the count: concurrent attempts each get their own number. A lock that
+/// has run out starts the count afresh. A successful login clears the row.
+pub fn reserve_attempt(conn: &mut DbConn, username: &str, now: DateTime<Utc>) -> Result<Reserved, DbError> {
+    use diesel::sql_types::{Text, Timestamp};
+    const PG: &str = "INSERT INTO login_throttle AS t (username, failures, locked_until, last_failure_at) \
+         VALUES ($1, 1, NULL, $2) ON CONFLICT (username) DO UPDATE SET \
+         failures = CASE WHEN t.locked_until <= $2 THEN 1 ELSE t.failures + 1 END, \
+         locked_until = CASE WHEN t.locked_until <= $2 THEN NULL ELSE t.locked_until END, \
+         last_failure_at = $2 RETURNING failures, locked_until";
+    const SQLITE: &str = "INSERT INTO login_throttle (username, failures, locked_until, last_failure_at) \
+         VALUES (?1, 1, NULL, ?2) ON CONFLICT (username) DO UPDATE SET \
+         failures = CASE WHEN login_throttle.locked_until <= ?2 THEN 1 ELSE login_throttle.failures + 1 END, \
+         locked_until = CASE WHEN login_throttle.locked_until <= ?2 THEN NULL ELSE login_throttle.locked_until END, \
+         last_failure_at = ?2 RETURNING failures, locked_until";
+    let now = db_time(now);
+    let row: ReservedRow = match conn {
+        DbConn::Pg(c) => diesel::sql_query(PG)
+            .bind::<Text, _>(username)
+            .bind::<Timestamp, _>(now)
+            .get_result(c)?,
+        DbConn::Sqlite(c) => diesel::sql_query(SQLITE)
+            .bind::<Text, _>(username)
+            .bind::<Timestamp, _>(now)
+            .get_result(c)?,
+    };
+    Ok(Reserved {
+        attempt: row.failures.max(0) as u32,
+        locked_until: row.locked_until.map(utc),
+    })
+}
+
+pub fn lock_username(conn: &mut DbConn, username: &str, until: DateTime<Utc>) -> Result<(), DbError> {
+    diesel::update(login_throttle::table.find(username))
+        .set(login_throttle::locked_until.eq(db_time(until)))
+        .execute(conn)?;
     Ok(())
 }
 

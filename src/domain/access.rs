@@ -28,7 +28,7 @@ pub fn login_workstation(
             "workstation_unknown",
             "the workstation key is not registered",
         )),
-        PresentedWorkstation::None if window_open && role.works_in_room() => Err(RuleError::refused(
+        PresentedWorkstation::None if window_open && role.needs_workstation() => Err(RuleError::refused(
             "workstation_required",
             "during the marking window staff log in only from a registered workstation",
         )),
@@ -50,7 +50,7 @@ pub fn request_workstation(
             "workstation_mismatch",
             "this token belongs to another workstation; send its X-Workstation-Key",
         )),
-        (None, _) if window_open && role.works_in_room() => Err(RuleError::refused(
+        (None, _) if window_open && role.needs_workstation() => Err(RuleError::refused(
             "workstation_required",
             "during the marking window staff work only from a registered workstation; log in again there",
         )),
@@ -60,6 +60,19 @@ pub fn request_workstation(
         )),
         (None, _) => Ok(()),
     }
+}
+
+/// A workstation's name as stored: trimmed, 1 to 100 characters.
+pub fn check_workstation_name(name: &str) -> Result<String, RuleError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(RuleError::invalid(
+            "invalid_name",
+            "name",
+            "a workstation name is 1 to 100 characters",
+        ));
+    }
+    Ok(name.to_string())
 }
 
 /// How hard the door pushes back on repeated failed logins for one username.
@@ -75,46 +88,40 @@ pub struct ThrottlePolicy {
     pub lock_for: Duration,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct ThrottleState {
-    pub failures: u32,
+/// A login attempt as the database reserved it, before any password is hashed: its number
+/// among the username's consecutive failures (itself included; a lapsed lock starts the count
+/// afresh) and the lock that was in force. Reserving is one atomic upsert, so concurrent
+/// attempts each get their own number and none can slip past the limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reserved {
+    pub attempt: u32,
     pub locked_until: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Gate {
     /// Try the password, after this wait.
-    Open {
-        delay: Duration,
-    },
-    Locked {
-        until: DateTime<Utc>,
-    },
+    Open { delay: Duration },
+    Locked { until: DateTime<Utc> },
 }
 
 impl ThrottlePolicy {
-    pub fn gate(&self, state: &ThrottleState, now: DateTime<Utc>) -> Gate {
-        if let Some(until) = state.locked_until.filter(|u| *u > now) {
-            return Gate::Locked { until };
+    /// Whether a reserved attempt may check its password, and the lock to store with it. The
+    /// attempt that reaches the limit still gets its check, but locks the name first: should
+    /// its password be right, the successful login lifts the lock; otherwise it stands.
+    pub fn admit(&self, r: &Reserved, now: DateTime<Utc>) -> (Gate, Option<DateTime<Utc>>) {
+        if let Some(until) = r.locked_until.filter(|u| *u > now) {
+            return (Gate::Locked { until }, None);
         }
-        let over = state.failures.saturating_sub(self.slow_after);
-        let delay = (self.delay_per_failure * over as i32).min(self.max_delay);
-        Gate::Open { delay }
-    }
-
-    /// The state after one more failure. Once a lock has run out the count starts afresh, so a
-    /// locked name is not locked again by its very next mistake.
-    pub fn after_failure(&self, state: &ThrottleState, now: DateTime<Utc>) -> ThrottleState {
-        let lapsed = state.locked_until.is_some_and(|u| u <= now);
-        let failures = if lapsed { 1 } else { state.failures + 1 };
-        let locked_until = if failures >= self.lock_after {
-            Some(now + self.lock_for)
-        } else if lapsed {
-            None
-        } else {
-            state.locked_until
-        };
-        ThrottleState { failures, locked_until }
+        if r.attempt > self.lock_after {
+            let until = now + self.lock_for;
+            return (Gate::Locked { until }, Some(until));
+        }
+        let lock = (r.attempt >= self.lock_after).then(|| now + self.lock_for);
+        let earlier_failures = r.attempt.saturating_sub(1);
+        let over = earlier_failures.saturating_sub(self.slow_after);
+        let delay = (self.delay_per_failure * over.min(1_000_000) as i32).min(self.max_delay);
+        (Gate::Open { delay }, lock)
     }
 }
 
@@ -138,7 +145,8 @@ mod tests {
         use PresentedWorkstation as P;
         assert!(login_workstation(Role::Marker, true, &P::None).is_err());
         assert!(login_workstation(Role::Leader, true, &P::None).is_err());
-        assert!(login_workstation(Role::Admin, true, &P::None).is_ok());
+        assert!(login_workstation(Role::Admin, true, &P::None).is_err());
+        assert!(login_workstation(Role::Admissions, true, &P::None).is_ok());
         assert!(login_workstation(Role::Marker, false, &P::None).is_ok());
         assert!(login_workstation(Role::Marker, false, &P::Unknown).is_err());
         assert_eq!(
@@ -154,46 +162,53 @@ mod tests {
         assert!(request_workstation(Role::Marker, true, Some("a"), &P::Registered("b".into())).is_err());
         assert!(request_workstation(Role::Marker, false, Some("a"), &P::None).is_err());
         assert!(request_workstation(Role::Custodian, true, None, &P::None).is_err());
-        assert!(request_workstation(Role::Admin, true, None, &P::None).is_ok());
+        assert!(request_workstation(Role::Admin, true, None, &P::None).is_err());
+        assert!(request_workstation(Role::Admissions, true, None, &P::None).is_ok());
+    }
+
+    fn reserved(attempt: u32, locked_until: Option<DateTime<Utc>>) -> Reserved {
+        Reserved { attempt, locked_until }
     }
 
     #[test]
     fn failures_slow_then_lock() {
         let p = policy();
         let now = Utc::now();
-        let mut s = ThrottleState::default();
-        for _ in 0..3 {
-            s = p.after_failure(&s, now);
-        }
+        assert_eq!(p.admit(&reserved(4, None), now).0, Gate::Open { delay: Duration::zero() });
         assert_eq!(
-            p.gate(&s, now),
-            Gate::Open {
-                delay: Duration::zero()
-            }
+            p.admit(&reserved(5, None), now),
+            (Gate::Open { delay: Duration::milliseconds(500) }, Some(now + Duration::minutes(15)))
         );
-        s = p.after_failure(&s, now);
-        assert_eq!(
-            p.gate(&s, now),
-            Gate::Open {
-                delay: Duration::milliseconds(500)
-            }
-        );
-        s = p.after_failure(&s, now);
-        assert!(matches!(p.gate(&s, now), Gate::Locked { .. }));
+        assert!(matches!(p.admit(&reserved(6, None), now).0, Gate::Locked { .. }));
+        let lock = Some(now + Duration::minutes(15));
+        assert!(matches!(p.admit(&reserved(1, lock), now).0, Gate::Locked { .. }));
         let later = now + Duration::minutes(16);
-        assert!(matches!(p.gate(&s, later), Gate::Open { .. }));
-        let s = p.after_failure(&s, later);
-        assert_eq!(s.failures, 1);
-        assert_eq!(s.locked_until, None);
+        assert!(matches!(p.admit(&reserved(1, lock), later).0, Gate::Open { .. }));
     }
 
     proptest! {
         #[test]
-        fn the_delay_never_exceeds_its_cap(failures in 0u32..10_000) {
-            let s = ThrottleState { failures, locked_until: None };
-            if let Gate::Open { delay } = policy().gate(&s, Utc::now()) {
+        fn the_delay_never_exceeds_its_cap(attempt in 0u32..u32::MAX) {
+            if let (Gate::Open { delay }, _) = policy().admit(&reserved(attempt, None), Utc::now()) {
                 prop_assert!(delay <= Duration::seconds(5) && delay >= Duration::zero());
             }
+        }
+
+        /// However many attempts arrive together, at most `lock_after` of them check a password.
+        #[test]
+        fn no_more_password_checks_than_the_limit(n in 1u32..500) {
+            let p = policy();
+            let now = Utc::now();
+            let mut lock = None;
+            let mut checks = 0;
+            for attempt in 1..=n {
+                let (gate, new_lock) = p.admit(&reserved(attempt, lock), now);
+                lock = new_lock.or(lock);
+                if matches!(gate, Gate::Open { .. }) {
+                    checks += 1;
+                }
+            }
+            prop_assert!(checks <= p.lock_after);
         }
     }
 }

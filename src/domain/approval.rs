@@ -10,7 +10,9 @@ use super::role::{Person, Role};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ApprovalKind {
-    ActivateLeader,
+    /// Activate a leader or custodian account (first named `activate_leader`, still accepted).
+    #[serde(alias = "activate_leader")]
+    ActivateStaff,
     OpenBatch,
     SuspendMarker,
     Lock,
@@ -44,7 +46,7 @@ impl Authority {
 
 impl ApprovalKind {
     pub const ALL: [ApprovalKind; 7] = [
-        ApprovalKind::ActivateLeader,
+        ApprovalKind::ActivateStaff,
         ApprovalKind::OpenBatch,
         ApprovalKind::SuspendMarker,
         ApprovalKind::Lock,
@@ -55,7 +57,7 @@ impl ApprovalKind {
 
     pub fn as_str(self) -> &'static str {
         match self {
-            ApprovalKind::ActivateLeader => "activate_leader",
+            ApprovalKind::ActivateStaff => "activate_staff",
             ApprovalKind::OpenBatch => "open_batch",
             ApprovalKind::SuspendMarker => "suspend_marker",
             ApprovalKind::Lock => "lock",
@@ -66,6 +68,9 @@ impl ApprovalKind {
     }
 
     pub fn parse(s: &str) -> Option<ApprovalKind> {
+        if s == "activate_leader" {
+            return Some(ApprovalKind::ActivateStaff);
+        }
         ApprovalKind::ALL.into_iter().find(|k| k.as_str() == s)
     }
 
@@ -78,7 +83,7 @@ impl ApprovalKind {
 
     /// Kinds that act on one exam and so must be filed under it.
     pub fn exam_scoped(self) -> bool {
-        self != ApprovalKind::ActivateLeader
+        self != ApprovalKind::ActivateStaff
     }
 }
 
@@ -212,17 +217,18 @@ pub fn outcome(decision: Decision) -> ApprovalStatus {
     }
 }
 
-/// The leader an `activate_leader` request names must be a leader still waiting for activation.
+/// The account an `activate_staff` request names must be a leader or custodian still waiting
+/// for activation.
 pub fn check_activation_target(target: &Person) -> Result<(), RuleError> {
-    if target.role != Role::Leader {
+    if !matches!(target.role, Role::Leader | Role::Custodian) {
         return Err(RuleError::invalid(
-            "not_a_leader",
+            "not_staff",
             "payload.user_id",
-            "only leader accounts are activated",
+            "only leader and custodian accounts are activated",
         ));
     }
     if target.active {
-        return Err(RuleError::conflict("already_active", "this leader is already active"));
+        return Err(RuleError::conflict("already_active", "this account is already active"));
     }
     Ok(())
 }
@@ -244,7 +250,7 @@ mod tests {
 
     fn pending(by: &str, now: DateTime<Utc>) -> ApprovalState {
         ApprovalState {
-            kind: ApprovalKind::ActivateLeader,
+            kind: ApprovalKind::ActivateStaff,
             requested_by: by.into(),
             status: ApprovalStatus::Pending,
             expires_at: now + Duration::hours(1),
@@ -280,10 +286,26 @@ mod tests {
     }
 
     #[test]
+    fn leaders_and_custodians_are_activated_and_the_old_name_still_reads() {
+        let waiting = |role| Person {
+            id: "x".into(),
+            role,
+            chief: false,
+            active: false,
+        };
+        assert!(check_activation_target(&waiting(Role::Leader)).is_ok());
+        assert!(check_activation_target(&waiting(Role::Custodian)).is_ok());
+        assert_eq!(check_activation_target(&waiting(Role::Admin)).unwrap_err().code(), "not_staff");
+        assert_eq!(ApprovalKind::parse("activate_leader"), Some(ApprovalKind::ActivateStaff));
+        let k: ApprovalKind = serde_json::from_str("\"activate_leader\"").unwrap();
+        assert_eq!(k.as_str(), "activate_staff");
+    }
+
+    #[test]
     fn exam_acts_are_filed_under_their_exam() {
         assert!(check_filing(ApprovalKind::Lock, false).is_err());
         assert!(check_filing(ApprovalKind::Lock, true).is_ok());
-        assert!(check_filing(ApprovalKind::ActivateLeader, false).is_ok());
+        assert!(check_filing(ApprovalKind::ActivateStaff, false).is_ok());
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod error;
 pub mod exam;
 pub mod question;
 pub mod role;
+pub mod rule_change;
 pub mod rules;
 pub mod score;
 pub mod template;

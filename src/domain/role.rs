@@ -36,10 +36,11 @@ impl Role {
         })
     }
 
-    /// Staff inside the closed room: during a marking window they work only from registered
-    /// workstations (R5). Admins run the machine; admissions systems are outside the room.
-    pub fn works_in_room(self) -> bool {
-        matches!(self, Role::Leader | Role::Custodian | Role::Marker)
+    /// People behind the closed room's door: during a marking window they work only from
+    /// registered workstations (R5). Admins too, since an admin account can make accounts and
+    /// keys; admissions systems are outside the room and read only after release.
+    pub fn needs_workstation(self) -> bool {
+        matches!(self, Role::Admin | Role::Leader | Role::Custodian | Role::Marker)
     }
 }
 
@@ -77,10 +78,46 @@ pub fn admin_may_create(role: Role) -> Result<(), RuleError> {
     }
 }
 
-/// A new account starts active unless it is a leader: a leader acts only after a different,
-/// active chief leader approves it (two-person rule, R8).
+/// A leader or custodian account acts only after an active chief leader approves it
+/// (two-person rule, R8); an admin's account is active at once (it needs a person, not a chief).
 pub fn starts_active(role: Role) -> bool {
-    role != Role::Leader
+    !matches!(role, Role::Leader | Role::Custodian)
+}
+
+/// The person an account names, as checked: a full name, and the identity-document number in
+/// the one form that is compared (so "11010 1199001011234x" and "110101199001011234X" are one
+/// person). The number itself is never stored, only its keyed hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PersonIdentity {
+    pub full_name: String,
+    pub id_document: String,
+}
+
+pub fn check_person(full_name: &str, id_document: &str) -> Result<PersonIdentity, RuleError> {
+    let name = full_name.split_whitespace().collect::<Vec<_>>().join(" ");
+    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+        return Err(RuleError::invalid(
+            "invalid_full_name",
+            "full_name",
+            "give the person's full name (1 to 100 characters)",
+        ));
+    }
+    let doc: String = id_document
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '-')
+        .map(|c| c.to_ascii_uppercase())
+        .collect();
+    if !(4..=32).contains(&doc.len()) || !doc.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Err(RuleError::invalid(
+            "invalid_id_document",
+            "id_document",
+            "an identity-document number is 4 to 32 letters and digits (spaces and '-' are ignored)",
+        ));
+    }
+    Ok(PersonIdentity {
+        full_name: name,
+        id_document: doc,
+    })
 }
 
 /// A chief leader leads every question of every exam, so has no scope; any other leader leads
@@ -100,8 +137,10 @@ pub fn check_scope(role: Role, chief: bool, has_exam: bool, questions: usize) ->
     }
 }
 
+pub const MAX_USERNAME_CHARS: usize = 64;
+
 pub fn check_username(name: &str) -> Result<(), RuleError> {
-    let ok = (3..=64).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-@".contains(&b));
+    let ok = (3..=MAX_USERNAME_CHARS).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-@".contains(&b));
     if ok {
         Ok(())
     } else {
@@ -138,7 +177,8 @@ mod tests {
         assert!(admin_may_create(Role::Marker).is_err());
         assert!(admin_may_create(Role::Admissions).is_err());
         assert!(!starts_active(Role::Leader));
-        assert!(starts_active(Role::Custodian));
+        assert!(!starts_active(Role::Custodian));
+        assert!(starts_active(Role::Admin));
     }
 
     #[test]
@@ -151,6 +191,28 @@ mod tests {
         assert!(check_scope(Role::Custodian, false, false, 0).is_ok());
         assert!(check_scope(Role::Custodian, true, false, 0).is_err());
         assert!(check_scope(Role::Admin, false, true, 1).is_err());
+    }
+
+    #[test]
+    fn one_document_number_however_it_is_typed() {
+        let a = check_person("  Li   Wei ", "110101 19900101 123x").unwrap();
+        let b = check_person("Li Wei", "110101-19900101-123X").unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a.full_name, "Li Wei");
+        assert_eq!(check_person("", "1234").unwrap_err().code(), "invalid_full_name");
+        assert_eq!(check_person("Li", "12").unwrap_err().code(), "invalid_id_document");
+        assert_eq!(check_person("Li", "12#45").unwrap_err().code(), "invalid_id_document");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn spacing_and_case_never_make_a_second_person(doc in "[0-9A-Za-z]{4,20}", cut in 0usize..20) {
+            let cut = cut.min(doc.len());
+            let spaced = format!("{} - {}", &doc[..cut], doc[cut..].to_lowercase());
+            let a = check_person("A", &doc).unwrap();
+            let b = check_person("A", &spaced).unwrap();
+            proptest::prop_assert_eq!(a.id_document, b.id_document);
+        }
     }
 
     #[test]

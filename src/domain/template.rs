@@ -127,6 +127,24 @@ pub fn validate_template(t: &SheetTemplate, question_codes: &[String]) -> Result
     Ok(())
 }
 
+/// Before a batch opens, every question of the exam must have its region on the sheet, or its
+/// answers could not be cut out: the problem names the questions left unplaced.
+pub fn template_complete(t: &SheetTemplate, question_codes: &[String]) -> Result<(), RuleError> {
+    let unplaced: Vec<&str> = question_codes
+        .iter()
+        .filter(|c| !t.questions.iter().any(|q| &q.question == *c))
+        .map(String::as_str)
+        .collect();
+    if unplaced.is_empty() {
+        return Ok(());
+    }
+    Err(RuleError::invalid(
+        "template_incomplete",
+        "questions",
+        format!("the template places no region for question(s) {}", unplaced.join(", ")),
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -186,7 +204,34 @@ mod tests {
         assert!(validate_template(&template(), &["W2".into()]).is_err());
     }
 
+    #[test]
+    fn a_complete_template_places_every_question() {
+        assert!(template_complete(&template(), &["W1".into()]).is_ok());
+        let e = template_complete(&template(), &["W1".into(), "S2".into(), "S3".into()]).unwrap_err();
+        assert_eq!(e.code(), "template_incomplete");
+        assert!(e.to_string().contains("S2, S3"), "{e}");
+    }
+
+    #[test]
+    fn a_question_placed_twice_or_a_negative_region_is_refused() {
+        let mut t = template();
+        t.questions.push(t.questions[0].clone());
+        assert!(validate_template(&t, &["W1".into()]).unwrap_err().to_string().contains("placed twice"));
+        let mut t = template();
+        t.masks[0].region.height = -0.1;
+        assert_eq!(validate_template(&t, &["W1".into()]).unwrap_err().code(), "invalid_template");
+    }
+
     proptest! {
+        /// Complete exactly when every code is placed.
+        #[test]
+        fn completeness_is_every_code_placed(extra in proptest::collection::vec("[A-Z][0-9]", 0..4)) {
+            let mut codes = vec!["W1".to_string()];
+            codes.extend(extra.iter().cloned());
+            let complete = codes.iter().all(|c| c == "W1");
+            prop_assert_eq!(template_complete(&template(), &codes).is_ok(), complete);
+        }
+
         #[test]
         fn accepted_regions_lie_within_the_unit_square(x in -0.5f64..1.5, y in -0.5f64..1.5, w in -0.1f64..1.2, h in -0.1f64..1.2) {
             let r = region(0, x, y, w, h);

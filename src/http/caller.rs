@@ -28,6 +28,8 @@ pub struct Caller {
     pub workstation: Option<String>,
     /// Exam codes an admissions client may read; empty for people.
     pub exams: Vec<String>,
+    /// The account still has its one-time password.
+    pub must_change_password: bool,
 }
 
 impl Caller {
@@ -72,8 +74,21 @@ pub fn workstation_key(req: &HttpRequest) -> Option<String> {
         .map(str::to_string)
 }
 
+/// Whether a request may come from an account that still has its one-time password: only
+/// changing that password (and logging out or refreshing) may.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PendingPassword {
+    Refuse,
+    Allow,
+}
+
 /// Checks a verified token against the stored account and the workstation rule.
-pub async fn admit(state: &AppState, claims: Claims, ws_key: Option<String>) -> Result<Caller, ApiError> {
+pub async fn admit(
+    state: &AppState,
+    claims: Claims,
+    ws_key: Option<String>,
+    pending: PendingPassword,
+) -> Result<Caller, ApiError> {
     let now = state.now();
     if claims.typ == TokenKind::Service {
         let id = claims.sub.clone();
@@ -94,6 +109,7 @@ pub async fn admit(state: &AppState, claims: Claims, ws_key: Option<String>) -> 
             chief: false,
             workstation: None,
             exams: claims.exams,
+            must_change_password: false,
         });
     }
     let id = claims.sub.clone();
@@ -106,21 +122,23 @@ pub async fn admit(state: &AppState, claims: Claims, ws_key: Option<String>) -> 
             Ok((user, window_open, presented))
         })
         .await?;
-    let caller = Caller {
+    let mut caller = Caller {
         id: claims.sub.clone(),
         role: claims.role,
         chief: user.as_ref().is_some_and(|u| u.chief),
         workstation: claims.ws.clone(),
         exams: vec![],
+        must_change_password: false,
     };
     let current = user.filter(|u| u.active && u.token_version == claims.ver && u.role == claims.role.as_str());
-    if current.is_none() {
+    let Some(current) = current else {
         let err = ApiError::unauthenticated("token_revoked", "this token has been revoked; log in again");
         state
             .audit_alone(caller.audit("auth.token").refused(&err).entry())
             .await;
         return Err(err);
-    }
+    };
+    caller.must_change_password = current.must_change_password;
     if let Err(rule) = request_workstation(claims.role, window_open, claims.ws.as_deref(), &presented) {
         let err = ApiError::from(rule);
         state
@@ -128,7 +146,60 @@ pub async fn admit(state: &AppState, claims: Claims, ws_key: Option<String>) -> 
             .await;
         return Err(err);
     }
+    if pending == PendingPassword::Refuse && caller.must_change_password {
+        return Err(ApiError::forbidden(
+            "password_change_required",
+            "this account still has its one-time password: set your own with POST /api/v1/auth/password first",
+        ));
+    }
     Ok(caller)
+}
+
+/// A bearer token that does not verify (forged, expired, another key, `alg: none`) is a refused
+/// authentication like any other, so it is audited; nobody is named, since the token proves nothing.
+async fn refuse_token(state: &AppState) -> ApiError {
+    let err = ApiError::unauthenticated("invalid_token", "the token is invalid or expired");
+    state
+        .audit_alone(Audit::anonymous("auth.token").refused(&err).entry())
+        .await;
+    err
+}
+
+/// The bearer token and workstation key of a request, checked.
+fn authenticate(req: &HttpRequest, pending: PendingPassword) -> Boxed<Caller> {
+    let state = app_state(req);
+    let bearer = req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(|t| t.trim().to_string());
+    let ws_key = workstation_key(req);
+    Box::pin(async move {
+        let state = state?;
+        let token = bearer.ok_or_else(|| {
+            ApiError::unauthenticated("unauthenticated", "log in first: send Authorization: Bearer <token>")
+        })?;
+        let claims = match state.tokens.verify(&token, &[TokenKind::Access, TokenKind::Service]) {
+            Ok(c) => c,
+            Err(_) => return Err(refuse_token(&state).await),
+        };
+        admit(&state, claims, ws_key, pending).await
+    })
+}
+
+/// The signed-in owner of an account, even one that must still change its one-time password:
+/// for the password change itself and for logging out.
+pub struct AccountHolder(pub Caller);
+
+impl FromRequest for AccountHolder {
+    type Error = ApiError;
+    type Future = Boxed<Self>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let fut = authenticate(req, PendingPassword::Allow);
+        Box::pin(async move { fut.await.map(AccountHolder) })
+    }
 }
 
 impl FromRequest for Caller {
@@ -136,25 +207,7 @@ impl FromRequest for Caller {
     type Future = Boxed<Self>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let state = app_state(req);
-        let bearer = req
-            .headers()
-            .get(actix_web::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(|t| t.trim().to_string());
-        let ws_key = workstation_key(req);
-        Box::pin(async move {
-            let state = state?;
-            let token = bearer.ok_or_else(|| {
-                ApiError::unauthenticated("unauthenticated", "log in first: send Authorization: Bearer <token>")
-            })?;
-            let claims = state
-                .tokens
-                .verify(&token, &[TokenKind::Access, TokenKind::Service])
-                .map_err(|_| ApiError::unauthenticated("invalid_token", "the token is invalid or expired"))?;
-            admit(&state, claims, ws_key).await
-        })
+        authenticate(req, PendingPassword::Refuse)
     }
 }
 

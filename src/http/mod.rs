@@ -72,6 +72,8 @@ fn query_errors() -> web::QueryConfig {
 pub struct Application {
     server: Server,
     port: u16,
+    clock: crate::clock::Clock,
+    counters: Arc<state::Counters>,
 }
 
 impl Application {
@@ -86,6 +88,9 @@ impl Application {
     pub fn on_listener(settings: Settings, db: Db, listener: TcpListener) -> anyhow::Result<Application> {
         let port = listener.local_addr()?.port();
         let secret = crate::secrets::token_key(settings.auth.token_secret.as_deref(), &settings.data_dir)?;
+        let identity_key = crate::secrets::identity_key(settings.auth.identity_key.as_deref(), &settings.data_dir)?;
+        let clock = crate::clock::Clock::default();
+        let counters = Arc::new(state::Counters::default());
         crate::audit::spawn_sealer(
             db.clone(),
             Duration::from_millis(settings.audit.seal_interval_ms.max(10)),
@@ -94,9 +99,12 @@ impl Application {
         );
         let workers = settings.http.workers;
         let state = web::Data::new(AppState {
-            tokens: tokens::TokenKeys::new(&secret, &settings.auth)?,
+            tokens: tokens::TokenKeys::new(&secret, &settings.auth, clock.clone())?,
             settings: Arc::new(settings),
             db,
+            identity_key: Arc::new(identity_key),
+            clock: clock.clone(),
+            counters: counters.clone(),
         });
         let doc = web::Data::new(document());
         let mut server = HttpServer::new(move || {
@@ -119,11 +127,22 @@ impl Application {
         Ok(Application {
             server: server.run(),
             port,
+            clock,
+            counters,
         })
     }
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The server's clock; tests move it forward to reach expiry without waiting.
+    pub fn clock(&self) -> crate::clock::Clock {
+        self.clock.clone()
+    }
+
+    pub fn counters(&self) -> Arc<state::Counters> {
+        self.counters.clone()
     }
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {

@@ -1,9 +1,11 @@
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::{DateTime, Utc};
 
 use super::error::ApiError;
 use super::tokens::TokenKeys;
+use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::Db;
 use crate::db::audit::NewEntry;
@@ -14,11 +16,32 @@ pub struct AppState {
     pub db: Db,
     pub settings: Arc<Settings>,
     pub tokens: TokenKeys,
+    /// Keys the identity-document numbers of staff (HMAC), so they are compared, never stored.
+    pub identity_key: Arc<Vec<u8>>,
+    pub clock: Clock,
+    pub counters: Arc<Counters>,
+}
+
+/// Numbers a test or an operator reads off a running server.
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Password hashes computed against a stored or dummy hash (the cost an attacker buys).
+    password_checks: AtomicU64,
+}
+
+impl Counters {
+    pub fn password_checked(&self) {
+        self.password_checks.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn password_checks(&self) -> u64 {
+        self.password_checks.load(Ordering::Relaxed)
+    }
 }
 
 impl AppState {
     pub fn now(&self) -> DateTime<Utc> {
-        Utc::now()
+        self.clock.now()
     }
 
     /// Writes one audit entry in a transaction of its own: for refusals, whose request

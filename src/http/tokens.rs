@@ -2,10 +2,11 @@
 //! a working day; both carry the user's token version, so bumping it revokes them all at once,
 //! and the workstation they were issued to.
 
-use chrono::{Duration, Utc};
+use chrono::Duration;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
+use crate::clock::Clock;
 use crate::config::AuthSettings;
 use crate::domain::role::Role;
 
@@ -34,12 +35,16 @@ pub struct Claims {
     pub jti: String,
 }
 
+/// Seconds a token is still honoured past its expiry, for clocks a little apart.
+const LEEWAY_SECS: i64 = 5;
+
 pub struct TokenKeys {
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
     access: Duration,
     refresh: Duration,
+    clock: Clock,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
@@ -51,6 +56,10 @@ pub struct TokenPair {
     /// Seconds until the access token expires.
     pub expires_in: i64,
     pub role: Role,
+    /// The account still has its one-time password: every request but
+    /// `POST /api/v1/auth/password` is refused until its owner sets their own.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub password_change_required: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -71,9 +80,10 @@ pub struct Subject<'a> {
 }
 
 impl TokenKeys {
-    pub fn new(secret: &[u8], auth: &AuthSettings) -> Result<TokenKeys, TokenError> {
+    pub fn new(secret: &[u8], auth: &AuthSettings, clock: Clock) -> Result<TokenKeys, TokenError> {
         let mut validation = Validation::new(Algorithm::HS256);
-        validation.leeway = 5;
+        // Expiry is checked against markroom's own clock (below), so tests can move time.
+        validation.validate_exp = false;
         validation.set_required_spec_claims(&["exp", "sub"]);
         Ok(TokenKeys {
             encoding: EncodingKey::from_secret(secret).map_err(|e| TokenError::Sign(e.to_string()))?,
@@ -81,11 +91,12 @@ impl TokenKeys {
             validation,
             access: Duration::minutes(auth.access_token_minutes),
             refresh: Duration::minutes(auth.refresh_token_minutes),
+            clock,
         })
     }
 
     fn sign(&self, s: &Subject<'_>, typ: TokenKind, life: Duration) -> Result<String, TokenError> {
-        let now = Utc::now();
+        let now = self.clock.now();
         let claims = Claims {
             sub: s.id.to_string(),
             role: s.role,
@@ -109,6 +120,7 @@ impl TokenKeys {
             token_type: "Bearer".into(),
             expires_in: self.access.num_seconds(),
             role: s.role,
+            password_change_required: false,
         })
     }
 
@@ -120,13 +132,15 @@ impl TokenKeys {
             token_type: "Bearer".into(),
             expires_in: self.access.num_seconds(),
             role: s.role,
+            password_change_required: false,
         })
     }
 
     pub fn verify(&self, token: &str, want: &[TokenKind]) -> Result<Claims, TokenError> {
         let data =
             jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).map_err(|_| TokenError::Invalid)?;
-        if want.contains(&data.claims.typ) {
+        let expired = data.claims.exp + LEEWAY_SECS <= self.clock.now().timestamp();
+        if want.contains(&data.claims.typ) && !expired {
             Ok(data.claims)
         } else {
             Err(TokenError::Invalid)

@@ -1,15 +1,19 @@
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{PASSWORD, Session, TestApp, expect_problem};
+use crate::helpers::{Session, TestApp, expect_problem};
 
-async fn new_leader(app: &TestApp, admin: &Session, username: &str) -> String {
-    let body = json!({ "username": username, "password": PASSWORD, "role": "leader", "chief": true });
-    let r = app.post("/api/v1/users", Some(admin), body).await;
-    assert_eq!(r.status(), StatusCode::CREATED);
-    let body: Value = r.json().await.unwrap();
+/// A chief leader account an admin made: (id, one-time password). It starts inactive.
+async fn new_leader(app: &TestApp, admin: &Session, username: &str) -> (String, String) {
+    let (id, body) = app.create_staff(admin, username, "leader", json!({ "chief": true })).await;
     assert_eq!(body["active"], false, "leaders start inactive");
-    body["id"].as_str().unwrap().to_string()
+    (id, body["one_time_password"].as_str().unwrap().to_string())
+}
+
+/// The owner of an activated account sets their own password and logs in.
+async fn activated(app: &TestApp, username: &str, one_time: &str) -> Session {
+    app.set_own_password(username, one_time, None).await;
+    app.login(username, None).await
 }
 
 /// Files `activate_leader` for `user_id`, under an exam when one is named.
@@ -46,17 +50,22 @@ async fn listed(app: &TestApp, chief: &Session, status: &str) -> usize {
     r.json::<Value>().await.unwrap().as_array().unwrap().len()
 }
 
-async fn inactive(app: &TestApp, username: &str) {
-    let r = app.try_login(username, PASSWORD, None).await;
+/// The right password of an inactive account opens nothing: from a registered workstation the
+/// answer says why; from anywhere else it is the wrong-password answer.
+async fn inactive(app: &TestApp, admin: &Session, username: &str, password: &str) {
+    let key = app.workstation(admin, &format!("desk of {username} {}", uuid::Uuid::new_v4())).await;
+    let r = app.try_login(username, password, Some(&key)).await;
     expect_problem(r, StatusCode::FORBIDDEN, "account_inactive").await;
+    let r = app.try_login(username, password, None).await;
+    expect_problem(r, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
 }
 
 #[tokio::test]
 async fn a_new_leader_acts_only_after_a_different_chief_approves() {
     let app = TestApp::spawn().await;
     let (admin, chief1, chief2) = app.staff().await;
-    let id = new_leader(&app, &admin, "leader3").await;
-    inactive(&app, "leader3").await;
+    let (id, otp) = new_leader(&app, &admin, "leader3").await;
+    inactive(&app, &admin, "leader3", &otp).await;
 
     let request = filed(&app, &chief1, &id).await;
     assert_eq!(request["status"], "pending");
@@ -70,13 +79,13 @@ async fn a_new_leader_acts_only_after_a_different_chief_approves() {
         )
         .await;
     }
-    inactive(&app, "leader3").await;
+    inactive(&app, &admin, "leader3", &otp).await;
 
     let r = decide(&app, &chief2, &request, "approve").await;
     assert_eq!(r.status(), StatusCode::OK);
     let decided: Value = r.json().await.unwrap();
     assert_eq!(decided["status"], "approved");
-    app.login("leader3", None).await;
+    activated(&app, "leader3", &otp).await;
 
     // Decided once is decided.
     expect_problem(
@@ -100,11 +109,11 @@ async fn a_new_leader_acts_only_after_a_different_chief_approves() {
 async fn a_rejected_request_leaves_the_leader_inactive() {
     let app = TestApp::spawn().await;
     let (admin, chief1, chief2) = app.staff().await;
-    let id = new_leader(&app, &admin, "leader3").await;
+    let (id, otp) = new_leader(&app, &admin, "leader3").await;
     let request = filed(&app, &chief1, &id).await;
     let r = decide(&app, &chief2, &request, "reject").await;
     assert_eq!(r.json::<Value>().await.unwrap()["status"], "rejected");
-    inactive(&app, "leader3").await;
+    inactive(&app, &admin, "leader3", &otp).await;
     expect_problem(
         decide(&app, &chief2, &request, "approve").await,
         StatusCode::CONFLICT,
@@ -117,7 +126,7 @@ async fn a_rejected_request_leaves_the_leader_inactive() {
 async fn only_an_active_chief_leader_may_approve() {
     let app = TestApp::spawn().await;
     let (admin, chief1, _) = app.staff().await;
-    let id = new_leader(&app, &admin, "leader3").await;
+    let (id, otp) = new_leader(&app, &admin, "leader3").await;
     let request = filed(&app, &chief1, &id).await;
     // An admin holds no authority over leaders, nor does a custodian.
     expect_problem(
@@ -126,12 +135,8 @@ async fn only_an_active_chief_leader_may_approve() {
         "approval_not_allowed",
     )
     .await;
-    let body = json!({ "username": "cust", "password": PASSWORD, "role": "custodian" });
-    assert_eq!(
-        app.post("/api/v1/users", Some(&admin), body).await.status(),
-        StatusCode::CREATED
-    );
-    let cust = app.login("cust", None).await;
+    app.insert_account("custodian1", markroom::domain::role::Role::Custodian);
+    let cust = app.login("custodian1", None).await;
     expect_problem(
         decide(&app, &cust, &request, "approve").await,
         StatusCode::FORBIDDEN,
@@ -141,15 +146,30 @@ async fn only_an_active_chief_leader_may_approve() {
     // Nor may a custodian ask for it.
     let r = ask_activation(&app, &cust, None, json!({ "user_id": id })).await;
     expect_problem(r, StatusCode::FORBIDDEN, "approval_not_allowed").await;
-    inactive(&app, "leader3").await;
+    inactive(&app, &admin, "leader3", &otp).await;
 }
 
 #[tokio::test]
 async fn an_expired_request_cannot_be_approved() {
-    let app = TestApp::spawn_with(|s| s.approvals.expiry_minutes = 0).await;
-    let (admin, chief1, chief2) = app.staff().await;
-    let id = new_leader(&app, &admin, "leader3").await;
+    let app = TestApp::spawn().await;
+    let (admin, chief1, _) = app.staff().await;
+    let (id, otp) = new_leader(&app, &admin, "leader3").await;
     let request = filed(&app, &chief1, &id).await;
+    assert_eq!(request["status"], "pending");
+    // A day passes (the default expiry) on the server's clock; tokens are refreshed as a
+    // workstation would, since an access token lasts half an hour.
+    app.clock
+        .advance(chrono::Duration::minutes(app.settings.approvals.expiry_minutes) + chrono::Duration::seconds(1));
+    let admin = app.login("admin", None).await;
+    let chief1 = app.login("chief1", None).await;
+    let chief2 = app.login("chief2", None).await;
+    let request: Value = app
+        .get("/api/v1/approvals?status=expired", Some(&chief1))
+        .await
+        .json::<Value>()
+        .await
+        .unwrap()[0]
+        .clone();
     assert_eq!(request["status"], "expired");
     assert_eq!(
         (
@@ -164,7 +184,7 @@ async fn an_expired_request_cannot_be_approved() {
         "approval_expired",
     )
     .await;
-    inactive(&app, "leader3").await;
+    inactive(&app, &admin, "leader3", &otp).await;
     let entries = app.audit_entries(&admin).await;
     assert!(entries.iter().any(|e| e["action"] == "approval.approve"
         && e["outcome"] == "refused"
@@ -175,7 +195,7 @@ async fn an_expired_request_cannot_be_approved() {
 async fn requests_are_checked_when_filed() {
     let app = TestApp::spawn().await;
     let (admin, chief1, chief2) = app.staff().await;
-    let id = new_leader(&app, &admin, "leader3").await;
+    let (id, _) = new_leader(&app, &admin, "leader3").await;
     let ask = |payload: Value| ask_activation(&app, &chief1, None, payload);
     expect_problem(
         ask(json!({ "user": id })).await,
@@ -237,11 +257,10 @@ async fn a_scoped_leader_is_activated_under_its_exam_and_sees_only_it() {
         app.post("/api/v1/exams/GK/questions", Some(&chief1), q).await.status(),
         StatusCode::CREATED
     );
-    let body =
-        json!({ "username": "qleader", "password": PASSWORD, "role": "leader", "exam": "GK", "questions": ["W1"] });
-    let r = app.post("/api/v1/users", Some(&admin), body).await;
-    assert_eq!(r.status(), StatusCode::CREATED);
-    let id = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string();
+    let (id, created) = app
+        .create_staff(&admin, "qleader", "leader", json!({ "exam": "GK", "questions": ["W1"] }))
+        .await;
+    let otp = created["one_time_password"].as_str().unwrap().to_string();
     let r = ask_activation(&app, &chief1, Some("GK"), json!({ "user_id": id })).await;
     let request: Value = r.json().await.unwrap();
     assert_eq!(request["exam"], "GK");
@@ -256,7 +275,7 @@ async fn a_scoped_leader_is_activated_under_its_exam_and_sees_only_it() {
         .await
         .unwrap();
     assert_eq!(approved[0]["exam"], "GK", "listed with its exam's code");
-    let q = app.login("qleader", None).await;
+    let q = activated(&app, "qleader", &otp).await;
     assert_eq!(app.get("/api/v1/exams/GK", Some(&q)).await.status(), StatusCode::OK);
     // Nor any other exam.
     app.exam(&chief1, "OTHER").await;
@@ -291,15 +310,15 @@ async fn a_scoped_leader_is_activated_under_its_exam_and_sees_only_it() {
 async fn two_chiefs_deciding_at_once_decide_once() {
     let app = TestApp::spawn().await;
     let (admin, chief1, chief2) = app.staff().await;
-    let third = new_leader(&app, &admin, "chief3").await;
+    let (third, third_otp) = new_leader(&app, &admin, "chief3").await;
     let request = filed(&app, &chief1, &third).await;
     assert_eq!(
         decide(&app, &chief2, &request, "approve").await.status(),
         StatusCode::OK
     );
-    let chief3 = app.login("chief3", None).await;
+    let chief3 = activated(&app, "chief3", &third_otp).await;
 
-    let target = new_leader(&app, &admin, "leader4").await;
+    let (target, target_otp) = new_leader(&app, &admin, "leader4").await;
     let request = filed(&app, &chief1, &target).await;
     let (a, b) = tokio::join!(
         decide(&app, &chief2, &request, "approve"),
@@ -320,6 +339,6 @@ async fn two_chiefs_deciding_at_once_decide_once() {
         .iter()
         .any(|r| r["payload"]["user_id"] == target);
     // The leader is active exactly when the approval won.
-    let login = app.try_login("leader4", PASSWORD, None).await.status();
+    let login = app.try_login("leader4", &target_otp, None).await.status();
     assert_eq!(login == StatusCode::OK, approved_target);
 }

@@ -202,30 +202,6 @@ async fn admissions_clients_exchange_their_secret_for_a_scoped_token() {
     expect_problem(r, StatusCode::UNPROCESSABLE_ENTITY, "unknown_exam").await;
 }
 
-#[tokio::test]
-async fn admins_create_staff_accounts_but_not_markers() {
-    let app = TestApp::spawn().await;
-    let (admin, _, _) = app.staff().await;
-    let create = |username: &str, password: &str, role: &str| {
-        app.post(
-            "/api/v1/users",
-            Some(&admin),
-            json!({ "username": username, "password": password, "role": role }),
-        )
-    };
-    let r = create("cust1", PASSWORD, "custodian").await;
-    assert_eq!(r.status(), StatusCode::CREATED);
-    assert_eq!(r.json::<Value>().await.unwrap()["active"], true);
-    app.login("cust1", None).await;
-    let r = create("m1", PASSWORD, "marker").await;
-    expect_problem(r, StatusCode::UNPROCESSABLE_ENTITY, "role_not_creatable").await;
-    let r = create("cust1", PASSWORD, "custodian").await;
-    expect_problem(r, StatusCode::CONFLICT, "username_taken").await;
-    let r = create("cust2", "short", "custodian").await;
-    let body = expect_problem(r, StatusCode::UNPROCESSABLE_ENTITY, "weak_password").await;
-    assert_eq!(body["field"], "password");
-}
-
 /// A token signed with the server's own key, with chosen claims.
 fn signed(secret: &str, sub: &str, ver: i32, exp_offset_secs: i64) -> Session {
     use markroom::http::tokens::{Claims, TokenKind};

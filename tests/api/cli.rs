@@ -24,41 +24,61 @@ fn markroom(app: &TestApp, args: &[&str], stdin: &str) -> Output {
     child.wait_with_output().unwrap()
 }
 
+fn create<'a>(role: &'a str, username: &'a str, doc: &'a str) -> Vec<&'a str> {
+    vec![role, "create", "--username", username, "--full-name", "Wang Fang", "--id-document", doc]
+}
+
 #[tokio::test]
 async fn the_command_line_bootstraps_an_admin_and_exactly_two_chief_leaders() {
     let app = TestApp::spawn().await;
     let pw = format!("{PASSWORD}\n");
     let out = markroom(&app, &["migrate"], "");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(
-        markroom(&app, &["admin", "create", "--username", "root"], &pw)
-            .status
-            .success()
-    );
-    assert!(
-        markroom(&app, &["leader", "create", "--username", "chief1"], &pw)
-            .status
-            .success()
-    );
-    assert!(
-        markroom(&app, &["leader", "create", "--username", "chief2"], &pw)
-            .status
-            .success()
-    );
-    let third = markroom(&app, &["leader", "create", "--username", "chief3"], &pw);
+    let root = markroom(&app, &create("admin", "root", "A0001"), &pw);
+    assert!(root.status.success(), "{}", String::from_utf8_lossy(&root.stderr));
+    // One person, one account: the admin's document number cannot make a chief leader too,
+    // however it is typed.
+    let again = markroom(&app, &create("leader", "chief0", "a-0001"), &pw);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already holds an account"));
+    assert!(markroom(&app, &create("leader", "chief1", "C0001"), &pw).status.success());
+    assert!(markroom(&app, &create("leader", "chief2", "C0002"), &pw).status.success());
+    let third = markroom(&app, &create("leader", "chief3", "C0003"), &pw);
     assert!(!third.status.success());
-    assert!(String::from_utf8_lossy(&third.stderr).contains("two chief leaders exist already"));
-    let weak = markroom(&app, &["admin", "create", "--username", "root2"], "short\n");
+    assert!(String::from_utf8_lossy(&third.stderr).contains("two active chief leaders exist already"));
+    let weak = markroom(&app, &create("admin", "root2", "A0002"), "short\n");
     assert!(!weak.status.success());
 
-    // The accounts work over HTTP; the refused ones do not exist.
+    // The accounts work over HTTP with the passwords the operator typed (no first-login
+    // change); the refused ones do not exist.
     let chief = app.login("chief1", None).await;
     let r = app.get("/api/v1/exams/NONE", Some(&chief)).await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     app.login("root", None).await;
-    assert_eq!(
-        app.try_login("chief3", PASSWORD, None).await.status(),
-        StatusCode::UNAUTHORIZED
-    );
+    for refused in ["chief0", "chief3"] {
+        assert_eq!(
+            app.try_login(refused, PASSWORD, None).await.status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
     let _ = Role::Admin;
+}
+
+#[tokio::test]
+async fn the_first_workstation_key_is_made_on_the_server() {
+    let app = TestApp::spawn().await;
+    app.bootstrap("admin", Role::Admin);
+    let out = markroom(&app, &["workstation", "create", "--name", "Server room desk"], "");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let printed = String::from_utf8_lossy(&out.stdout).to_string();
+    let key = printed
+        .lines()
+        .find_map(|l| l.split("(shown once; enter it at the workstation): ").nth(1))
+        .expect("the key is printed")
+        .trim()
+        .to_string();
+    // The key works at login, and the same name cannot be registered twice.
+    app.login("admin", Some(&key)).await;
+    let twice = markroom(&app, &["workstation", "create", "--name", "Server room desk"], "");
+    assert!(!twice.status.success());
 }

@@ -18,6 +18,9 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub settings: Settings,
     pub db: Db,
+    /// The server's clock: `clock.advance(…)` reaches expiry without waiting.
+    pub clock: markroom::clock::Clock,
+    pub counters: std::sync::Arc<markroom::http::state::Counters>,
     _dir: tempfile::TempDir,
     pg: Option<(String, String)>,
 }
@@ -82,6 +85,7 @@ impl TestApp {
         adjust(&mut settings);
         let app = Application::build(settings.clone()).await.expect("application starts");
         let base = format!("http://127.0.0.1:{}", app.port());
+        let (clock, counters) = (app.clock(), app.counters());
         tokio::spawn(app.run_until_stopped());
         let db = Db::connect(&settings).expect("test connection");
         TestApp {
@@ -89,6 +93,8 @@ impl TestApp {
             client: reqwest::Client::new(),
             settings,
             db,
+            clock,
+            counters,
             _dir: dir,
             pg,
         }
@@ -121,9 +127,61 @@ impl TestApp {
         self.call(Method::GET, path, s, None).await
     }
 
-    /// An account made as the command line makes it (admins and the first two chiefs).
+    /// An account made as the command line makes it (admins and the first two chiefs), for a
+    /// person of its own (named after the username).
     pub fn bootstrap(&self, username: &str, role: Role) -> String {
-        markroom::bootstrap::create_account(&self.db, username, PASSWORD, role).expect("bootstrap account")
+        let key = self.identity_key();
+        let account = markroom::bootstrap::BootstrapAccount {
+            username,
+            password: PASSWORD,
+            full_name: &full_name_of(username),
+            id_document: &document_of(username),
+            role,
+        };
+        markroom::bootstrap::create_account(&self.db, &key, &account).expect("bootstrap account")
+    }
+
+    /// The server's key for identity-document numbers (the file it made in the data directory).
+    pub fn identity_key(&self) -> Vec<u8> {
+        markroom::secrets::identity_key(self.settings.auth.identity_key.as_deref(), &self.settings.data_dir).unwrap()
+    }
+
+    /// An admin makes a staff account (`extra` adds fields such as chief or scope); the new
+    /// owner logs in with the one-time password and sets `PASSWORD`. Returns the account id
+    /// and the answer to the creation.
+    pub async fn create_staff(&self, admin: &Session, username: &str, role: &str, extra: Value) -> (String, Value) {
+        let mut body = json!({
+            "username": username, "full_name": full_name_of(username),
+            "id_document": document_of(username), "role": role,
+        });
+        if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+            b.extend(e.clone());
+        }
+        let r = self.post("/api/v1/users", Some(admin), body).await;
+        let status = r.status();
+        let created: Value = r.json().await.unwrap();
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        (created["id"].as_str().unwrap().to_string(), created)
+    }
+
+    /// The owner of a new account replaces its one-time password with `PASSWORD`.
+    pub async fn set_own_password(&self, username: &str, one_time: &str, key: Option<&str>) {
+        let r = self.try_login(username, one_time, key).await;
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["password_change_required"], true, "{body}");
+        let s = Session {
+            token: body["access_token"].as_str().unwrap().to_string(),
+            refresh: body["refresh_token"].as_str().unwrap().to_string(),
+            key: key.map(str::to_string),
+        };
+        let r = self
+            .post(
+                "/api/v1/auth/password",
+                Some(&s),
+                json!({ "old_password": one_time, "new_password": PASSWORD }),
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
     }
 
     /// An account of any role written straight to the database, for roles whose own API comes
@@ -141,6 +199,9 @@ impl TestApp {
                         chief: false,
                         active: true,
                         created_by: None,
+                        full_name: &full_name_of(username),
+                        id_document_hash: &document_of(username),
+                        must_change_password: false,
                     },
                     Utc::now(),
                 )
@@ -225,6 +286,15 @@ impl TestApp {
             }
         }
     }
+}
+
+/// The made-up person behind a test account: one per username.
+pub fn full_name_of(username: &str) -> String {
+    format!("Person {username}")
+}
+
+pub fn document_of(username: &str) -> String {
+    format!("DOC{}", username.replace(['.', '_', '-', '@'], "X"))
 }
 
 /// Asserts a problem+json answer with this status and code; returns the body.

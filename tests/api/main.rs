@@ -9,6 +9,8 @@ mod cli;
 mod errors;
 mod exams;
 mod helpers;
+mod login_throttle;
+mod people;
 mod routes;
 mod storage;
 mod workstations;

@@ -4,10 +4,10 @@ use utoipa::ToSchema;
 
 use crate::db::{self, DbConn};
 use crate::domain::RuleError;
-use crate::domain::role::{Role, admin_may_create, check_password, check_scope, check_username, starts_active};
+use crate::domain::role::{Role, admin_may_create, check_person, check_scope, check_username, starts_active};
 use crate::http::audit_entry::audit_refusal;
 use crate::http::caller::Admin;
-use crate::http::error::{ApiError, Problem};
+use crate::http::error::{ApiError, Problem, taken};
 use crate::http::json::Json;
 use crate::http::state::AppState;
 use crate::secrets;
@@ -15,10 +15,17 @@ use crate::secrets;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUser {
+    #[schema(min_length = 3, max_length = 64, pattern = r"^[A-Za-z0-9._@-]+$")]
     pub username: String,
-    pub password: String,
+    /// The person's full name, shown to the second person of every two-person act.
+    #[schema(min_length = 1, max_length = 100)]
+    pub full_name: String,
+    /// The person's identity-document number; stored only as a keyed hash. One person holds
+    /// one account (spaces, '-' and letter case are ignored when comparing).
+    #[schema(min_length = 4, max_length = 64)]
+    pub id_document: String,
     /// admin, leader or custodian (markers come from the marker archive).
-    #[schema(value_type = String, example = "leader")]
+    #[schema(value_type = String, example = "leader", pattern = "^(admin|leader|custodian)$")]
     pub role: Role,
     /// Leaders only: a chief leader leads the whole marking.
     #[serde(default)]
@@ -34,11 +41,14 @@ pub struct CreateUser {
 pub struct UserView {
     pub id: String,
     pub username: String,
+    pub full_name: String,
     #[schema(value_type = String)]
     pub role: Role,
     pub chief: bool,
-    /// Leaders start inactive until a different active chief leader approves them.
+    /// Leaders and custodians start inactive until an active chief leader approves them.
     pub active: bool,
+    /// Shown once: the owner logs in with it and must set their own password before anything else.
+    pub one_time_password: String,
 }
 
 /// The exam id and question ids a scoped leader's codes name.
@@ -64,14 +74,17 @@ fn scope_ids(c: &mut DbConn, exam: &str, questions: &[String]) -> Result<(String
     Ok((row.id, ids))
 }
 
-/// Create an admin, leader or custodian account.
+/// Create an admin, leader or custodian account for one person. The answer shows a one-time
+/// password once; leaders and custodians then wait for an active chief leader's approval
+/// (`activate_staff`). One person holds one account: a document number already on an account
+/// is refused, whatever the username or role.
 #[utoipa::path(
     tag = "admin",
     request_body = CreateUser,
     security(("bearer" = [])),
     responses(
         (status = 201, description = "Created", body = UserView),
-        (status = 409, description = "Username taken", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Username taken, or the person already holds an account", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -84,26 +97,36 @@ pub async fn create_user(
     let u = body.into_inner()?;
     admin_may_create(u.role)?;
     check_username(&u.username)?;
-    check_password(&u.password)?;
+    let person = check_person(&u.full_name, &u.id_document)?;
     check_scope(u.role, u.chief, u.exam.is_some(), u.questions.len())?;
-    let pw = u.password.clone();
+    let one_time = secrets::one_time_password();
+    let pw = one_time.clone();
     let hash = tokio::task::spawn_blocking(move || secrets::hash_password(&pw))
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?
         .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let document_hash = secrets::keyed_hash(&state.identity_key, &person.id_document);
     let now = state.now();
     let audit = admin.audit("user.create").details(serde_json::json!({
-        "username": u.username, "role": u.role.as_str(), "chief": u.chief, "exam": u.exam, "questions": u.questions,
+        "username": u.username, "full_name": person.full_name, "role": u.role.as_str(),
+        "chief": u.chief, "exam": u.exam, "questions": u.questions,
     }));
     let active = starts_active(u.role);
     let by = admin.id.clone();
-    let (username, role, chief) = (u.username.clone(), u.role, u.chief);
+    let (username, role, chief, full_name) = (u.username.clone(), u.role, u.chief, person.full_name.clone());
     let entry = audit.clone();
     let result = state
         .db
         .write(move |c| -> Result<String, ApiError> {
             if db::users::find_by_username(c, &u.username)?.is_some() {
                 return Err(RuleError::conflict("username_taken", "that username is taken").into());
+            }
+            if db::users::find_by_document(c, &document_hash)?.is_some() {
+                return Err(RuleError::conflict(
+                    "person_has_account",
+                    "this person already holds an account; one person holds one account",
+                )
+                .into());
             }
             let id = db::users::insert(
                 c,
@@ -114,9 +137,13 @@ pub async fn create_user(
                     chief: u.chief,
                     active,
                     created_by: Some(&by),
+                    full_name: &person.full_name,
+                    id_document_hash: &document_hash,
+                    must_change_password: true,
                 },
                 now,
-            )?;
+            )
+            .map_err(taken("person_has_account", "that username or person already has an account"))?;
             if let Some(code) = &u.exam {
                 let (exam_id, question_ids) = scope_ids(c, code, &u.questions)?;
                 db::users::add_scope(c, &exam_id, &id, &question_ids)?;
@@ -129,8 +156,10 @@ pub async fn create_user(
     Ok(HttpResponse::Created().json(UserView {
         id,
         username,
+        full_name,
         role,
         chief,
         active,
+        one_time_password: one_time,
     }))
 }

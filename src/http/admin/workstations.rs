@@ -3,7 +3,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::db;
-use crate::domain::RuleError;
+use crate::domain::access::check_workstation_name;
 use crate::http::caller::Admin;
 use crate::http::error::{ApiError, Problem, taken};
 use crate::http::json::Json;
@@ -41,10 +41,7 @@ pub async fn create_workstation(
     admin: Admin,
     body: Json<CreateWorkstation>,
 ) -> Result<HttpResponse, ApiError> {
-    let name = body.into_inner()?.name.trim().to_string();
-    if name.is_empty() || name.chars().count() > 100 {
-        return Err(RuleError::invalid("invalid_name", "name", "a workstation name is 1 to 100 characters").into());
-    }
+    let name = check_workstation_name(&body.into_inner()?.name)?;
     let key = random_key();
     let hash = sha256_hex(key.as_bytes());
     let now = state.now();
@@ -56,7 +53,7 @@ pub async fn create_workstation(
     let id = state
         .db
         .write(move |c| -> Result<String, ApiError> {
-            let id = db::workstations::insert(c, &stored_name, &hash, &by, now)
+            let id = db::workstations::insert(c, &stored_name, &hash, Some(&by), now)
                 .map_err(taken("name_taken", "a workstation has that name"))?;
             audit.object("workstation", &id).append(c, now)?;
             Ok(id)

@@ -1,32 +1,34 @@
 //! The two-person mechanism over HTTP. A request names a kind and a payload; a different
 //! person with the kind's authority approves (and the act is carried out in the same
-//! transaction) or rejects. Each kind's effect is one function in `apply`.
+//! transaction) or rejects. What each kind carries and does is in `approval_kinds`.
 
 use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use std::collections::HashMap;
+
+use super::approval_kinds::{ApprovalPayload, apply, check_payload, subject};
 use super::exams::exam_by_code;
 use crate::db::approvals::ApprovalRow;
-use crate::db::{self, DbConn};
+use crate::db::{self, DbConn, DbError};
 use crate::domain::RuleError;
-use crate::domain::approval::{
-    ApprovalKind, ApprovalStatus, Decision, check_activation_target, check_filing, may_decide, may_request, outcome,
-};
+use crate::domain::approval::{ApprovalKind, ApprovalStatus, Decision, check_filing, may_decide, may_request, outcome};
 use crate::http::audit_entry::{Audit, audit_refusal};
 use crate::http::caller::{Caller, Chief};
-use crate::http::error::{ApiError, Problem, missing};
+use crate::http::error::{ApiError, Problem, missing, taken};
 use crate::http::json::{Json, JsonOrEmpty};
 use crate::http::state::AppState;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateApproval {
-    #[schema(value_type = String, example = "activate_leader")]
+    /// The act (`activate_leader` is still accepted for `activate_staff`).
+    #[schema(value_type = String, example = "activate_staff", pattern = "^(activate_staff|activate_leader)$")]
     pub kind: ApprovalKind,
-    /// What the act is about; its shape depends on the kind (activate_leader: `{"user_id": "…"}`).
-    #[schema(value_type = Object)]
+    /// What the act is about; its shape depends on the kind.
+    #[schema(value_type = ApprovalPayload)]
     pub payload: serde_json::Value,
 }
 
@@ -49,75 +51,73 @@ pub struct ApprovalView {
     #[schema(value_type = String)]
     pub status: ApprovalStatus,
     pub requested_by: String,
+    /// Who asked, by name: the second person sees whom they act with.
+    pub requester: Option<PersonView>,
     pub requested_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
     pub decided_by: Option<String>,
+    pub decider: Option<PersonView>,
     pub decided_at: Option<DateTime<Utc>>,
+    /// The account the act concerns (the one to activate, say), by name.
+    pub subject: Option<PersonView>,
     pub note: Option<String>,
 }
 
-fn view(row: ApprovalRow, exam_code: Option<String>, now: DateTime<Utc>) -> Result<ApprovalView, ApiError> {
-    let state = row.state()?;
-    Ok(ApprovalView {
-        exam: exam_code,
-        kind: state.kind,
-        payload: row.payload()?,
-        status: state.status_at(now),
-        requested_by: row.requested_by,
-        requested_at: row.requested_at.and_utc(),
-        expires_at: row.expires_at.and_utc(),
-        decided_by: row.decided_by,
-        decided_at: row.decided_at.map(|t| t.and_utc()),
-        note: row.decision_note,
-        id: row.id,
-    })
+/// A person as a decider must see them.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PersonView {
+    pub id: String,
+    pub username: String,
+    pub full_name: String,
+    pub role: String,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ActivateLeader {
-    user_id: String,
-}
-
-/// Checks the payload of a new request against its kind, returning it in canonical form.
-fn check_payload(c: &mut DbConn, kind: ApprovalKind, payload: &serde_json::Value) -> Result<String, ApiError> {
-    match kind {
-        ApprovalKind::ActivateLeader => {
-            let p: ActivateLeader = serde_json::from_value(payload.clone()).map_err(|e| {
-                RuleError::invalid(
-                    "invalid_payload",
-                    "payload",
-                    format!("activate_leader takes {{\"user_id\": …}}: {e}"),
-                )
-            })?;
-            let target = db::users::find(c, &p.user_id)?
-                .ok_or_else(|| RuleError::invalid("unknown_user", "payload.user_id", "no such user"))?;
-            check_activation_target(&target.person()?)?;
-            Ok(serde_json::json!({ "user_id": p.user_id }).to_string())
-        }
-        other => Err(RuleError::invalid(
-            "unsupported_kind",
-            "kind",
-            format!("{} requests are not yet handled by this server", other.as_str()),
-        )
-        .into()),
+/// Views of stored requests, with every person they name looked up in one query.
+fn views(c: &mut DbConn, rows: Vec<(ApprovalRow, Option<String>)>, now: DateTime<Utc>) -> Result<Vec<ApprovalView>, ApiError> {
+    let mut ids: Vec<String> = vec![];
+    for (row, _) in &rows {
+        ids.push(row.requested_by.clone());
+        ids.extend(row.decided_by.clone());
+        ids.extend(subject(row.state()?.kind, &row.payload()?));
     }
+    ids.sort();
+    ids.dedup();
+    let people: HashMap<String, PersonView> = db::users::names(c, &ids)?
+        .into_iter()
+        .map(|(id, username, full_name, role)| {
+            let p = PersonView { id: id.clone(), username, full_name, role };
+            (id, p)
+        })
+        .collect();
+    let person = |id: Option<&String>| id.and_then(|i| people.get(i)).cloned();
+    rows.into_iter()
+        .map(|(row, exam_code)| {
+            let state = row.state()?;
+            let payload = row.payload()?;
+            Ok(ApprovalView {
+                exam: exam_code,
+                kind: state.kind,
+                subject: person(subject(state.kind, &payload).as_ref()),
+                payload,
+                status: state.status_at(now),
+                requester: person(Some(&row.requested_by)),
+                requested_by: row.requested_by,
+                requested_at: row.requested_at.and_utc(),
+                expires_at: row.expires_at.and_utc(),
+                decider: person(row.decided_by.as_ref()),
+                decided_by: row.decided_by,
+                decided_at: row.decided_at.map(|t| t.and_utc()),
+                note: row.decision_note,
+                id: row.id,
+            })
+        })
+        .collect()
 }
 
-/// Carries out an approved request, inside the approving transaction.
-fn apply(c: &mut DbConn, row: &ApprovalRow) -> Result<(), ApiError> {
-    let kind = row.state()?.kind;
-    match kind {
-        ApprovalKind::ActivateLeader => {
-            let p: ActivateLeader =
-                serde_json::from_value(row.payload()?).map_err(|e| ApiError::Internal(e.to_string()))?;
-            let target = db::users::find(c, &p.user_id)?.ok_or(ApiError::NotFound("user"))?;
-            check_activation_target(&target.person()?)?;
-            db::users::activate(c, &p.user_id)?;
-            Ok(())
-        }
-        other => Err(ApiError::Internal(format!("no effect defined for {}", other.as_str()))),
-    }
+fn one_view(c: &mut DbConn, row: ApprovalRow, exam_code: Option<String>, now: DateTime<Utc>) -> Result<ApprovalView, ApiError> {
+    views(c, vec![(row, exam_code)], now)?
+        .pop()
+        .ok_or_else(|| ApiError::Internal("a view of one request came back empty".into()))
 }
 
 async fn file_request(
@@ -142,14 +142,8 @@ async fn file_request(
             let exam = exam_code.as_deref().map(|code| exam_by_code(c, code)).transpose()?;
             check_filing(kind, exam.is_some())?;
             let payload = check_payload(c, kind, &body.payload)?;
-            if db::approvals::pending_same(c, kind, &payload, now)? > 0 {
-                return Err(RuleError::conflict(
-                    "approval_pending",
-                    "the same request is already waiting for a decision",
-                )
-                .into());
-            }
             let exam_id = exam.as_ref().map(|e| e.id.clone());
+            // The unique index on pending requests refuses a duplicate, even one filed at once.
             let row = db::approvals::insert(
                 c,
                 &db::approvals::NewApproval {
@@ -160,13 +154,14 @@ async fn file_request(
                     expires_at: now + expiry,
                 },
                 now,
-            )?;
+            )
+            .map_err(taken("approval_pending", "the same request is already waiting for a decision"))?;
             let mut e = entry.object("approval", &row.id);
             if let Some(id) = &exam_id {
                 e = e.exam(id);
             }
             e.append(c, now)?;
-            view(row, exam.map(|e| e.code), now)
+            one_view(c, row, exam.map(|e| e.code), now)
         })
         .await;
     let v = audit_refusal(state, audit, result).await?;
@@ -196,7 +191,7 @@ pub async fn request_exam_approval(
     file_request(&state, &caller, Some(path.into_inner()), body.into_inner()?).await
 }
 
-/// Ask for a two-person act that concerns no single exam (activating a chief leader).
+/// Ask for a two-person act that concerns no single exam (activating a leader or custodian).
 #[utoipa::path(
     tag = "approvals",
     request_body = CreateApproval,
@@ -246,14 +241,10 @@ pub async fn list_approvals(
     let views = state
         .db
         .read(move |c| -> Result<Vec<ApprovalView>, ApiError> {
-            let mut out = vec![];
-            for (row, code) in db::approvals::list_with_exam_code(c, wanted.as_stored(), 500)? {
-                let v = view(row, code, now)?;
-                if v.status == wanted {
-                    out.push(v);
-                }
-            }
-            Ok(out)
+            let rows = db::approvals::list_with_exam_code(c, wanted.as_stored(), 500)?;
+            let mut all = views(c, rows, now)?;
+            all.retain(|v| v.status == wanted);
+            Ok(all)
         })
         .await?;
     Ok(web::Json(views))
@@ -280,11 +271,15 @@ async fn decide(
         .write(move |c| -> Result<ApprovalView, ApiError> {
             let row = db::approvals::find(c, &id).map_err(missing("approval"))?;
             may_decide(&row.state()?, &person, now)?;
+            // Recorded first, so that the effect (and any database rule it meets) sees the
+            // approval; a concurrent decision by someone else finds nothing pending.
+            db::approvals::decide(c, &id, outcome(decision), &by, note.as_deref(), now).map_err(|e| match e {
+                DbError::NotFound => RuleError::conflict("approval_decided", "someone decided this request a moment ago").into(),
+                other => ApiError::from(other),
+            })?;
             if decision == Decision::Approve {
                 apply(c, &row)?;
             }
-            db::approvals::decide(c, &id, outcome(decision), &by, note.as_deref(), now)
-                .map_err(|_| RuleError::conflict("approval_decided", "someone decided this request a moment ago"))?;
             let mut e = entry.details(serde_json::json!({ "kind": row.kind, "payload": row.payload()?, "note": note }));
             if let Some(exam) = &row.exam_id {
                 e = e.exam(exam);
@@ -294,7 +289,8 @@ async fn decide(
                 Some(exam) => db::exams::code_of(c, exam)?,
                 None => None,
             };
-            view(db::approvals::find(c, &id)?, code, now)
+            let decided = db::approvals::find(c, &id)?;
+            one_view(c, decided, code, now)
         })
         .await;
     audit_refusal(state, audit, result).await.map(web::Json)

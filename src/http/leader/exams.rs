@@ -44,7 +44,8 @@ pub struct ExamView {
     /// This exam's own overrides.
     #[schema(value_type = Object)]
     pub settings: serde_json::Map<String, serde_json::Value>,
-    /// The rules in force: the defaults with the overrides laid over them.
+    /// The rules in force, stored whole when the exam was made (the defaults of that moment
+    /// with the overrides laid over them) and changed only through the settings PATCH.
     #[schema(value_type = Object)]
     pub rules: MarkingRules,
     pub questions: Vec<QuestionView>,
@@ -129,9 +130,9 @@ pub fn exam_by_code(c: &mut DbConn, code: &str) -> Result<ExamRow, ApiError> {
     db::exams::by_code(c, code).map_err(missing("exam"))
 }
 
-fn view(c: &mut DbConn, exam: ExamRow, defaults: &MarkingRules) -> Result<ExamView, ApiError> {
+pub fn view(c: &mut DbConn, exam: ExamRow, defaults: &MarkingRules) -> Result<ExamView, ApiError> {
     let settings = exam.overrides()?;
-    let rules = defaults.with_overrides(&settings)?;
+    let rules = exam.rules(defaults)?;
     let questions = db::exams::questions_of(c, &exam.id)?
         .iter()
         .map(|q| q.question().map(QuestionView::from))
@@ -181,7 +182,8 @@ pub async fn create_exam(
     };
     validate_exam(&draft)?;
     let defaults = state.settings.rules.clone();
-    defaults.with_overrides(&e.settings)?;
+    // Frozen with the exam: a later settings file, or a node with another, cannot change it.
+    let rules = defaults.with_overrides(&e.settings)?;
     let settings = serde_json::Value::Object(e.settings.clone()).to_string();
     let now = state.now();
     let audit = chief
@@ -202,6 +204,7 @@ pub async fn create_exam(
                         end: draft.window_end,
                     },
                     settings: &settings,
+                    rules: &rules,
                     created_by: &by,
                 },
                 now,
@@ -295,7 +298,7 @@ pub async fn add_question(
         .write(move |c| -> Result<Question, ApiError> {
             let exam = exam_by_code(c, &code)?;
             check_unlocked(exam.locked)?;
-            let rules = defaults.with_overrides(&exam.overrides()?)?;
+            let rules = exam.rules(&defaults)?;
             let question = validate_question(draft, rules.default_tolerance_percent, rules.default_final_step)?;
             let id = db::exams::insert_question(c, &exam.id, &question, now)
                 .map_err(taken("question_exists", "the exam has a question with that code"))?;

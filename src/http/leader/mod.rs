@@ -1,6 +1,8 @@
 //! Grading leadership: exams and their questions and templates, the room, two-person approvals.
 
+mod approval_kinds;
 mod approvals;
+mod exam_settings;
 mod exams;
 
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -8,6 +10,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 pub fn routes(cfg: &mut ServiceConfig) {
     cfg.service(exams::create_exam)
         .service(exams::get_exam)
+        .service(exam_settings::change_settings)
         .service(exams::add_question)
         .service(exams::put_template)
         .service(exams::set_room)

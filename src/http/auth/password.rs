@@ -1,0 +1,106 @@
+//! An account's owner sets their own password: required first of anyone whose account someone
+//! else made, so the person who made it no longer knows it (R8: two accounts are two people).
+
+use actix_web::{post, web};
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use super::login::{checked_password, clear_throttle};
+use crate::db;
+use crate::domain::RuleError;
+use crate::domain::role::{Role, check_password};
+use crate::http::caller::AccountHolder;
+use crate::http::error::{ApiError, Problem};
+use crate::http::json::Json;
+use crate::http::state::AppState;
+use crate::http::tokens::{Subject, TokenPair};
+use crate::secrets;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangePassword {
+    #[schema(max_length = 256)]
+    pub old_password: String,
+    /// 12 to 256 characters, different from the old one.
+    #[schema(min_length = 12, max_length = 256)]
+    pub new_password: String,
+}
+
+/// Set your own password. Every token issued before stops working; the answer carries fresh ones.
+#[utoipa::path(
+    tag = "auth",
+    request_body = ChangePassword,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Changed; fresh tokens", body = TokenPair),
+        (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The old password is wrong, or a service token", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The new password breaks the password rules or equals the old one", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Locked after repeated failures", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/auth/password")]
+pub async fn change_password(
+    state: web::Data<AppState>,
+    holder: AccountHolder,
+    body: Json<ChangePassword>,
+) -> Result<web::Json<TokenPair>, ApiError> {
+    let caller = holder.0;
+    let ChangePassword {
+        old_password,
+        new_password,
+    } = body.into_inner()?;
+    if caller.role == Role::Admissions {
+        return Err(ApiError::forbidden("not_a_person", "service clients have secrets, not passwords"));
+    }
+    check_password(&new_password).map_err(|e| rename_field(e, "new_password"))?;
+    if new_password == old_password {
+        return Err(RuleError::invalid("password_unchanged", "new_password", "choose a password you have not used here").into());
+    }
+    let id = caller.id.clone();
+    let user = state
+        .db
+        .read(move |c| db::users::find(c, &id).map_err(ApiError::from))
+        .await?
+        .ok_or_else(|| ApiError::unauthenticated("token_revoked", "this account no longer exists"))?;
+    let audit = caller.audit("auth.password").object("user", &caller.id);
+    let right = checked_password(&state, &user.username, &old_password, Some(user.password_hash.clone())).await;
+    if !matches!(right, Ok(true)) {
+        let err = right.err().unwrap_or_else(|| ApiError::forbidden("wrong_password", "the old password is wrong"));
+        state.audit_alone(audit.refused(&err).entry()).await;
+        return Err(err);
+    }
+    clear_throttle(&state, &user.username).await?;
+    let hash = tokio::task::spawn_blocking(move || secrets::hash_password(&new_password))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let now = state.now();
+    let id = caller.id.clone();
+    let version = state
+        .db
+        .write(move |c| -> Result<i32, ApiError> {
+            db::users::set_own_password(c, &id, &hash)?;
+            audit.append(c, now)?;
+            Ok(db::users::find(c, &id)?.map(|u| u.token_version).unwrap_or_default())
+        })
+        .await?;
+    let pair = state
+        .tokens
+        .issue_pair(&Subject {
+            id: &caller.id,
+            role: caller.role,
+            version,
+            workstation: caller.workstation.as_deref(),
+            exams: &[],
+        })
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(web::Json(pair))
+}
+
+fn rename_field(e: RuleError, field: &str) -> RuleError {
+    match e {
+        RuleError::Invalid { code, detail, .. } => RuleError::invalid(code, field, detail),
+        other => other,
+    }
+}
