@@ -299,7 +299,7 @@ pub fn document_of(username: &str) -> String {
 
 /// Asserts a problem+json answer with this status and code; returns the body.
 pub async fn expect_problem(r: Response, status: StatusCode, code: &str) -> Value {
-    assert_eq!(r.status(), status, "status");
+    let got = r.status();
     let ct = r
         .headers()
         .get("content-type")
@@ -307,6 +307,7 @@ pub async fn expect_problem(r: Response, status: StatusCode, code: &str) -> Valu
         .unwrap_or_default();
     let rid = r.headers().get("x-request-id").map(|v| v.to_str().unwrap().to_string());
     let body: Value = r.json().await.expect("problem body is JSON");
+    assert_eq!(got, status, "status, for {body}");
     assert!(
         ct.starts_with("application/problem+json"),
         "content type {ct} for {body}"

@@ -29,7 +29,7 @@ async fn one_person_cannot_hold_a_second_account_under_another_name() {
     assert_eq!(r.status(), StatusCode::CREATED);
     // The same number typed another way, under another username and role.
     let r = app
-        .post("/api/v1/users", Some(&admin), body("zm2", "330102-19800101-0011", "leader"))
+        .post("/api/v1/users", Some(&admin), body("zm2", "330102-19800101-0011", "admin"))
         .await;
     expect_problem(r, StatusCode::CONFLICT, "person_has_account").await;
     assert!(!users_named(&app, "zm2").await, "nothing of the refused account is stored");
