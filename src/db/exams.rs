@@ -182,7 +182,16 @@ impl QuestionRow {
 
 pub fn insert_question(conn: &mut DbConn, exam_id: &str, q: &Question, now: DateTime<Utc>) -> Result<String, DbError> {
     let id = super::new_id();
-    // After the last position in use (a unique index refuses two questions in one place).
+    // After the last position in use. On PostgreSQL the exam row is locked first, so two
+    // questions added at once take turns instead of meeting the unique index on position
+    // (SQLite has one writer, so it needs no lock).
+    if let DbConn::Pg(c) = conn {
+        exams::table
+            .find(exam_id)
+            .select(exams::id)
+            .for_update()
+            .first::<String>(c)?;
+    }
     let last: Option<i32> = questions::table
         .filter(questions::exam_id.eq(exam_id))
         .select(diesel::dsl::max(questions::position))

@@ -6,7 +6,13 @@ use diesel::prelude::*;
 use super::schema::workstations;
 use super::{DbConn, DbError, db_time};
 
-pub fn insert(conn: &mut DbConn, name: &str, key_hash: &str, by: Option<&str>, now: DateTime<Utc>) -> Result<String, DbError> {
+pub fn insert(
+    conn: &mut DbConn,
+    name: &str,
+    key_hash: &str,
+    by: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<String, DbError> {
     let id = super::new_id();
     diesel::insert_into(workstations::table)
         .values((

@@ -101,8 +101,12 @@ pub struct Reserved {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Gate {
     /// Try the password, after this wait.
-    Open { delay: Duration },
-    Locked { until: DateTime<Utc> },
+    Open {
+        delay: Duration,
+    },
+    Locked {
+        until: DateTime<Utc>,
+    },
 }
 
 impl ThrottlePolicy {
@@ -174,10 +178,20 @@ mod tests {
     fn failures_slow_then_lock() {
         let p = policy();
         let now = Utc::now();
-        assert_eq!(p.admit(&reserved(4, None), now).0, Gate::Open { delay: Duration::zero() });
+        assert_eq!(
+            p.admit(&reserved(4, None), now).0,
+            Gate::Open {
+                delay: Duration::zero()
+            }
+        );
         assert_eq!(
             p.admit(&reserved(5, None), now),
-            (Gate::Open { delay: Duration::milliseconds(500) }, Some(now + Duration::minutes(15)))
+            (
+                Gate::Open {
+                    delay: Duration::milliseconds(500)
+                },
+                Some(now + Duration::minutes(15))
+            )
         );
         assert!(matches!(p.admit(&reserved(6, None), now).0, Gate::Locked { .. }));
         let lock = Some(now + Duration::minutes(15));

@@ -295,8 +295,14 @@ mod tests {
         };
         assert!(check_activation_target(&waiting(Role::Leader)).is_ok());
         assert!(check_activation_target(&waiting(Role::Custodian)).is_ok());
-        assert_eq!(check_activation_target(&waiting(Role::Admin)).unwrap_err().code(), "not_staff");
-        assert_eq!(ApprovalKind::parse("activate_leader"), Some(ApprovalKind::ActivateStaff));
+        assert_eq!(
+            check_activation_target(&waiting(Role::Admin)).unwrap_err().code(),
+            "not_staff"
+        );
+        assert_eq!(
+            ApprovalKind::parse("activate_leader"),
+            Some(ApprovalKind::ActivateStaff)
+        );
         let k: ApprovalKind = serde_json::from_str("\"activate_leader\"").unwrap();
         assert_eq!(k.as_str(), "activate_staff");
     }

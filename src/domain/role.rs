@@ -140,7 +140,8 @@ pub fn check_scope(role: Role, chief: bool, has_exam: bool, questions: usize) ->
 pub const MAX_USERNAME_CHARS: usize = 64;
 
 pub fn check_username(name: &str) -> Result<(), RuleError> {
-    let ok = (3..=MAX_USERNAME_CHARS).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-@".contains(&b));
+    let ok = (3..=MAX_USERNAME_CHARS).contains(&name.len())
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-@".contains(&b));
     if ok {
         Ok(())
     } else {

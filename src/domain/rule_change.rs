@@ -48,9 +48,9 @@ pub fn check_rule_change(
         let after = serde_json::to_value(&rules).unwrap_or(Value::Null);
         for name in FROZEN_ONCE_MARKING {
             if before.get(name) != after.get(name) {
-                return Err(frozen(
-                    format!("{name} decides finals and cannot change once marking has started"),
-                ));
+                return Err(frozen(format!(
+                    "{name} decides finals and cannot change once marking has started"
+                )));
             }
         }
     }
@@ -82,14 +82,16 @@ fn changed_question(
     let marks_required = change.marks_required.unwrap_or(q.marks_required);
     if marking_started {
         if tolerance != q.tolerance || final_step != q.final_step {
-            return Err(frozen(
-                format!("question {}'s tolerance and final step cannot change once marking has started", q.code),
-            ));
+            return Err(frozen(format!(
+                "question {}'s tolerance and final step cannot change once marking has started",
+                q.code
+            )));
         }
         if marks_required < q.marks_required {
-            return Err(frozen(
-                format!("question {} may ask for more independent marks, never fewer, once marking has started", q.code),
-            ));
+            return Err(frozen(format!(
+                "question {} may ask for more independent marks, never fewer, once marking has started",
+                q.code
+            )));
         }
     }
     let draft = QuestionDraft {
@@ -166,11 +168,35 @@ mod tests {
         let q = [essay()];
         let started = |v: Value, ch: &[QuestionChange]| check_rule_change(true, &r, &values(v), &q, ch);
         assert!(started(serde_json::json!({"backread_rate": 0}), &[]).is_ok());
-        assert_eq!(started(serde_json::json!({"default_tolerance_percent": 5}), &[]).unwrap_err().code(), "rule_frozen");
-        assert_eq!(started(serde_json::json!({"default_final_step": 1}), &[]).unwrap_err().code(), "rule_frozen");
-        assert!(started(serde_json::json!({"default_tolerance_percent": 10}), &[]).is_ok(), "the same value is no change");
-        assert_eq!(started(serde_json::json!({}), &[change(Some(400), None)]).unwrap_err().code(), "rule_frozen");
-        assert_eq!(started(serde_json::json!({}), &[change(None, Some(4))]).unwrap().questions[0].marks_required, 4);
+        assert_eq!(
+            started(serde_json::json!({"default_tolerance_percent": 5}), &[])
+                .unwrap_err()
+                .code(),
+            "rule_frozen"
+        );
+        assert_eq!(
+            started(serde_json::json!({"default_final_step": 1}), &[])
+                .unwrap_err()
+                .code(),
+            "rule_frozen"
+        );
+        assert!(
+            started(serde_json::json!({"default_tolerance_percent": 10}), &[]).is_ok(),
+            "the same value is no change"
+        );
+        assert_eq!(
+            started(serde_json::json!({}), &[change(Some(400), None)])
+                .unwrap_err()
+                .code(),
+            "rule_frozen"
+        );
+        assert_eq!(
+            started(serde_json::json!({}), &[change(None, Some(4))])
+                .unwrap()
+                .questions[0]
+                .marks_required,
+            4
+        );
         let mut four = essay();
         four.marks_required = 4;
         let e = check_rule_change(true, &r, &Map::new(), &[four], &[change(None, Some(3))]).unwrap_err();
@@ -186,7 +212,12 @@ mod tests {
         assert!(matches!(e, RuleError::Invalid { field: Some(ref f), .. } if f == "questions.W1.marks_required"));
         let mut other = change(None, None);
         other.code = "S9".into();
-        assert_eq!(check_rule_change(false, &r, &Map::new(), &[essay()], &[other]).unwrap_err().code(), "unknown_question");
+        assert_eq!(
+            check_rule_change(false, &r, &Map::new(), &[essay()], &[other])
+                .unwrap_err()
+                .code(),
+            "unknown_question"
+        );
     }
 
     proptest! {

@@ -216,10 +216,18 @@ mod tests {
     fn a_question_placed_twice_or_a_negative_region_is_refused() {
         let mut t = template();
         t.questions.push(t.questions[0].clone());
-        assert!(validate_template(&t, &["W1".into()]).unwrap_err().to_string().contains("placed twice"));
+        assert!(
+            validate_template(&t, &["W1".into()])
+                .unwrap_err()
+                .to_string()
+                .contains("placed twice")
+        );
         let mut t = template();
         t.masks[0].region.height = -0.1;
-        assert_eq!(validate_template(&t, &["W1".into()]).unwrap_err().code(), "invalid_template");
+        assert_eq!(
+            validate_template(&t, &["W1".into()]).unwrap_err().code(),
+            "invalid_template"
+        );
     }
 
     proptest! {

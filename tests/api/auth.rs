@@ -262,3 +262,33 @@ async fn expired_tokens_and_tokens_of_no_account_are_refused() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn an_access_token_ends_on_the_server_clock_and_a_forged_one_is_audited() {
+    let app = TestApp::spawn().await;
+    let (admin, _, _) = app.staff().await;
+    assert_eq!(app.get("/api/v1/audit", Some(&admin)).await.status(), StatusCode::OK);
+    app.clock
+        .advance(chrono::Duration::minutes(app.settings.auth.access_token_minutes) + chrono::Duration::seconds(10));
+    let r = app.get("/api/v1/audit", Some(&admin)).await;
+    expect_problem(r, StatusCode::UNAUTHORIZED, "invalid_token").await;
+    // The refresh token lives on (a working day), and trades for a fresh pair.
+    let r = app
+        .post("/api/v1/auth/refresh", None, json!({ "refresh_token": admin.refresh }))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let forged = Session {
+        token: "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.AAAA".into(),
+        refresh: String::new(),
+        key: None,
+    };
+    let r = app.get("/api/v1/audit", Some(&forged)).await;
+    expect_problem(r, StatusCode::UNAUTHORIZED, "invalid_token").await;
+    let admin = app.login("admin", None).await;
+    let entries = app.audit_entries(&admin).await;
+    let refused = entries
+        .iter()
+        .filter(|e| e["action"] == "auth.token" && e["outcome"] == "refused" && e["details"]["code"] == "invalid_token")
+        .count();
+    assert_eq!(refused, 2, "the expired and the forged token");
+}

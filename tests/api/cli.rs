@@ -25,7 +25,16 @@ fn markroom(app: &TestApp, args: &[&str], stdin: &str) -> Output {
 }
 
 fn create<'a>(role: &'a str, username: &'a str, doc: &'a str) -> Vec<&'a str> {
-    vec![role, "create", "--username", username, "--full-name", "Wang Fang", "--id-document", doc]
+    vec![
+        role,
+        "create",
+        "--username",
+        username,
+        "--full-name",
+        "Wang Fang",
+        "--id-document",
+        doc,
+    ]
 }
 
 #[tokio::test]
@@ -41,8 +50,16 @@ async fn the_command_line_bootstraps_an_admin_and_exactly_two_chief_leaders() {
     let again = markroom(&app, &create("leader", "chief0", "a-0001"), &pw);
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("already holds an account"));
-    assert!(markroom(&app, &create("leader", "chief1", "C0001"), &pw).status.success());
-    assert!(markroom(&app, &create("leader", "chief2", "C0002"), &pw).status.success());
+    assert!(
+        markroom(&app, &create("leader", "chief1", "C0001"), &pw)
+            .status
+            .success()
+    );
+    assert!(
+        markroom(&app, &create("leader", "chief2", "C0002"), &pw)
+            .status
+            .success()
+    );
     let third = markroom(&app, &create("leader", "chief3", "C0003"), &pw);
     assert!(!third.status.success());
     assert!(String::from_utf8_lossy(&third.stderr).contains("two active chief leaders exist already"));

@@ -293,3 +293,126 @@ async fn chief_leaders_open_and_close_the_room() {
             .any(|e| e["action"] == "authz" && e["outcome"] == "refused")
     );
 }
+
+#[tokio::test]
+async fn questions_added_at_once_take_distinct_positions() {
+    let app = TestApp::spawn().await;
+    let (_, chief, _) = app.staff().await;
+    app.exam(&chief, "GK").await;
+    let adds = (1..=6).map(|i| {
+        question(
+            &app,
+            &chief,
+            json!({ "code": format!("S{i}"), "kind": "short", "max_score": 10, "step": 1 }),
+        )
+    });
+    for r in futures_util::future::join_all(adds).await {
+        assert_eq!(r.status(), StatusCode::CREATED);
+    }
+    let exam: Value = app.get("/api/v1/exams/GK", Some(&chief)).await.json().await.unwrap();
+    assert_eq!(exam["questions"].as_array().unwrap().len(), 6);
+    let positions: Vec<i32> = app
+        .db
+        .read_now(|c| {
+            let exam = markroom::db::exams::by_code(c, "GK")?;
+            markroom::db::exams::questions_of(c, &exam.id)
+        })
+        .unwrap()
+        .iter()
+        .map(|q| q.position)
+        .collect();
+    assert_eq!(positions, (0..6).collect::<Vec<_>>());
+}
+
+/// A running server made from other settings (another node, or the same node after its file
+/// changed) on the same database.
+async fn other_node(app: &TestApp, adjust: impl FnOnce(&mut markroom::config::Settings)) -> String {
+    let mut settings = app.settings.clone();
+    adjust(&mut settings);
+    let node = markroom::http::Application::build(settings).await.unwrap();
+    let base = format!("http://127.0.0.1:{}", node.port());
+    tokio::spawn(node.run_until_stopped());
+    base
+}
+
+#[tokio::test]
+async fn an_exam_keeps_the_rules_it_was_made_with() {
+    let app = TestApp::spawn().await;
+    let (_, chief, _) = app.staff().await;
+    let made = app.exam(&chief, "GK").await;
+    assert_eq!(made["rules"]["backread_rate"], json!(0.05));
+    let other = other_node(&app, |s| {
+        s.rules.backread_rate = 0.5;
+        s.rules.default_tolerance_percent = 20;
+    })
+    .await;
+    let seen: Value = app
+        .client
+        .get(format!("{other}/api/v1/exams/GK"))
+        .bearer_auth(&chief.token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        seen["rules"], made["rules"],
+        "another settings file changes no exam in progress"
+    );
+    // A question added through that node takes the exam's tolerance rule, not the node's.
+    let r = app
+        .client
+        .post(format!("{other}/api/v1/exams/GK/questions"))
+        .bearer_auth(&chief.token)
+        .json(&json!({ "code": "W1", "kind": "essay", "max_score": 60, "step": 1 }))
+        .send()
+        .await
+        .unwrap();
+    let q: Value = r.json().await.unwrap();
+    assert_eq!(q["tolerance"], json!(6.0), "10% of 60, the exam's own default");
+}
+
+#[tokio::test]
+async fn chief_leaders_change_rules_through_a_checked_audited_patch() {
+    let app = TestApp::spawn().await;
+    let (admin, chief, _) = app.staff().await;
+    app.exam(&chief, "GK").await;
+    let q = json!({ "code": "W1", "kind": "essay", "max_score": 60, "step": 1 });
+    assert_eq!(question(&app, &chief, q).await.status(), StatusCode::CREATED);
+    let patch = |body: Value| app.call(Method::PATCH, "/api/v1/exams/GK/settings", Some(&chief), Some(body));
+    let r = patch(json!({ "backread_rate": 0, "questions": { "W1": { "marks_required": 4, "tolerance": 5 } } })).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let exam: Value = r.json().await.unwrap();
+    assert_eq!(exam["rules"]["backread_rate"], json!(0.0));
+    assert_eq!(exam["settings"]["backread_rate"], json!(0));
+    assert_eq!(exam["questions"][0]["marks_required"], 4);
+    assert_eq!(exam["questions"][0]["tolerance"], json!(5.0));
+    let again: Value = app.get("/api/v1/exams/GK", Some(&chief)).await.json().await.unwrap();
+    assert_eq!(again["rules"], exam["rules"]);
+
+    let r = patch(json!({ "backread_ratio": 0 })).await;
+    let p = expect_problem(r, StatusCode::UNPROCESSABLE_ENTITY, "unknown_setting").await;
+    assert_eq!(p["field"], "settings.backread_ratio");
+    let r = patch(json!({ "questions": { "W1": { "marks_required": 2 } } })).await;
+    let p = expect_problem(r, StatusCode::UNPROCESSABLE_ENTITY, "invalid_question").await;
+    assert_eq!(p["field"], "questions.W1.marks_required");
+    let r = patch(json!({ "questions": { "S9": { "marks_required": 3 } } })).await;
+    expect_problem(r, StatusCode::UNPROCESSABLE_ENTITY, "unknown_question").await;
+    let r = app
+        .call(
+            Method::PATCH,
+            "/api/v1/exams/GK/settings",
+            Some(&admin),
+            Some(json!({ "backread_rate": 0 })),
+        )
+        .await;
+    expect_problem(r, StatusCode::FORBIDDEN, "forbidden").await;
+    let after: Value = app.get("/api/v1/exams/GK", Some(&chief)).await.json().await.unwrap();
+    assert_eq!(after["rules"], exam["rules"], "refused changes changed nothing");
+    let entries = app.audit_entries(&admin).await;
+    let changes: Vec<&Value> = entries.iter().filter(|e| e["action"] == "exam.settings").collect();
+    assert_eq!(changes.len(), 1, "one change; invalid input leaves no trace");
+    assert_eq!(changes[0]["outcome"], "ok");
+    assert_eq!(changes[0]["details"]["before"]["backread_rate"], json!(0.05));
+}

@@ -36,8 +36,14 @@ async fn two_hundred_wrong_logins_at_once_get_no_more_password_checks_than_the_l
     let checks = app.counters.password_checks() - before;
     assert!(checks <= limit, "{checks} password checks for {limit} allowed failures");
     assert!(checks >= 1, "the first attempts were checked");
-    let locked = answers.iter().filter(|r| r.status() == StatusCode::TOO_MANY_REQUESTS).count();
-    let wrong = answers.iter().filter(|r| r.status() == StatusCode::UNAUTHORIZED).count();
+    let locked = answers
+        .iter()
+        .filter(|r| r.status() == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    let wrong = answers
+        .iter()
+        .filter(|r| r.status() == StatusCode::UNAUTHORIZED)
+        .count();
     assert_eq!((locked + wrong, wrong as u64), (200, checks));
     // Even the right password waits out the lock, and the lock ends on the server's clock.
     let r = app.try_login("admin", PASSWORD, None).await;
@@ -72,6 +78,12 @@ async fn a_password_typed_as_a_username_is_neither_stored_nor_audited() {
         .filter(|e| e["action"] == "auth.login" && e["outcome"] == "refused")
         .count();
     assert_eq!(refused, 1);
-    let r = app.post("/api/v1/auth/login", None, json!({ "username": "admin", "password": PASSWORD })).await;
+    let r = app
+        .post(
+            "/api/v1/auth/login",
+            None,
+            json!({ "username": "admin", "password": PASSWORD }),
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::OK);
 }

@@ -20,26 +20,37 @@ async fn users_named(app: &TestApp, username: &str) -> bool {
 async fn one_person_cannot_hold_a_second_account_under_another_name() {
     let app = TestApp::spawn().await;
     let (admin, _, _) = app.staff().await;
-    let body = |username: &str, doc: &str, role: &str| {
-        json!({ "username": username, "full_name": "Zhang Min", "id_document": doc, "role": role })
-    };
+    let body = |username: &str, doc: &str, role: &str| json!({ "username": username, "full_name": "Zhang Min", "id_document": doc, "role": role });
     let r = app
-        .post("/api/v1/users", Some(&admin), body("zhang.min", "330102 19800101 0011", "custodian"))
+        .post(
+            "/api/v1/users",
+            Some(&admin),
+            body("zhang.min", "330102 19800101 0011", "custodian"),
+        )
         .await;
     assert_eq!(r.status(), StatusCode::CREATED);
     // The same number typed another way, under another username and role.
     let r = app
-        .post("/api/v1/users", Some(&admin), body("zm2", "330102-19800101-0011", "admin"))
+        .post(
+            "/api/v1/users",
+            Some(&admin),
+            body("zm2", "330102-19800101-0011", "admin"),
+        )
         .await;
     expect_problem(r, StatusCode::CONFLICT, "person_has_account").await;
-    assert!(!users_named(&app, "zm2").await, "nothing of the refused account is stored");
+    assert!(
+        !users_named(&app, "zm2").await,
+        "nothing of the refused account is stored"
+    );
     // The admin's own person cannot become a leader (an admin holds no other role).
     let mut as_chief = body("admin.as.chief", &document_of("admin"), "leader");
     as_chief["chief"] = json!(true);
     let r = app.post("/api/v1/users", Some(&admin), as_chief).await;
     expect_problem(r, StatusCode::CONFLICT, "person_has_account").await;
     // Bad people are refused with their field.
-    let r = app.post("/api/v1/users", Some(&admin), body("nobody", "12", "custodian")).await;
+    let r = app
+        .post("/api/v1/users", Some(&admin), body("nobody", "12", "custodian"))
+        .await;
     let p = expect_problem(r, StatusCode::UNPROCESSABLE_ENTITY, "invalid_id_document").await;
     assert_eq!(p["field"], "id_document");
     // The number itself is never stored: only its keyed hash.
@@ -50,7 +61,9 @@ async fn one_person_cannot_hold_a_second_account_under_another_name() {
         .unwrap();
     let hash = stored.id_document_hash.unwrap();
     assert!(!hash.contains("330102") && hash.len() == 64, "{hash}");
-    let marker = app.post("/api/v1/users", Some(&admin), body("m1", "M0001", "marker")).await;
+    let marker = app
+        .post("/api/v1/users", Some(&admin), body("m1", "M0001", "marker"))
+        .await;
     expect_problem(marker, StatusCode::UNPROCESSABLE_ENTITY, "role_not_creatable").await;
 }
 
@@ -71,7 +84,9 @@ async fn an_account_someone_else_made_acts_only_after_its_owner_sets_a_password(
     };
     let r = app.get("/api/v1/audit", Some(&first)).await;
     expect_problem(r, StatusCode::FORBIDDEN, "password_change_required").await;
-    let r = app.post("/api/v1/workstations", Some(&first), json!({ "name": "desk" })).await;
+    let r = app
+        .post("/api/v1/workstations", Some(&first), json!({ "name": "desk" }))
+        .await;
     expect_problem(r, StatusCode::FORBIDDEN, "password_change_required").await;
 
     let change = |old: &str, new: &str| {
@@ -81,10 +96,25 @@ async fn an_account_someone_else_made_acts_only_after_its_owner_sets_a_password(
             json!({ "old_password": old, "new_password": new }),
         )
     };
-    expect_problem(change("not the password", PASSWORD).await, StatusCode::FORBIDDEN, "wrong_password").await;
-    let p = expect_problem(change(&otp, "short").await, StatusCode::UNPROCESSABLE_ENTITY, "weak_password").await;
+    expect_problem(
+        change("not the password", PASSWORD).await,
+        StatusCode::FORBIDDEN,
+        "wrong_password",
+    )
+    .await;
+    let p = expect_problem(
+        change(&otp, "short").await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "weak_password",
+    )
+    .await;
     assert_eq!(p["field"], "new_password");
-    expect_problem(change(&otp, &otp).await, StatusCode::UNPROCESSABLE_ENTITY, "password_unchanged").await;
+    expect_problem(
+        change(&otp, &otp).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "password_unchanged",
+    )
+    .await;
     let r = change(&otp, PASSWORD).await;
     assert_eq!(r.status(), StatusCode::OK);
     let fresh: Value = r.json().await.unwrap();
@@ -98,11 +128,22 @@ async fn an_account_someone_else_made_acts_only_after_its_owner_sets_a_password(
         key: None,
     };
     assert_eq!(app.get("/api/v1/audit", Some(&next)).await.status(), StatusCode::OK);
-    assert_eq!(app.try_login("admin2", &otp, None).await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        app.try_login("admin2", &otp, None).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
     app.login("admin2", None).await;
     let entries = app.audit_entries(&admin).await;
-    assert!(entries.iter().any(|e| e["action"] == "auth.password" && e["outcome"] == "ok"));
-    assert!(entries.iter().any(|e| e["action"] == "auth.password" && e["details"]["code"] == "wrong_password"));
+    assert!(
+        entries
+            .iter()
+            .any(|e| e["action"] == "auth.password" && e["outcome"] == "ok")
+    );
+    assert!(
+        entries
+            .iter()
+            .any(|e| e["action"] == "auth.password" && e["details"]["code"] == "wrong_password")
+    );
 }
 
 #[tokio::test]

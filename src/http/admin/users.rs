@@ -143,7 +143,10 @@ pub async fn create_user(
                 },
                 now,
             )
-            .map_err(taken("person_has_account", "that username or person already has an account"))?;
+            .map_err(taken(
+                "person_has_account",
+                "that username or person already has an account",
+            ))?;
             if let Some(code) = &u.exam {
                 let (exam_id, question_ids) = scope_ids(c, code, &u.questions)?;
                 db::users::add_scope(c, &exam_id, &id, &question_ids)?;

@@ -121,7 +121,13 @@ async fn login_inner(
             "the workstation key is not registered",
         ));
     }
-    let right = checked_password(state, username, password, user.as_ref().map(|u| u.password_hash.clone())).await?;
+    let right = checked_password(
+        state,
+        username,
+        password,
+        user.as_ref().map(|u| u.password_hash.clone()),
+    )
+    .await?;
     let Some(user) = user.filter(|_| right) else {
         return Err(bad_credentials());
     };
@@ -150,7 +156,10 @@ fn admissible(user: &UserRow, window_open: bool, presented: &PresentedWorkstatio
     let outcome = if user.active {
         login_workstation(user.role()?, window_open, presented).map_err(ApiError::from)
     } else {
-        Err(ApiError::forbidden("account_inactive", "this account is not active yet"))
+        Err(ApiError::forbidden(
+            "account_inactive",
+            "this account is not active yet",
+        ))
     };
     outcome.map_err(|e| if at_workstation { e } else { bad_credentials() })
 }

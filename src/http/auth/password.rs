@@ -51,11 +51,19 @@ pub async fn change_password(
         new_password,
     } = body.into_inner()?;
     if caller.role == Role::Admissions {
-        return Err(ApiError::forbidden("not_a_person", "service clients have secrets, not passwords"));
+        return Err(ApiError::forbidden(
+            "not_a_person",
+            "service clients have secrets, not passwords",
+        ));
     }
     check_password(&new_password).map_err(|e| rename_field(e, "new_password"))?;
     if new_password == old_password {
-        return Err(RuleError::invalid("password_unchanged", "new_password", "choose a password you have not used here").into());
+        return Err(RuleError::invalid(
+            "password_unchanged",
+            "new_password",
+            "choose a password you have not used here",
+        )
+        .into());
     }
     let id = caller.id.clone();
     let user = state
@@ -66,7 +74,9 @@ pub async fn change_password(
     let audit = caller.audit("auth.password").object("user", &caller.id);
     let right = checked_password(&state, &user.username, &old_password, Some(user.password_hash.clone())).await;
     if !matches!(right, Ok(true)) {
-        let err = right.err().unwrap_or_else(|| ApiError::forbidden("wrong_password", "the old password is wrong"));
+        let err = right
+            .err()
+            .unwrap_or_else(|| ApiError::forbidden("wrong_password", "the old password is wrong"));
         state.audit_alone(audit.refused(&err).entry()).await;
         return Err(err);
     }

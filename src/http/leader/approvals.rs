@@ -73,7 +73,11 @@ pub struct PersonView {
 }
 
 /// Views of stored requests, with every person they name looked up in one query.
-fn views(c: &mut DbConn, rows: Vec<(ApprovalRow, Option<String>)>, now: DateTime<Utc>) -> Result<Vec<ApprovalView>, ApiError> {
+fn views(
+    c: &mut DbConn,
+    rows: Vec<(ApprovalRow, Option<String>)>,
+    now: DateTime<Utc>,
+) -> Result<Vec<ApprovalView>, ApiError> {
     let mut ids: Vec<String> = vec![];
     for (row, _) in &rows {
         ids.push(row.requested_by.clone());
@@ -85,7 +89,12 @@ fn views(c: &mut DbConn, rows: Vec<(ApprovalRow, Option<String>)>, now: DateTime
     let people: HashMap<String, PersonView> = db::users::names(c, &ids)?
         .into_iter()
         .map(|(id, username, full_name, role)| {
-            let p = PersonView { id: id.clone(), username, full_name, role };
+            let p = PersonView {
+                id: id.clone(),
+                username,
+                full_name,
+                role,
+            };
             (id, p)
         })
         .collect();
@@ -114,7 +123,12 @@ fn views(c: &mut DbConn, rows: Vec<(ApprovalRow, Option<String>)>, now: DateTime
         .collect()
 }
 
-fn one_view(c: &mut DbConn, row: ApprovalRow, exam_code: Option<String>, now: DateTime<Utc>) -> Result<ApprovalView, ApiError> {
+fn one_view(
+    c: &mut DbConn,
+    row: ApprovalRow,
+    exam_code: Option<String>,
+    now: DateTime<Utc>,
+) -> Result<ApprovalView, ApiError> {
     views(c, vec![(row, exam_code)], now)?
         .pop()
         .ok_or_else(|| ApiError::Internal("a view of one request came back empty".into()))
@@ -155,7 +169,10 @@ async fn file_request(
                 },
                 now,
             )
-            .map_err(taken("approval_pending", "the same request is already waiting for a decision"))?;
+            .map_err(taken(
+                "approval_pending",
+                "the same request is already waiting for a decision",
+            ))?;
             let mut e = entry.object("approval", &row.id);
             if let Some(id) = &exam_id {
                 e = e.exam(id);
@@ -274,7 +291,9 @@ async fn decide(
             // Recorded first, so that the effect (and any database rule it meets) sees the
             // approval; a concurrent decision by someone else finds nothing pending.
             db::approvals::decide(c, &id, outcome(decision), &by, note.as_deref(), now).map_err(|e| match e {
-                DbError::NotFound => RuleError::conflict("approval_decided", "someone decided this request a moment ago").into(),
+                DbError::NotFound => {
+                    RuleError::conflict("approval_decided", "someone decided this request a moment ago").into()
+                }
                 other => ApiError::from(other),
             })?;
             if decision == Decision::Approve {
