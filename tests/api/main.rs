@@ -9,6 +9,7 @@ mod cli;
 mod errors;
 mod exams;
 mod helpers;
+mod queries;
 mod routes;
 mod storage;
 mod workstations;
