@@ -32,6 +32,13 @@ fn word(c: &mut DbConn, sql: &str) -> String {
     words(c, sql).pop().unwrap_or_else(|| panic!("no row from {sql}"))
 }
 
+/// How many rows a table holds now, for tests that check a refusal stored nothing.
+pub fn count_rows(app: &TestApp, table: &str) -> i64 {
+    app.db
+        .read_now(|c| -> Result<i64, DbError> { Ok(number(c, &format!("SELECT COUNT(*) AS n FROM {table}"))) })
+        .unwrap()
+}
+
 fn sqlite_is_durable(c: &mut DbConn) {
     assert_eq!(number(c, "SELECT synchronous AS n FROM pragma_synchronous"), 2, "FULL");
     assert_eq!(number(c, "SELECT foreign_keys AS n FROM pragma_foreign_keys"), 1);
