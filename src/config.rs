@@ -307,6 +307,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::result_large_err, reason = "figment::Jail's closure returns figment's own error")]
     fn the_production_example_is_valid() {
         // In a jail, so that the environment test's variables cannot leak into this one.
         figment::Jail::expect_with(|jail| {
@@ -326,6 +327,7 @@ mod tests {
 
     /// The environment is one per process, so every layer that reads it is tested here, once.
     #[test]
+    #[allow(clippy::result_large_err, reason = "figment::Jail's closure returns figment's own error")]
     fn each_layer_overrides_the_one_before() {
         figment::Jail::expect_with(|jail| {
             jail.clear_env();
@@ -352,11 +354,15 @@ mod tests {
             assert_eq!(s.postgres_url(), Some("postgres://markroom@db:5432/markroom"));
 
             jail.set_env("MARKROOM_AUTH__ACCESS_TOKEN_MINUTES", i64::MAX);
-            let err = Settings::load().expect_err("an overflowing lifetime is refused").to_string();
+            let err = Settings::load()
+                .expect_err("an overflowing lifetime is refused")
+                .to_string();
             assert!(err.contains("auth.access_token_minutes"), "{err}");
             jail.set_env("MARKROOM_AUTH__ACCESS_TOKEN_MINUTES", 20);
             jail.set_env("MARKROOM_CONFIG", "missing.toml");
-            let err = Settings::load().expect_err("a missing MARKROOM_CONFIG is refused").to_string();
+            let err = Settings::load()
+                .expect_err("a missing MARKROOM_CONFIG is refused")
+                .to_string();
             assert!(err.contains("missing.toml"), "{err}");
             Ok(())
         });
@@ -384,7 +390,9 @@ mod tests {
             ("auth.access_token_minutes", |s, v| s.auth.access_token_minutes = v),
             ("auth.refresh_token_minutes", |s, v| s.auth.refresh_token_minutes = v),
             ("auth.lockout_minutes", |s, v| s.auth.lockout_minutes = v),
-            ("auth.slowdown_ms_per_failure", |s, v| s.auth.slowdown_ms_per_failure = v),
+            ("auth.slowdown_ms_per_failure", |s, v| {
+                s.auth.slowdown_ms_per_failure = v
+            }),
             ("auth.max_slowdown_ms", |s, v| s.auth.max_slowdown_ms = v),
             ("approvals.expiry_minutes", |s, v| s.approvals.expiry_minutes = v),
         ];
