@@ -307,7 +307,7 @@ mod tests {
     }
 
     #[test]
-    #[allow(clippy::result_large_err, reason = "figment::Jail's closure returns figment's own error")]
+    #[allow(clippy::result_large_err, reason = "Jail fixes the error type")]
     fn the_production_example_is_valid() {
         // In a jail, so that the environment test's variables cannot leak into this one.
         figment::Jail::expect_with(|jail| {
@@ -327,7 +327,7 @@ mod tests {
 
     /// The environment is one per process, so every layer that reads it is tested here, once.
     #[test]
-    #[allow(clippy::result_large_err, reason = "figment::Jail's closure returns figment's own error")]
+    #[allow(clippy::result_large_err, reason = "Jail fixes the error type")]
     fn each_layer_overrides_the_one_before() {
         figment::Jail::expect_with(|jail| {
             jail.clear_env();
