@@ -35,11 +35,14 @@ pub async fn caller_first(
         .error()
         .and_then(|e| e.as_error::<ApiError>())
         .is_some_and(|e| e.code() == INVALID_QUERY);
+    if !refused_query {
+        return Ok(res.map_into_left_body());
+    }
     let request = res.request().clone();
     let public = request
         .app_data::<web::Data<Document>>()
         .is_some_and(|doc| doc.is_public(request.method().as_str(), request.path()));
-    if !refused_query || public {
+    if public {
         return Ok(res.map_into_left_body());
     }
     match Caller::from_request(&request, &mut Payload::None).await {
