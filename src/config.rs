@@ -153,6 +153,13 @@ impl Default for AuditSettings {
     }
 }
 
+/// Tokens, locks and requests that last longer than a year are a typing mistake, not a policy.
+const MAX_MINUTES: i64 = 366 * 24 * 60;
+/// A login held longer than a minute outlasts the client's own timeout.
+const MAX_SLOWDOWN_MS: i64 = 60_000;
+/// HS256 wants a key at least as long as its 256-bit output.
+const MIN_TOKEN_SECRET_BYTES: usize = 32;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("settings: {0}")]
@@ -202,15 +209,63 @@ impl Settings {
                 "database.sqlite_synchronous is full or normal".into(),
             ));
         }
-        if self.auth.access_token_minutes < 1 || self.auth.refresh_token_minutes < self.auth.access_token_minutes {
+        self.validate_durations()?;
+        if self.auth.refresh_token_minutes < self.auth.access_token_minutes {
             return Err(ConfigError::Invalid(
-                "auth: token lifetimes must be positive, refresh at least access".into(),
+                "auth.refresh_token_minutes must be at least auth.access_token_minutes".into(),
             ));
         }
-        if self.auth.lock_after_failures == 0 || self.approvals.expiry_minutes < 0 {
-            return Err(ConfigError::Invalid(
-                "auth.lock_after_failures and approvals.expiry_minutes must be positive".into(),
-            ));
+        if self.auth.lock_after_failures == 0 {
+            return Err(ConfigError::Invalid("auth.lock_after_failures must be positive".into()));
+        }
+        // An empty secret means "unset" (the key file is used), as `secrets::token_key` reads it.
+        if let Some(secret) = self.auth.token_secret.as_deref().filter(|s| !s.is_empty())
+            && secret.len() < MIN_TOKEN_SECRET_BYTES
+        {
+            return Err(ConfigError::Invalid(format!(
+                "auth.token_secret must be at least {MIN_TOKEN_SECRET_BYTES} bytes (it is {}); HS256 is only as strong as its key",
+                secret.len()
+            )));
+        }
+        // The identity key hides document numbers that are easy to guess: it must be as strong.
+        if let Some(key) = self.auth.identity_key.as_deref().filter(|s| !s.is_empty())
+            && key.len() < MIN_TOKEN_SECRET_BYTES
+        {
+            return Err(ConfigError::Invalid(format!(
+                "auth.identity_key must be at least {MIN_TOKEN_SECRET_BYTES} bytes (it is {})",
+                key.len()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Every duration setting becomes a `chrono::Duration` somewhere in a request; one that
+    /// does not fit would panic there, so it is refused here, with a sane ceiling besides.
+    fn validate_durations(&self) -> Result<(), ConfigError> {
+        let a = &self.auth;
+        for (name, value) in [
+            ("auth.access_token_minutes", a.access_token_minutes),
+            ("auth.refresh_token_minutes", a.refresh_token_minutes),
+            ("auth.lockout_minutes", a.lockout_minutes),
+            ("approvals.expiry_minutes", self.approvals.expiry_minutes),
+        ] {
+            let fits = chrono::Duration::try_minutes(value).is_some_and(|d| d >= chrono::Duration::minutes(1));
+            if !fits || value > MAX_MINUTES {
+                return Err(ConfigError::Invalid(format!(
+                    "{name} must be positive and at most {MAX_MINUTES} (a year), not {value}"
+                )));
+            }
+        }
+        for (name, value) in [
+            ("auth.slowdown_ms_per_failure", a.slowdown_ms_per_failure),
+            ("auth.max_slowdown_ms", a.max_slowdown_ms),
+        ] {
+            let fits = chrono::Duration::try_milliseconds(value).is_some_and(|d| d >= chrono::Duration::zero());
+            if !fits || value > MAX_SLOWDOWN_MS {
+                return Err(ConfigError::Invalid(format!(
+                    "{name} must be between 0 and {MAX_SLOWDOWN_MS} (a minute), not {value}"
+                )));
+            }
         }
         Ok(())
     }
@@ -265,15 +320,118 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::result_large_err, reason = "Jail fixes the error type")]
     fn the_production_example_is_valid() {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let s = Settings::load_from(
-            &root.join("config/default.toml"),
-            Some(root.join("config/production.example.toml")),
-        );
-        let s = s.expect("the example loads");
-        assert!(s.postgres_url().is_some());
-        assert_eq!(s.auth.lockout_minutes, 30);
-        assert_eq!(s.rules, MarkingRules::default());
+        // In a jail, so that the environment test's variables cannot leak into this one.
+        figment::Jail::expect_with(|jail| {
+            jail.clear_env();
+            let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+            let s = Settings::load_from(
+                &root.join("config/default.toml"),
+                Some(root.join("config/production.example.toml")),
+            );
+            let s = s.expect("the example loads");
+            assert!(s.postgres_url().is_some());
+            assert_eq!(s.auth.lockout_minutes, 30);
+            assert_eq!(s.rules, MarkingRules::default());
+            Ok(())
+        });
+    }
+
+    /// The environment is one per process, so every layer that reads it is tested here, once.
+    #[test]
+    #[allow(clippy::result_large_err, reason = "Jail fixes the error type")]
+    fn each_layer_overrides_the_one_before() {
+        figment::Jail::expect_with(|jail| {
+            jail.clear_env();
+            jail.create_dir("config")?;
+            jail.create_file(
+                "config/default.toml",
+                "[auth]\naccess_token_minutes = 20\nlockout_minutes = 20\nslow_after_failures = 2\n",
+            )?;
+            jail.create_file(
+                "site.toml",
+                "bind = \"0.0.0.0:9000\"\n[auth]\nlockout_minutes = 40\nslow_after_failures = 4\n",
+            )?;
+            jail.set_env("MARKROOM_CONFIG", "site.toml");
+            jail.set_env("MARKROOM_AUTH__SLOW_AFTER_FAILURES", 7);
+            jail.set_env("MARKROOM_APPROVALS__EXPIRY_MINUTES", 60);
+            jail.set_env("DATABASE_URL", "postgres://markroom@db:5432/markroom");
+            let s = Settings::load().expect("the layers load");
+            assert_eq!(s.auth.refresh_token_minutes, 720, "built-in default");
+            assert_eq!(s.auth.access_token_minutes, 20, "config/default.toml over the built-in");
+            assert_eq!(s.auth.lockout_minutes, 40, "MARKROOM_CONFIG over config/default.toml");
+            assert_eq!(s.bind, "0.0.0.0:9000");
+            assert_eq!(s.auth.slow_after_failures, 7, "MARKROOM_* over the file");
+            assert_eq!(s.approvals.expiry_minutes, 60);
+            assert_eq!(s.postgres_url(), Some("postgres://markroom@db:5432/markroom"));
+
+            jail.set_env("MARKROOM_AUTH__ACCESS_TOKEN_MINUTES", i64::MAX);
+            let err = Settings::load()
+                .expect_err("an overflowing lifetime is refused")
+                .to_string();
+            assert!(err.contains("auth.access_token_minutes"), "{err}");
+            jail.set_env("MARKROOM_AUTH__ACCESS_TOKEN_MINUTES", 20);
+            jail.set_env("MARKROOM_CONFIG", "missing.toml");
+            let err = Settings::load()
+                .expect_err("a missing MARKROOM_CONFIG is refused")
+                .to_string();
+            assert!(err.contains("missing.toml"), "{err}");
+            Ok(())
+        });
+    }
+
+    fn refusal(adjust: impl FnOnce(&mut Settings)) -> String {
+        let mut s = Settings::default();
+        adjust(&mut s);
+        match s.validate() {
+            Err(ConfigError::Invalid(msg)) => msg,
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_zero_approval_expiry_is_refused() {
+        let msg = refusal(|s| s.approvals.expiry_minutes = 0);
+        assert!(msg.contains("approvals.expiry_minutes must be positive"), "{msg}");
+    }
+
+    #[test]
+    fn durations_that_would_overflow_are_refused_by_name() {
+        type Set = fn(&mut Settings, i64);
+        let settings: [(&str, Set); 6] = [
+            ("auth.access_token_minutes", |s, v| s.auth.access_token_minutes = v),
+            ("auth.refresh_token_minutes", |s, v| s.auth.refresh_token_minutes = v),
+            ("auth.lockout_minutes", |s, v| s.auth.lockout_minutes = v),
+            ("auth.slowdown_ms_per_failure", |s, v| {
+                s.auth.slowdown_ms_per_failure = v
+            }),
+            ("auth.max_slowdown_ms", |s, v| s.auth.max_slowdown_ms = v),
+            ("approvals.expiry_minutes", |s, v| s.approvals.expiry_minutes = v),
+        ];
+        for (name, set) in settings {
+            for value in [i64::MAX, i64::MIN, -1, MAX_MINUTES + 1] {
+                let msg = refusal(|s| set(s, value));
+                assert!(msg.contains(name), "{name} = {value}: {msg}");
+            }
+        }
+        let mut longest = Settings::default();
+        longest.auth.access_token_minutes = MAX_MINUTES;
+        longest.auth.refresh_token_minutes = MAX_MINUTES;
+        longest.auth.max_slowdown_ms = MAX_SLOWDOWN_MS;
+        assert!(longest.validate().is_ok(), "the ceilings themselves are allowed");
+    }
+
+    #[test]
+    fn a_short_token_secret_is_refused() {
+        let msg = refusal(|s| s.auth.token_secret = Some("x".repeat(MIN_TOKEN_SECRET_BYTES - 1)));
+        assert!(msg.contains("auth.token_secret must be at least 32 bytes"), "{msg}");
+        let mut s = Settings::default();
+        s.auth.token_secret = Some("x".repeat(MIN_TOKEN_SECRET_BYTES));
+        assert!(s.validate().is_ok());
+        s.auth.token_secret = Some(String::new());
+        assert!(s.validate().is_ok(), "empty means unset: the key file is used");
+        let msg = refusal(|s| s.auth.identity_key = Some("short".into()));
+        assert!(msg.contains("auth.identity_key must be at least 32 bytes"), "{msg}");
     }
 }

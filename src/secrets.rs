@@ -18,6 +18,11 @@ pub enum SecretError {
     Hash(String),
     #[error("token key file {path}: {source}")]
     KeyFile { path: String, source: std::io::Error },
+    #[error(
+        "token key file {path} has permissions {mode:04o}: others could read the key that signs every token; \
+         make it 0600 (chmod 600 {path}) or remove it to have a new one made"
+    )]
+    KeyFileOpen { path: String, mode: u32 },
 }
 
 pub fn hash_password(password: &str) -> Result<String, SecretError> {
@@ -57,6 +62,7 @@ pub fn sha256_hex(data: &[u8]) -> String {
 }
 
 /// The token signing key: from settings, or from `data_dir/token.key`, made on first start.
+/// An existing key file that group or others can read is refused rather than trusted.
 pub fn token_key(configured: Option<&str>, data_dir: &Path) -> Result<Vec<u8>, SecretError> {
     if let Some(k) = configured.filter(|k| !k.is_empty()) {
         return Ok(k.as_bytes().to_vec());
@@ -70,11 +76,14 @@ fn private_key_file(path: &Path) -> Result<Vec<u8>, SecretError> {
         path: path.display().to_string(),
         source,
     };
+    if let Ok(meta) = std::fs::metadata(path) {
+        check_private(path, &meta)?;
+    }
     match std::fs::read_to_string(path) {
         Ok(k) if !k.trim().is_empty() => Ok(k.trim().as_bytes().to_vec()),
         _ => {
             if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir).map_err(io)?;
+                private_dir(dir).map_err(io)?;
             }
             let key = random_key();
             write_private(path, key.as_bytes()).map_err(io)?;
@@ -111,6 +120,54 @@ pub fn one_time_password() -> String {
         .collect()
 }
 
+#[cfg(unix)]
+fn check_private(path: &Path, meta: &std::fs::Metadata) -> Result<(), SecretError> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = meta.permissions().mode() & 0o7777;
+    if mode & 0o077 != 0 {
+        return Err(SecretError::KeyFileOpen {
+            path: path.display().to_string(),
+            mode,
+        });
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn check_private(_: &Path, _: &std::fs::Metadata) -> Result<(), SecretError> {
+    Ok(())
+}
+
+/// Creates a directory (and any missing parents) readable by the service's user alone. A
+/// directory that already exists is the operator's, and is left as it is.
+pub fn private_dir(path: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(path)
+}
+
+/// Creates an empty file readable by the service's user alone, unless it exists already. SQLite
+/// gives its journal files the database file's mode, so making the file first covers them too.
+pub fn private_file(path: &Path) -> std::io::Result<()> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    match opts.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     let mut opts = std::fs::OpenOptions::new();
@@ -136,6 +193,62 @@ mod tests {
         assert!(verify_password("correct horse battery", &h));
         assert!(!verify_password("correct horse batterY", &h));
         assert!(!verify_password("x", "not a hash"));
+    }
+
+    #[cfg(unix)]
+    fn mode(path: &Path) -> u32 {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_new_key_is_made_private_in_a_private_directory() {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = tmp.path().join("data");
+        let key = token_key(None, &data).unwrap();
+        assert_eq!(mode(&data), 0o700);
+        assert_eq!(mode(&data.join("token.key")), 0o600);
+        assert_eq!(token_key(None, &data).unwrap(), key, "the same key on the next start");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_key_file_others_can_read_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("token.key");
+        for loose in [0o644, 0o640, 0o604, 0o660] {
+            std::fs::write(&path, "a key that others could read").unwrap();
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(loose)).unwrap();
+            let err = token_key(None, tmp.path()).expect_err("a readable key is refused");
+            assert!(matches!(err, SecretError::KeyFileOpen { mode, .. } if mode == loose));
+            assert!(err.to_string().contains("make it 0600"), "{err}");
+            let kept = std::fs::read_to_string(&path).unwrap();
+            assert_eq!(kept, "a key that others could read", "the file is not replaced");
+        }
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert_eq!(token_key(None, tmp.path()).unwrap(), b"a key that others could read");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn an_existing_directory_keeps_the_operator_s_mode() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o750)).unwrap();
+        private_dir(tmp.path()).unwrap();
+        assert_eq!(mode(tmp.path()), 0o750);
+        let file = tmp.path().join("markroom.db");
+        private_file(&file).unwrap();
+        assert_eq!(mode(&file), 0o600);
+        std::fs::write(&file, "kept").unwrap();
+        private_file(&file).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&file).unwrap(),
+            "kept",
+            "an existing file is left alone"
+        );
     }
 
     #[test]

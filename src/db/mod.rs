@@ -102,9 +102,13 @@ impl Db {
         let (backend, url) = match settings.postgres_url() {
             Some(url) => (Backend::Postgres, url.to_string()),
             None => {
-                std::fs::create_dir_all(&settings.data_dir)
+                let path = settings.sqlite_path();
+                // Marks and sealed identities live in this file: nobody but the service reads it.
+                crate::secrets::private_dir(&settings.data_dir)
                     .map_err(|e| DbError::Pool(format!("data directory {}: {e}", settings.data_dir.display())))?;
-                (Backend::Sqlite, settings.sqlite_path().display().to_string())
+                crate::secrets::private_file(&path)
+                    .map_err(|e| DbError::Pool(format!("database file {}: {e}", path.display())))?;
+                (Backend::Sqlite, path.display().to_string())
             }
         };
         let sqlite_pragmas = format!(

@@ -9,6 +9,7 @@ pub mod health;
 pub mod json;
 pub mod leader;
 pub mod openapi;
+pub mod query_errors;
 pub mod request_id;
 pub mod state;
 pub mod tokens;
@@ -57,15 +58,10 @@ fn api_scope() -> utoipa_actix_web::scope::Scope<
         .configure(leader::routes)
 }
 
-/// Malformed path and query parameters get the same problem form as bodies.
+/// Malformed path and query parameters (see `query_errors`) get the same problem form as bodies.
 fn path_errors() -> web::PathConfig {
     web::PathConfig::default()
         .error_handler(|e, _| ApiError::input(StatusCode::NOT_FOUND, "invalid_path", e.to_string(), None).into())
-}
-
-fn query_errors() -> web::QueryConfig {
-    web::QueryConfig::default()
-        .error_handler(|e, _| ApiError::input(StatusCode::BAD_REQUEST, "invalid_query", e.to_string(), None).into())
 }
 
 /// The whole service on a bound listener, ready to run.
@@ -116,8 +112,9 @@ impl Application {
                 .service(api_scope())
                 .split_for_parts();
             app.app_data(path_errors())
-                .app_data(query_errors())
+                .app_data(query_errors::config())
                 .default_service(web::to(openapi::fallback))
+                .wrap(from_fn(query_errors::caller_first))
                 .wrap(from_fn(request_id::middleware))
         })
         .listen(listener)?;

@@ -99,46 +99,65 @@ pub struct Document {
     pub json: String,
     /// Each path template split into segments (`None` for a `{parameter}`), with its methods.
     pub routes: Vec<(Vec<Option<String>>, Vec<String>)>,
+    /// The operations anyone may call (those without `security`), as segments and method.
+    pub public: Vec<(Vec<Option<String>>, String)>,
 }
+
+type Segments = Vec<Option<String>>;
 
 impl Document {
     pub fn new(doc: &utoipa::openapi::OpenApi) -> Document {
         let json = doc.to_json().unwrap_or_else(|_| "{}".into());
         let value: serde_json::Value = serde_json::from_str(&json).unwrap_or_default();
-        let mut routes = vec![];
+        let (mut routes, mut public) = (vec![], vec![]);
         if let Some(paths) = value.get("paths").and_then(|p| p.as_object()) {
             for (path, ops) in paths {
-                let segments = path
+                let segments: Segments = path
                     .trim_matches('/')
                     .split('/')
                     .map(|s| if s.starts_with('{') { None } else { Some(s.to_string()) })
                     .collect();
-                let methods = ops
-                    .as_object()
-                    .map(|o| o.keys().map(|m| m.to_uppercase()).collect())
-                    .unwrap_or_default();
-                routes.push((segments, methods));
+                let ops = ops.as_object().cloned().unwrap_or_default();
+                for (method, op) in &ops {
+                    if op
+                        .get("security")
+                        .is_none_or(|s| s.as_array().is_some_and(Vec::is_empty))
+                    {
+                        public.push((segments.clone(), method.to_uppercase()));
+                    }
+                }
+                routes.push((segments, ops.keys().map(|m| m.to_uppercase()).collect()));
             }
         }
-        Document { json, routes }
+        Document { json, routes, public }
     }
 
     /// The methods a concrete path accepts, if any route matches it.
     pub fn methods_for(&self, path: &str) -> Option<Vec<String>> {
-        let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
-        let mut found: Vec<String> = vec![];
-        for (segments, methods) in &self.routes {
-            let matches = segments.len() == parts.len()
-                && segments
-                    .iter()
-                    .zip(&parts)
-                    .all(|(s, p)| s.as_deref().is_none_or(|s| s == *p));
-            if matches {
-                found.extend(methods.iter().cloned());
-            }
-        }
+        let found: Vec<String> = self
+            .routes
+            .iter()
+            .filter(|(segments, _)| template_matches(segments, path))
+            .flat_map(|(_, methods)| methods.iter().cloned())
+            .collect();
         if found.is_empty() { None } else { Some(found) }
     }
+
+    /// Whether anyone may call this method on this concrete path.
+    pub fn is_public(&self, method: &str, path: &str) -> bool {
+        self.public
+            .iter()
+            .any(|(segments, m)| m.eq_ignore_ascii_case(method) && template_matches(segments, path))
+    }
+}
+
+fn template_matches(segments: &[Option<String>], path: &str) -> bool {
+    let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+    segments.len() == parts.len()
+        && segments
+            .iter()
+            .zip(&parts)
+            .all(|(s, p)| s.as_deref().is_none_or(|s| s == *p))
 }
 
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {

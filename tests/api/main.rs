@@ -2,15 +2,20 @@
 //! Whole-service tests: the real HTTP server on a free port against a real database of its own
 //! (a fresh SQLite file, or a fresh PostgreSQL database when DATABASE_URL names a server).
 
+mod admin_routes;
 mod approvals;
 mod audit_chain;
 mod auth;
 mod cli;
 mod errors;
 mod exams;
+mod forged_tokens;
 mod helpers;
 mod login_throttle;
 mod people;
+mod queries;
+mod room_workstations;
 mod routes;
 mod storage;
+mod templates;
 mod workstations;

@@ -1,6 +1,9 @@
+use diesel::RunQueryDsl;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::sql_types::{BigInt, Text};
-use diesel::{QueryableByName, RunQueryDsl};
+use diesel::{Connection, QueryableByName, sql_query};
 use markroom::db::{Backend, DbConn, DbError};
+use markroom::domain::role::Role;
 
 use crate::helpers::TestApp;
 
@@ -17,38 +20,209 @@ struct Word {
 }
 
 fn number(c: &mut DbConn, sql: &str) -> i64 {
-    diesel::sql_query(sql)
-        .get_result::<Number>(c)
-        .map_err(DbError::from)
+    sql_query(sql).get_result::<Number>(c).map_err(DbError::from).unwrap().n
+}
+
+fn words(c: &mut DbConn, sql: &str) -> Vec<String> {
+    let rows = sql_query(sql).load::<Word>(c).map_err(DbError::from).unwrap();
+    rows.into_iter().map(|r| r.w).collect()
+}
+
+fn word(c: &mut DbConn, sql: &str) -> String {
+    words(c, sql).pop().unwrap_or_else(|| panic!("no row from {sql}"))
+}
+
+/// How many rows a table holds now, for tests that check a refusal stored nothing.
+pub fn count_rows(app: &TestApp, table: &str) -> i64 {
+    app.db
+        .read_now(|c| -> Result<i64, DbError> { Ok(number(c, &format!("SELECT COUNT(*) AS n FROM {table}"))) })
         .unwrap()
-        .n
+}
+
+fn sqlite_is_durable(c: &mut DbConn) {
+    assert_eq!(number(c, "SELECT synchronous AS n FROM pragma_synchronous"), 2, "FULL");
+    assert_eq!(number(c, "SELECT foreign_keys AS n FROM pragma_foreign_keys"), 1);
+    assert!(number(c, "SELECT timeout AS n FROM pragma_busy_timeout") >= 1000);
+    assert_eq!(word(c, "SELECT journal_mode AS w FROM pragma_journal_mode"), "wal");
+}
+
+/// What markroom assumes of the server rather than sets itself: an acknowledged commit is on
+/// disk, transactions see committed data only, and the SQL it writes (PostgreSQL 15) runs.
+fn postgres_is_durable(c: &mut DbConn) {
+    let setting = |c: &mut DbConn, name: &str| word(c, &format!("SELECT current_setting('{name}') AS w"));
+    assert_eq!(setting(c, "synchronous_commit"), "on");
+    assert_eq!(setting(c, "fsync"), "on");
+    assert_eq!(setting(c, "full_page_writes"), "on");
+    assert_eq!(setting(c, "default_transaction_isolation"), "read committed");
+    assert_eq!(
+        setting(c, "transaction_isolation"),
+        "read committed",
+        "our own transactions"
+    );
+    assert_eq!(
+        setting(c, "server_encoding"),
+        "UTF8",
+        "names and comments in any script"
+    );
+    let version = number(c, "SELECT current_setting('server_version_num')::bigint AS n");
+    assert!(version >= 150_000, "PostgreSQL 15 or later, not {version}");
 }
 
 #[tokio::test]
-async fn sqlite_runs_durable_with_wal_and_foreign_keys() {
+async fn the_database_runs_durable_with_the_settings_markroom_relies_on() {
     let app = TestApp::spawn().await;
-    if app.db.backend() != Backend::Sqlite {
-        return;
-    }
+    let backend = app.db.backend();
     app.db
         .write_now(|c| -> Result<(), DbError> {
-            assert_eq!(number(c, "SELECT synchronous AS n FROM pragma_synchronous"), 2, "FULL");
-            assert_eq!(number(c, "SELECT foreign_keys AS n FROM pragma_foreign_keys"), 1);
-            assert!(number(c, "SELECT timeout AS n FROM pragma_busy_timeout") >= 1000);
-            let mode = diesel::sql_query("SELECT journal_mode AS w FROM pragma_journal_mode").get_result::<Word>(c)?;
-            assert_eq!(mode.w, "wal");
+            match backend {
+                Backend::Sqlite => sqlite_is_durable(c),
+                Backend::Postgres => postgres_is_durable(c),
+            }
             Ok(())
         })
         .unwrap();
 }
 
+/// The audit log names exams by id but must outlive any of them, so it holds no foreign key.
+const NOT_EXAM_SCOPED: &[&str] = &["audit_log"];
+
+/// One complete row for each table that belongs to an exam, with `{exam}` for its exam id; every
+/// other column is valid and every other foreign key is met (the question of `leader_scopes`
+/// is the one the `questions` row makes in the real exam).
+fn exam_scoped_rows(user: &str, client: &str) -> Vec<(&'static str, String)> {
+    vec![
+        (
+            "questions",
+            "INSERT INTO questions (exam_id, id, code, position, kind, max_score, step, tolerance, final_step, \
+             marks_required, criteria, created_at) \
+             VALUES ('{exam}', 'q-1', 'W1', 1, 'essay', 6000, 100, 600, 50, 3, '[]', CURRENT_TIMESTAMP)"
+                .to_string(),
+        ),
+        (
+            "sheet_templates",
+            format!(
+                "INSERT INTO sheet_templates (exam_id, body, updated_at, updated_by) \
+                 VALUES ('{{exam}}', '{{}}', CURRENT_TIMESTAMP, '{user}')"
+            ),
+        ),
+        (
+            "leader_scopes",
+            format!("INSERT INTO leader_scopes (exam_id, user_id, question_id) VALUES ('{{exam}}', '{user}', 'q-1')"),
+        ),
+        (
+            "service_client_exams",
+            format!("INSERT INTO service_client_exams (exam_id, client_id) VALUES ('{{exam}}', '{client}')"),
+        ),
+        (
+            "approvals",
+            format!(
+                "INSERT INTO approvals (id, exam_id, kind, payload, status, requested_by, requested_at, expires_at) \
+                 VALUES ('approval-{{exam}}', '{{exam}}', 'release_results', '{{}}', 'pending', '{user}', \
+                 CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+            ),
+        ),
+    ]
+}
+
+fn tables_with_an_exam_id(c: &mut DbConn, backend: Backend) -> Vec<String> {
+    let sql = match backend {
+        Backend::Sqlite => {
+            "SELECT m.name AS w FROM sqlite_master m JOIN pragma_table_info(m.name) p \
+             WHERE m.type = 'table' AND p.name = 'exam_id'"
+        }
+        Backend::Postgres => {
+            "SELECT table_name::text AS w FROM information_schema.columns \
+             WHERE table_schema = current_schema() AND column_name = 'exam_id'"
+        }
+    };
+    let mut tables = words(c, sql);
+    tables.sort_unstable();
+    tables
+}
+
+/// The refusal is the exam's foreign key, not any other constraint of the row.
+fn assert_exam_foreign_key(table: &str, backend: Backend, result: Result<usize, DieselError>) {
+    match result {
+        Err(DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, info)) => match backend {
+            Backend::Sqlite => assert_eq!(info.message(), "FOREIGN KEY constraint failed", "{table}"),
+            Backend::Postgres => {
+                assert!(info.message().contains("violates foreign key constraint"), "{table}");
+                let constraint = info.constraint_name().unwrap_or_default();
+                assert!(constraint.contains("exam_id"), "{table} refused by {constraint}");
+            }
+        },
+        other => panic!("{table}: expected the exam's foreign key to refuse the row, got {other:?}"),
+    }
+}
+
 #[tokio::test]
 async fn exam_scoped_rows_cannot_point_at_a_missing_exam() {
     let app = TestApp::spawn().await;
-    let sql = "INSERT INTO sheet_templates (exam_id, body, updated_at, updated_by) \
-               VALUES ('no-such-exam', '{}', CURRENT_TIMESTAMP, 'x')";
-    let refused = app
-        .db
-        .write_now(|c| diesel::sql_query(sql).execute(c).map_err(DbError::from));
-    assert!(refused.is_err(), "the foreign key on exam_id holds on both backends");
+    let backend = app.db.backend();
+    let user = app.bootstrap("chief1", Role::Leader);
+    let chief = app.login("chief1", None).await;
+    app.exam(&chief, "GK").await;
+    app.db
+        .write_now(|c| -> Result<(), DbError> {
+            let exam = word(c, "SELECT id AS w FROM exams WHERE code = 'GK'");
+            sql_query(
+                "INSERT INTO service_clients (id, name, secret_hash, active, created_at) \
+                 VALUES ('client-1', 'Admissions', 'x', TRUE, CURRENT_TIMESTAMP)",
+            )
+            .execute(c)?;
+            let rows = exam_scoped_rows(&user, "client-1");
+            let mut covered: Vec<&str> = rows
+                .iter()
+                .map(|(t, _)| *t)
+                .chain(NOT_EXAM_SCOPED.iter().copied())
+                .collect();
+            covered.sort_unstable();
+            assert_eq!(
+                tables_with_an_exam_id(c, backend),
+                covered,
+                "every exam-scoped table is tried"
+            );
+            for (table, sql) in rows {
+                // In a savepoint, so that PostgreSQL carries on after the refusal.
+                let refused = c.transaction(|c| sql_query(sql.replace("{exam}", "no-such-exam")).execute(c));
+                assert_exam_foreign_key(table, backend, refused);
+                let stored = sql_query(sql.replace("{exam}", &exam)).execute(c);
+                assert_eq!(
+                    stored.map_err(|e| e.to_string()),
+                    Ok(1),
+                    "{table}: the same row in a real exam"
+                );
+            }
+            Ok(())
+        })
+        .unwrap();
+}
+
+#[cfg(unix)]
+fn mode(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn the_data_directory_markroom_makes_is_its_own() {
+    let app = TestApp::spawn_with(|s| s.data_dir = s.data_dir.join("made-by-markroom")).await;
+    let dir = app.settings.data_dir.clone();
+    assert_eq!(mode(&dir), 0o700, "the data directory");
+    assert_eq!(mode(&dir.join("token.key")), 0o600, "the token key");
+    if app.db.backend() == Backend::Sqlite {
+        assert_eq!(mode(&app.settings.sqlite_path()), 0o600, "the database file");
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().to_string();
+            if name.starts_with("markroom.db") {
+                assert_eq!(mode(&path) & 0o077, 0, "{name} is the service's alone");
+            }
+        }
+    }
 }
