@@ -14,6 +14,7 @@ pub mod rule_change;
 pub mod rules;
 pub mod score;
 pub mod template;
+pub mod whole;
 
 pub use error::RuleError;
 pub use score::Score;

@@ -10,11 +10,18 @@ use super::RuleError;
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Region {
-    /// Zero-based page index.
+    /// Zero-based page index, below the sheet's page count (a rule across fields).
+    #[schema(maximum = 63)]
+    #[serde(deserialize_with = "super::whole::deserialize")]
     pub page: u32,
+    /// Fractions of the page; the region ends inside it (x + width ≤ 1, y + height ≤ 1).
+    #[schema(minimum = 0, maximum = 1)]
     pub x: f64,
+    #[schema(minimum = 0, maximum = 1)]
     pub y: f64,
+    #[schema(exclusive_minimum = 0, maximum = 1)]
     pub width: f64,
+    #[schema(exclusive_minimum = 0, maximum = 1)]
     pub height: f64,
 }
 
@@ -36,6 +43,7 @@ pub struct MaskRegion {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct QuestionRegion {
+    #[schema(pattern = "^[A-Za-z0-9_-]{1,32}$")]
     pub question: String,
     pub region: Region,
 }
@@ -43,8 +51,12 @@ pub struct QuestionRegion {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SheetTemplate {
+    #[schema(minimum = 1, maximum = 64)]
+    #[serde(deserialize_with = "super::whole::deserialize")]
     pub pages: u32,
-    /// One anchor per page; its position decides whether a scanned page is upside down.
+    /// One anchor per page, in page order; its position decides whether a scanned page is
+    /// upside down.
+    #[schema(min_items = 1, max_items = 64)]
     pub anchors: Vec<Region>,
     pub masks: Vec<MaskRegion>,
     pub questions: Vec<QuestionRegion>,

@@ -11,6 +11,7 @@ pub mod leader;
 pub mod openapi;
 pub mod query_errors;
 pub mod request_id;
+pub mod schemas;
 pub mod state;
 pub mod tokens;
 

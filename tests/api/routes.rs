@@ -1,5 +1,5 @@
 use reqwest::{Method, StatusCode};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, expect_problem};
 
@@ -83,4 +83,47 @@ async fn the_document_describes_bodies_responses_and_security() {
             }
         }
     }
+}
+
+#[tokio::test]
+async fn the_document_states_what_validation_enforces() {
+    let app = TestApp::spawn().await;
+    let doc: Value = app.get("/api/v1/openapi.json", None).await.json().await.unwrap();
+    let schemas = &doc["components"]["schemas"];
+    let prop = |schema: &str, field: &str| schemas[schema]["properties"][field].clone();
+    assert_eq!(prop("CreateExam", "code")["pattern"], "^[A-Za-z0-9_-]{1,32}$");
+    let zones = prop("CreateExam", "time_zone")["enum"].as_array().unwrap().clone();
+    assert!(zones.contains(&json!("Asia/Shanghai")) && zones.len() > 300);
+    assert_eq!(prop("CreateQuestion", "kind")["enum"], json!(["essay", "short"]));
+    assert_eq!(prop("CreateQuestion", "max_score")["multipleOf"].as_f64(), Some(0.01));
+    assert_eq!(
+        prop("CreateQuestion", "max_score")["exclusiveMinimum"].as_f64(),
+        Some(0.0)
+    );
+    assert_eq!(prop("CreateQuestion", "marks_required")["maximum"].as_f64(), Some(9.0));
+    assert_eq!(
+        prop("TokenRequest", "grant_type")["enum"],
+        json!(["client_credentials"])
+    );
+    assert_eq!(
+        prop("CreateUser", "role")["enum"],
+        json!(["admin", "leader", "custodian"])
+    );
+    assert_eq!(prop("Region", "x")["maximum"].as_f64(), Some(1.0));
+    assert_eq!(prop("Region", "width")["exclusiveMinimum"].as_f64(), Some(0.0));
+    assert_eq!(prop("SheetTemplate", "pages")["maximum"].as_f64(), Some(64.0));
+    assert_eq!(prop("LoginRequest", "username")["maxLength"].as_f64(), Some(64.0));
+    assert_eq!(
+        prop("CreateApproval", "kind")["enum"],
+        json!(["activate_staff", "activate_leader"])
+    );
+    let payload = &schemas["ApprovalPayload"]["oneOf"];
+    assert!(
+        payload.as_array().is_some_and(|p| !p.is_empty()),
+        "the payload per kind is a oneOf"
+    );
+    // A rule that spans fields or depends on state is said in the operation's description.
+    let op = &doc["paths"]["/api/v1/exams/{exam}/questions"]["post"];
+    let said = format!("{} {}", op["summary"], op["description"]).replace("\\n", " ");
+    assert!(said.contains("the step divides the maximum"), "{said}");
 }

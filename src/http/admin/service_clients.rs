@@ -13,8 +13,11 @@ use crate::secrets::{random_key, sha256_hex};
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateServiceClient {
+    #[schema(max_length = 100, pattern = r"\S")]
     pub name: String,
-    /// Codes of the exams whose released results this client may read.
+    /// Codes of the exams whose released results this client may read (each must exist: a
+    /// rule that depends on state).
+    #[schema(min_items = 1, schema_with = crate::http::schemas::codes)]
     pub exams: Vec<String>,
 }
 
@@ -27,6 +30,8 @@ pub struct ServiceClientCreated {
 }
 
 /// Register an admissions system and receive its secret (once).
+///
+/// Rules the schema cannot state: every exam named exists and the name is free (state).
 #[utoipa::path(
     tag = "admin",
     request_body = CreateServiceClient,

@@ -18,22 +18,25 @@ pub struct CreateUser {
     #[schema(min_length = 3, max_length = 64, pattern = r"^[A-Za-z0-9._@-]+$")]
     pub username: String,
     /// The person's full name, shown to the second person of every two-person act.
-    #[schema(min_length = 1, max_length = 100)]
+    #[schema(max_length = 100, pattern = r"\S")]
     pub full_name: String,
     /// The person's identity-document number; stored only as a keyed hash. One person holds
     /// one account (spaces, '-' and letter case are ignored when comparing).
-    #[schema(min_length = 4, max_length = 64)]
+    #[schema(pattern = r"^[\s-]*([A-Za-z0-9][\s-]*){4,32}$")]
     pub id_document: String,
     /// admin, leader or custodian (markers come from the marker archive).
-    #[schema(value_type = String, example = "leader", pattern = "^(admin|leader|custodian)$")]
+    #[schema(schema_with = crate::http::schemas::creatable_role)]
     pub role: Role,
     /// Leaders only: a chief leader leads the whole marking.
     #[serde(default)]
     pub chief: bool,
-    /// Leaders who are not chief: the exam and the question codes they lead.
+    /// Leaders who are not chief: the exam and the question codes they lead (a rule across
+    /// fields: a chief has neither, any other leader both).
     #[serde(default)]
+    #[schema(pattern = "^[A-Za-z0-9_-]{1,32}$")]
     pub exam: Option<String>,
     #[serde(default)]
+    #[schema(schema_with = crate::http::schemas::codes)]
     pub questions: Vec<String>,
 }
 
@@ -76,8 +79,12 @@ fn scope_ids(c: &mut DbConn, exam: &str, questions: &[String]) -> Result<(String
 
 /// Create an admin, leader or custodian account for one person. The answer shows a one-time
 /// password once; leaders and custodians then wait for an active chief leader's approval
-/// (`activate_staff`). One person holds one account: a document number already on an account
-/// is refused, whatever the username or role.
+/// (`activate_staff`). One person holds one account: a document number already on an account is
+/// refused, whatever the username or role.
+///
+/// Rules the schema cannot state: a chief leader has no scope, any other leader an exam and its
+/// questions, other roles neither (across fields); the username is free, the person holds no
+/// account, the scope's exam and questions exist (state).
 #[utoipa::path(
     tag = "admin",
     request_body = CreateUser,

@@ -14,6 +14,7 @@ use crate::secrets::{random_key, sha256_hex};
 #[serde(deny_unknown_fields)]
 pub struct CreateWorkstation {
     /// Where it stands, e.g. "Room 3, desk 14".
+    #[schema(max_length = 100, pattern = r"\S")]
     pub name: String,
 }
 

@@ -72,6 +72,7 @@ pub async fn refresh(
 #[serde(deny_unknown_fields)]
 pub struct TokenRequest {
     /// Always `client_credentials`.
+    #[schema(schema_with = super::schemas::grant_type)]
     pub grant_type: String,
     pub client_id: String,
     pub client_secret: String,

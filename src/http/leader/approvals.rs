@@ -25,7 +25,7 @@ use crate::http::state::AppState;
 #[serde(deny_unknown_fields)]
 pub struct CreateApproval {
     /// The act (`activate_leader` is still accepted for `activate_staff`).
-    #[schema(value_type = String, example = "activate_staff", pattern = "^(activate_staff|activate_leader)$")]
+    #[schema(schema_with = crate::http::schemas::approval_kind)]
     pub kind: ApprovalKind,
     /// What the act is about; its shape depends on the kind.
     #[schema(value_type = ApprovalPayload)]
@@ -186,6 +186,9 @@ async fn file_request(
 }
 
 /// Ask for a two-person act on an exam.
+///
+/// Rules the schema cannot state: the caller holds the kind's authority, the payload names an
+/// existing account waiting for activation, and the same request is not already pending (state).
 #[utoipa::path(
     tag = "approvals",
     params(("exam" = String, Path, description = "Exam code")),
@@ -209,6 +212,10 @@ pub async fn request_exam_approval(
 }
 
 /// Ask for a two-person act that concerns no single exam (activating a leader or custodian).
+///
+/// Rules the schema cannot state: the caller holds the kind's authority, the payload names an
+/// existing leader or custodian account waiting for activation, and the same request is not
+/// already pending (state).
 #[utoipa::path(
     tag = "approvals",
     request_body = CreateApproval,
@@ -233,6 +240,7 @@ pub async fn request_approval(
 pub struct ApprovalQuery {
     /// pending (default), approved, rejected or expired.
     #[serde(default)]
+    #[param(schema_with = crate::http::schemas::approval_status)]
     pub status: Option<String>,
 }
 

@@ -15,18 +15,19 @@ use crate::http::audit_entry::audit_refusal;
 use crate::http::caller::Chief;
 use crate::http::error::{ApiError, Problem};
 use crate::http::json::Json;
+use crate::http::schemas;
 use crate::http::state::AppState;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct QuestionFigures {
     #[serde(default)]
-    #[schema(value_type = Option<f64>, minimum = 0)]
+    #[schema(schema_with = schemas::optional_score)]
     pub tolerance: Option<Score>,
     #[serde(default)]
-    #[schema(value_type = Option<f64>, exclusive_minimum = 0)]
+    #[schema(schema_with = schemas::optional_positive_score)]
     pub final_step: Option<Score>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::domain::whole::option")]
     #[schema(minimum = 2, maximum = 9)]
     pub marks_required: Option<u32>,
 }
@@ -35,6 +36,8 @@ pub struct QuestionFigures {
 /// and, under `questions`, new figures per question code.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct SettingsChange {
+    /// New figures by question code (each must be a question of the exam: a rule that
+    /// depends on state).
     #[serde(default)]
     pub questions: BTreeMap<String, QuestionFigures>,
     #[serde(flatten)]

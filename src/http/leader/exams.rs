@@ -14,14 +14,18 @@ use crate::http::audit_entry::audit_refusal;
 use crate::http::caller::{Chief, Leader};
 use crate::http::error::{ApiError, Problem, missing, taken};
 use crate::http::json::Json;
+use crate::http::schemas;
 use crate::http::state::AppState;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateExam {
+    #[schema(schema_with = schemas::code)]
     pub code: String,
+    #[schema(max_length = 200, pattern = r"\S")]
     pub name: String,
     /// IANA zone in which marking days are counted, e.g. Asia/Shanghai.
+    #[schema(schema_with = schemas::time_zone)]
     pub time_zone: String,
     pub window_start: DateTime<Utc>,
     pub window_end: DateTime<Utc>,
@@ -55,32 +59,37 @@ pub struct ExamView {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CriterionInput {
+    #[schema(schema_with = schemas::code)]
     pub code: String,
+    #[schema(max_length = 200, pattern = r"\S")]
     pub name: String,
-    #[schema(value_type = f64)]
+    #[schema(schema_with = schemas::positive_score)]
     pub max: Score,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateQuestion {
+    #[schema(schema_with = schemas::code)]
     pub code: String,
-    #[schema(value_type = String, example = "essay")]
+    #[schema(schema_with = schemas::question_kind)]
     pub kind: QuestionKind,
-    #[schema(value_type = f64)]
+    #[schema(schema_with = schemas::positive_score)]
     pub max_score: Score,
-    #[schema(value_type = f64)]
+    /// Divides the maximum (a rule across fields).
+    #[schema(schema_with = schemas::positive_score)]
     pub step: Score,
     /// Default: 10% of the maximum rounded to the step.
     #[serde(default)]
-    #[schema(value_type = Option<f64>)]
+    #[schema(schema_with = schemas::optional_score)]
     pub tolerance: Option<Score>,
     /// Unit finals are rounded to; default 0.5 when the step allows it.
     #[serde(default)]
-    #[schema(value_type = Option<f64>)]
+    #[schema(schema_with = schemas::optional_positive_score)]
     pub final_step: Option<Score>,
     /// Default: 3 for essays, 2 for short questions; never fewer.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::domain::whole::option")]
+    #[schema(minimum = 2, maximum = 9)]
     pub marks_required: Option<u32>,
     #[serde(default)]
     pub criteria: Vec<CriterionInput>,
@@ -156,6 +165,9 @@ pub fn view(c: &mut DbConn, exam: ExamRow, defaults: &MarkingRules) -> Result<Ex
 }
 
 /// Create an exam with its marking window and rule overrides.
+///
+/// Rules the schema cannot state: the window ends after it starts (across fields), every override
+/// names a rule and is in its range, and the code is free (state).
 #[utoipa::path(
     tag = "exams",
     request_body = CreateExam,
@@ -252,6 +264,11 @@ pub async fn get_exam(
 }
 
 /// Add a question to the exam.
+///
+/// Rules the schema cannot state (across fields): the step divides the maximum; the final step
+/// divides the maximum and the step; the tolerance is a multiple of the step and at most the
+/// maximum; criteria maxima are multiples of the step and sum to the maximum; an essay needs at
+/// least 3 marks. And (state): the exam exists, is not locked, and has no question with this code.
 #[utoipa::path(
     tag = "exams",
     params(("exam" = String, Path, description = "Exam code")),
@@ -314,6 +331,11 @@ pub async fn add_question(
 }
 
 /// Replace the answer-sheet template (page fractions).
+///
+/// Rules the schema cannot state: one anchor per page, in page order; every region on an existing
+/// page and inside it (x + width ≤ 1, y + height ≤ 1); a name mask and an admission-number mask;
+/// each question placed at most once (across fields); every placed question is one of the exam's,
+/// which is not locked (state).
 #[utoipa::path(
     tag = "exams",
     params(("exam" = String, Path, description = "Exam code")),
