@@ -91,26 +91,7 @@ pub async fn admit(
 ) -> Result<Caller, ApiError> {
     let now = state.now();
     if claims.typ == TokenKind::Service {
-        let id = claims.sub.clone();
-        let active = state
-            .db
-            .read(move |c| db::service_clients::secret_hash(c, &id).map_err(ApiError::from))
-            .await?
-            .is_some();
-        if !active || claims.role != Role::Admissions {
-            return Err(ApiError::unauthenticated(
-                "token_revoked",
-                "this service client is no longer active",
-            ));
-        }
-        return Ok(Caller {
-            id: claims.sub,
-            role: Role::Admissions,
-            chief: false,
-            workstation: None,
-            exams: claims.exams,
-            must_change_password: false,
-        });
+        return admit_service(state, claims).await;
     }
     let id = claims.sub.clone();
     let (user, window_open, presented) = state
@@ -153,6 +134,30 @@ pub async fn admit(
         ));
     }
     Ok(caller)
+}
+
+/// An admissions system's token, while its client stays registered.
+async fn admit_service(state: &AppState, claims: Claims) -> Result<Caller, ApiError> {
+    let id = claims.sub.clone();
+    let active = state
+        .db
+        .read(move |c| db::service_clients::secret_hash(c, &id).map_err(ApiError::from))
+        .await?
+        .is_some();
+    if !active || claims.role != Role::Admissions {
+        return Err(ApiError::unauthenticated(
+            "token_revoked",
+            "this service client is no longer active",
+        ));
+    }
+    Ok(Caller {
+        id: claims.sub,
+        role: Role::Admissions,
+        chief: false,
+        workstation: None,
+        exams: claims.exams,
+        must_change_password: false,
+    })
 }
 
 /// A bearer token that does not verify (forged, expired, another key, `alg: none`) is a refused

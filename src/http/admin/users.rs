@@ -1,4 +1,5 @@
 use actix_web::{HttpResponse, post, web};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -7,7 +8,7 @@ use crate::domain::RuleError;
 use crate::domain::role::{Role, admin_may_create, check_person, check_scope, check_username, starts_active};
 use crate::http::audit_entry::audit_refusal;
 use crate::http::caller::Admin;
-use crate::http::error::{ApiError, Problem, taken};
+use crate::http::error::{ApiError, Problem};
 use crate::http::json::Json;
 use crate::http::state::AppState;
 use crate::secrets;
@@ -77,6 +78,27 @@ fn scope_ids(c: &mut DbConn, exam: &str, questions: &[String]) -> Result<(String
     Ok((row.id, ids))
 }
 
+/// Stores a new account, unless its username is taken or its person already holds one (the
+/// unique index on the document hash backs the check against an account made at the same moment).
+fn store(c: &mut DbConn, new: &db::users::NewUser<'_>, now: DateTime<Utc>) -> Result<String, ApiError> {
+    if db::users::find_by_username(c, new.username)?.is_some() {
+        return Err(RuleError::conflict("username_taken", "that username is taken").into());
+    }
+    let person_taken = || {
+        ApiError::from(RuleError::conflict(
+            "person_has_account",
+            "this person already holds an account; one person holds one account",
+        ))
+    };
+    if db::users::find_by_document(c, new.id_document_hash)?.is_some() {
+        return Err(person_taken());
+    }
+    db::users::insert(c, new, now).map_err(|e| match e {
+        db::DbError::Duplicate(_) => person_taken(),
+        other => other.into(),
+    })
+}
+
 /// Create an admin, leader or custodian account for one person. The answer shows a one-time
 /// password once; leaders and custodians then wait for an active chief leader's approval
 /// (`activate_staff`). One person holds one account: a document number already on an account is
@@ -125,35 +147,18 @@ pub async fn create_user(
     let result = state
         .db
         .write(move |c| -> Result<String, ApiError> {
-            if db::users::find_by_username(c, &u.username)?.is_some() {
-                return Err(RuleError::conflict("username_taken", "that username is taken").into());
-            }
-            if db::users::find_by_document(c, &document_hash)?.is_some() {
-                return Err(RuleError::conflict(
-                    "person_has_account",
-                    "this person already holds an account; one person holds one account",
-                )
-                .into());
-            }
-            let id = db::users::insert(
-                c,
-                &db::users::NewUser {
-                    username: &u.username,
-                    password_hash: &hash,
-                    role: u.role,
-                    chief: u.chief,
-                    active,
-                    created_by: Some(&by),
-                    full_name: &person.full_name,
-                    id_document_hash: &document_hash,
-                    must_change_password: true,
-                },
-                now,
-            )
-            .map_err(taken(
-                "person_has_account",
-                "that username or person already has an account",
-            ))?;
+            let new = db::users::NewUser {
+                username: &u.username,
+                password_hash: &hash,
+                role: u.role,
+                chief: u.chief,
+                active,
+                created_by: Some(&by),
+                full_name: &person.full_name,
+                id_document_hash: &document_hash,
+                must_change_password: true,
+            };
+            let id = store(c, &new, now)?;
             if let Some(code) = &u.exam {
                 let (exam_id, question_ids) = scope_ids(c, code, &u.questions)?;
                 db::users::add_scope(c, &exam_id, &id, &question_ids)?;

@@ -9,6 +9,7 @@ use super::login::{checked_password, clear_throttle};
 use crate::db;
 use crate::domain::RuleError;
 use crate::domain::role::{Role, check_password};
+use crate::http::audit_entry::Audit;
 use crate::http::caller::AccountHolder;
 use crate::http::error::{ApiError, Problem};
 use crate::http::json::Json;
@@ -72,15 +73,7 @@ pub async fn change_password(
         .await?
         .ok_or_else(|| ApiError::unauthenticated("token_revoked", "this account no longer exists"))?;
     let audit = caller.audit("auth.password").object("user", &caller.id);
-    let right = checked_password(&state, &user.username, &old_password, Some(user.password_hash.clone())).await;
-    if !matches!(right, Ok(true)) {
-        let err = right
-            .err()
-            .unwrap_or_else(|| ApiError::forbidden("wrong_password", "the old password is wrong"));
-        state.audit_alone(audit.refused(&err).entry()).await;
-        return Err(err);
-    }
-    clear_throttle(&state, &user.username).await?;
+    old_password_holds(&state, &audit, &user.username, &old_password, user.password_hash).await?;
     let hash = tokio::task::spawn_blocking(move || secrets::hash_password(&new_password))
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?
@@ -106,6 +99,26 @@ pub async fn change_password(
         })
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(web::Json(pair))
+}
+
+/// The old password, checked through the login throttle (a stolen token is no way around it);
+/// a refusal is audited.
+async fn old_password_holds(
+    state: &AppState,
+    audit: &Audit,
+    username: &str,
+    old: &str,
+    stored: String,
+) -> Result<(), ApiError> {
+    let right = checked_password(state, username, old, Some(stored)).await;
+    if !matches!(right, Ok(true)) {
+        let err = right
+            .err()
+            .unwrap_or_else(|| ApiError::forbidden("wrong_password", "the old password is wrong"));
+        state.audit_alone(audit.clone().refused(&err).entry()).await;
+        return Err(err);
+    }
+    clear_throttle(state, username).await
 }
 
 fn rename_field(e: RuleError, field: &str) -> RuleError {
