@@ -123,6 +123,7 @@ diesel::table! {
 diesel::table! {
     audit_log (id) {
         id -> BigInt,
+        chain -> Text,
         seq -> Nullable<BigInt>,
         at -> Timestamp,
         actor_id -> Nullable<Text>,
@@ -141,8 +142,8 @@ diesel::table! {
 }
 
 diesel::table! {
-    audit_head (id) {
-        id -> Integer,
+    audit_head (chain) {
+        chain -> Text,
         seq -> BigInt,
         hash -> Text,
     }

@@ -2,7 +2,7 @@ use std::path::PathBuf;
 
 use chrono::{Duration, Utc};
 use diesel::Connection;
-use diesel::RunQueryDsl;
+use diesel::{QueryDsl, RunQueryDsl};
 use markroom::config::Settings;
 use markroom::db::Db;
 use markroom::domain::role::Role;
@@ -208,13 +208,15 @@ impl TestApp {
         body
     }
 
-    /// Seals pending audit entries and returns the whole chain as the admin sees it.
-    pub async fn audit_entries(&self, admin: &Session) -> Vec<Value> {
+    /// Seals one audit chain (an exam's, by code, or without one the chain of entries that
+    /// concern no exam) and returns it as the admin sees it.
+    pub async fn audit_chain(&self, admin: &Session, exam: Option<&str>) -> Vec<Value> {
+        let exam = exam.map(|code| format!("&exam={code}")).unwrap_or_default();
         let mut out = vec![];
         let mut after = 0;
         loop {
             let r = self
-                .get(&format!("/api/v1/audit?after={after}&limit=1000"), Some(admin))
+                .get(&format!("/api/v1/audit?after={after}&limit=1000{exam}"), Some(admin))
                 .await;
             assert_eq!(r.status(), StatusCode::OK);
             let page: Value = r.json().await.unwrap();
@@ -224,6 +226,29 @@ impl TestApp {
                 None => return out,
             }
         }
+    }
+
+    /// Every chain, sealed: each exam's (by code), then the chain of entries that concern no
+    /// exam. That one comes last because reading the log appends to it: what a test does
+    /// between two calls is then at the end.
+    pub async fn audit_entries(&self, admin: &Session) -> Vec<Value> {
+        use markroom::db::schema::exams;
+        let codes: Vec<String> = self
+            .db
+            .read_now(|c| {
+                exams::table
+                    .select(exams::code)
+                    .order(exams::code)
+                    .load(c)
+                    .map_err(markroom::db::DbError::from)
+            })
+            .unwrap();
+        let mut out = vec![];
+        for code in &codes {
+            out.extend(self.audit_chain(admin, Some(code)).await);
+        }
+        out.extend(self.audit_chain(admin, None).await);
+        out
     }
 }
 
