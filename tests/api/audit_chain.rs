@@ -3,13 +3,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use chrono::Utc;
 use diesel::{QueryDsl, RunQueryDsl};
-use markroom::audit::{GENESIS, entry_hash, read_anchors, verify};
-use markroom::db::audit::{self as rows, NewEntry};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use markroom::audit::{GENESIS, entry_hash, read_anchors, seal_pending, verify};
+use markroom::db::audit::{self as rows, EntryRow, NewEntry};
 use markroom::db::{Backend, DbError};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{Session, TestApp, expect_problem};
+use crate::helpers::{Session, TestApp, TestDb, expect_problem};
 
 /// Some sealed and anchored history: entries that concern no exam, and the chain of exam GK.
 struct History {
@@ -408,4 +409,140 @@ async fn the_command_line_verifies_and_fails_loudly() {
     assert!(!broken.status.success());
     let out = String::from_utf8_lossy(&broken.stdout);
     assert!(out.contains("entry 2 has been altered"), "{out}");
+}
+
+/// A connection of the backend under test, outside markroom's own pool, for stepping through
+/// the migrations one at a time.
+enum Raw {
+    Pg(diesel::pg::PgConnection),
+    Sqlite(diesel::sqlite::SqliteConnection),
+}
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+#[derive(diesel::QueryableByName)]
+struct Number {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+impl Raw {
+    fn open(settings: &markroom::config::Settings) -> Raw {
+        match settings.postgres_url() {
+            Some(url) => Raw::Pg(diesel::Connection::establish(url).unwrap()),
+            None => Raw::Sqlite(diesel::Connection::establish(&settings.sqlite_path().display().to_string()).unwrap()),
+        }
+    }
+
+    fn exec(&mut self, sql: &str) {
+        match self {
+            Raw::Pg(c) => diesel::sql_query(sql).execute(c),
+            Raw::Sqlite(c) => diesel::sql_query(sql).execute(c),
+        }
+        .unwrap();
+    }
+
+    fn number(&mut self, sql: &str) -> i64 {
+        match self {
+            Raw::Pg(c) => diesel::sql_query(sql).get_result::<Number>(c),
+            Raw::Sqlite(c) => diesel::sql_query(sql).get_result::<Number>(c),
+        }
+        .unwrap()
+        .n
+    }
+
+    fn migrate_next(&mut self) -> String {
+        match self {
+            Raw::Pg(c) => c.run_next_migration(POSTGRES_MIGRATIONS),
+            Raw::Sqlite(c) => c.run_next_migration(SQLITE_MIGRATIONS),
+        }
+        .unwrap()
+        .to_string()
+    }
+
+    fn revert_last(&mut self) -> String {
+        match self {
+            Raw::Pg(c) => c.revert_last_migration(POSTGRES_MIGRATIONS),
+            Raw::Sqlite(c) => c.revert_last_migration(SQLITE_MIGRATIONS),
+        }
+        .unwrap()
+        .to_string()
+    }
+}
+
+/// A row as the single-chain log stored it; `seq` is `None` for a row not yet sealed.
+fn legacy_insert(seq: Option<i64>, exam: Option<&str>, prev: &str) -> (String, Option<String>) {
+    let e = EntryRow {
+        id: 0,
+        seq,
+        at: chrono::NaiveDate::from_ymd_opt(2026, 1, 1)
+            .unwrap()
+            .and_hms_opt(10, 0, seq.unwrap_or(9) as u32)
+            .unwrap(),
+        actor_id: None,
+        actor_role: Some("admin".into()),
+        workstation_id: None,
+        action: "legacy.act".into(),
+        object_type: None,
+        object_id: None,
+        exam_id: exam.map(str::to_string),
+        outcome: "ok".into(),
+        details: "{}".into(),
+        request_id: None,
+        prev_hash: None,
+        hash: None,
+    };
+    let hash = seq.map(|s| entry_hash(prev, s, &e));
+    let text = |v: Option<&str>| v.map_or("NULL".to_string(), |v| format!("'{v}'"));
+    let sql = format!(
+        "INSERT INTO audit_log (seq, at, actor_role, action, exam_id, outcome, details, prev_hash, hash) \
+         VALUES ({}, '{}', 'admin', 'legacy.act', {}, 'ok', '{{}}', {}, {})",
+        seq.map_or("NULL".to_string(), |s| s.to_string()),
+        e.at.format("%Y-%m-%d %H:%M:%S"),
+        text(exam),
+        text(seq.map(|_| prev)),
+        text(hash.as_deref()),
+    );
+    (sql, hash)
+}
+
+#[test]
+fn history_sealed_before_chains_still_verifies() {
+    let t = TestDb::new();
+    let anchors = t.settings.anchor_path();
+    let mut raw = Raw::open(&t.settings);
+    assert!(
+        raw.migrate_next().ends_with("000001"),
+        "the foundation alone: one chain"
+    );
+    let mut prev = GENESIS.to_string();
+    for (seq, exam) in [(1, None), (2, Some("exam-a")), (3, None)] {
+        let (sql, hash) = legacy_insert(Some(seq), exam, &prev);
+        raw.exec(&sql);
+        prev = hash.unwrap();
+    }
+    raw.exec(&format!("UPDATE audit_head SET seq = 3, hash = '{prev}' WHERE id = 1"));
+    raw.exec(&legacy_insert(None, Some("exam-a"), "").0);
+    let line = json!({ "seq": 3, "hash": prev, "at": "2026-01-01T10:00:05Z" });
+    std::fs::write(&anchors, format!("{line}\n")).unwrap();
+
+    let db = markroom::db::Db::connect(&t.settings).unwrap();
+    db.migrate().unwrap();
+    let report = verify(&db, &anchors).unwrap();
+    assert_eq!(report.problem, None);
+    assert_eq!((report.chains, report.entries, report.unsealed), (1, 3, 1));
+    // The row that was waiting goes to its exam's chain, which starts at 1.
+    let moved = db.write_now(seal_pending).unwrap();
+    let moved: Vec<(&str, i64)> = moved.iter().map(|h| (h.chain.as_str(), h.seq)).collect();
+    assert_eq!(moved, [("exam-a", 1)]);
+    let report = verify(&db, &anchors).unwrap();
+    assert_eq!(report.problem, None);
+    assert_eq!((report.chains, report.entries, report.unsealed), (2, 4, 0));
+
+    // And back: the no-exam chain stays sealed; exam chains wait to be chained after it.
+    drop(db);
+    assert!(raw.revert_last().ends_with("000003"));
+    assert_eq!(raw.number("SELECT seq AS n FROM audit_head WHERE id = 1"), 3);
+    assert_eq!(raw.number("SELECT COUNT(*) AS n FROM audit_log WHERE seq IS NULL"), 1);
 }

@@ -47,13 +47,51 @@ fn fresh_pg(admin: &str) -> (String, String, String) {
     (admin.to_string(), name.clone(), format!("{prefix}/{name}"))
 }
 
+fn drop_pg(pg: &Option<(String, String)>) {
+    if let Some((admin, name)) = pg
+        && let Ok(mut conn) = diesel::pg::PgConnection::establish(admin)
+    {
+        let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut conn);
+    }
+}
+
 impl Drop for TestApp {
     fn drop(&mut self) {
-        if let Some((admin, name)) = &self.pg
-            && let Ok(mut conn) = diesel::pg::PgConnection::establish(admin)
-        {
-            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut conn);
+        drop_pg(&self.pg);
+    }
+}
+
+/// An empty database of its own with no server on it (for tests of the migrations themselves),
+/// removed when the test ends.
+pub struct TestDb {
+    pub settings: Settings,
+    _dir: tempfile::TempDir,
+    pg: Option<(String, String)>,
+}
+
+impl TestDb {
+    pub fn new() -> TestDb {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut settings = Settings {
+            data_dir: dir.path().to_path_buf(),
+            ..Settings::default()
+        };
+        let pg = pg_admin_url().map(|admin| {
+            let (admin, name, url) = fresh_pg(&admin);
+            settings.database_url = Some(url);
+            (admin, name)
+        });
+        TestDb {
+            settings,
+            _dir: dir,
+            pg,
         }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        drop_pg(&self.pg);
     }
 }
 
