@@ -256,9 +256,9 @@ pub fn verify(db: &Db, anchor_path: &Path) -> Result<VerifyReport, VerifyError> 
         by_chain.entry(a.chain.as_str()).or_default().push(a);
     }
     db.snapshot_now(|c| -> Result<VerifyReport, VerifyError> {
-        let heads = rows::heads(c)?;
+        let heads: HashMap<String, Head> = rows::heads(c)?.into_iter().map(|h| (h.chain.clone(), h)).collect();
         // A chain deleted whole, head and all, is still named by its anchors.
-        let mut chains: BTreeSet<String> = heads.iter().map(|h| h.chain.clone()).collect();
+        let mut chains: BTreeSet<String> = heads.keys().cloned().collect();
         chains.extend(rows::sealed_chains(c)?);
         chains.extend(by_chain.keys().map(|k| k.to_string()));
         let mut report = VerifyReport {
@@ -270,7 +270,7 @@ pub fn verify(db: &Db, anchor_path: &Path) -> Result<VerifyReport, VerifyError> 
             problem: None,
         };
         for chain in &chains {
-            let head = heads.iter().find(|h| &h.chain == chain);
+            let head = heads.get(chain);
             let anchors = by_chain.get(chain.as_str()).map(Vec::as_slice).unwrap_or_default();
             let (entries, problem) = check_chain(c, chain, head, anchors)?;
             report.entries += entries;
