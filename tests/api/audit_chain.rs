@@ -411,6 +411,48 @@ async fn the_command_line_verifies_and_fails_loudly() {
     assert!(out.contains("entry 2 has been altered"), "{out}");
 }
 
+/// Servers sharing one PostgreSQL database each run a sealer; they must take turns on each
+/// chain, new chains included. (SQLite is one server's file: it has one sealer.)
+#[tokio::test]
+async fn sealers_of_several_servers_take_turns() {
+    let app = TestApp::spawn().await;
+    if app.db.backend() != Backend::Postgres {
+        return;
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let sealers: Vec<_> = (0..3)
+        .map(|_| {
+            let (db, stop) = (markroom::db::Db::connect(&app.settings).unwrap(), stop.clone());
+            std::thread::spawn(move || -> Result<usize, DbError> {
+                let mut rounds = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    db.write_now(seal_pending)?;
+                    rounds += 1;
+                }
+                Ok(rounds)
+            })
+        })
+        .collect();
+    for n in 0..300 {
+        let entry = NewEntry {
+            action: "sealers.probe".into(),
+            exam_id: (n % 4 != 0).then(|| format!("exam-{}", n % 7)),
+            outcome: "ok".into(),
+            details: json!({ "n": n }).to_string(),
+            ..NewEntry::default()
+        };
+        app.db.write_now(|c| rows::append(c, &entry, Utc::now())).unwrap();
+    }
+    stop.store(true, Ordering::Relaxed);
+    for s in sealers {
+        assert!(s.join().unwrap().unwrap() > 0);
+    }
+    app.db.write_now(seal_pending).unwrap();
+    let report = verify(&app.db, &app.anchor_path()).unwrap();
+    assert_eq!(report.problem, None);
+    assert_eq!((report.chains, report.entries, report.unsealed), (8, 300, 0));
+}
+
 /// A connection of the backend under test, outside markroom's own pool, for stepping through
 /// the migrations one at a time.
 enum Raw {
