@@ -105,7 +105,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     })?;
     let start = Instant::now();
     let mut sealed = 0;
-    while db.write_now(markroom::audit::seal_pending)?.is_some() {
+    while !db.write_now(markroom::audit::seal_pending)?.is_empty() {
         sealed += 1;
     }
     let seal_us = start.elapsed().as_secs_f64() * 1e6 / backlog as f64;

@@ -2,16 +2,20 @@
 //!
 //! Design: a request appends its entries with a plain INSERT inside its own transaction, so an
 //! entry exists exactly when the change it records committed, and no request waits on a shared
-//! chain head. A sealer (one task per server, every `audit.seal_interval_ms`) takes the
-//! committed, unsealed rows in insertion order, gives them consecutive `seq` numbers and chains
-//! them: `hash = SHA-256(prev_hash | canonical JSON of the entry)`. Chain order is sealing
-//! order. On PostgreSQL the head row is locked while sealing, so several servers may run
-//! sealers safely. After sealing, the head is written at most every `anchor_interval_secs` to
-//! an append-only anchor file outside the database and to the log; `markroom audit verify`
-//! recomputes the chain and checks it against the anchors, so an edited, deleted, truncated or
-//! re-hashed log is caught.
+//! chain head. The log is one chain per exam (the entries whose `exam_id` names it) plus the
+//! chain `''` for entries that concern no exam, so an exam's log distributes with the exam and
+//! no exam's sealing queues behind another's head. A sealer (one task per server, every
+//! `audit.seal_interval_ms`) takes each chain's committed, unsealed rows in insertion order,
+//! gives them consecutive `seq` numbers within the chain and chains them:
+//! `hash = SHA-256(prev_hash | canonical JSON of the entry)`. Chain order is sealing order. On
+//! PostgreSQL a chain's head row is locked while that chain is sealed, so several servers may
+//! run sealers safely. After sealing, every head that moved is written, at most every
+//! `anchor_interval_secs`, to an append-only anchor file outside the database (a line per chain)
+//! and to the log; `markroom audit verify` recomputes every chain in one snapshot and checks it
+//! against the anchors, so an edited, deleted, truncated or re-hashed log, or a deleted chain,
+//! is caught.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -20,7 +24,7 @@ use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::db::audit::{self as rows, EntryRow};
+use crate::db::audit::{self as rows, EntryRow, Head};
 use crate::db::{Db, DbConn, DbError};
 
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -51,10 +55,16 @@ pub fn entry_hash(prev_hash: &str, seq: i64, e: &EntryRow) -> String {
     hex::encode(h.finalize())
 }
 
-/// Chains every committed, unsealed entry. Returns the new head when it moved.
-pub fn seal_pending(conn: &mut DbConn) -> Result<Option<(i64, String)>, DbError> {
-    let (mut seq, mut hash) = rows::lock_head(conn)?;
-    let pending = rows::unsealed(conn, SEAL_BATCH)?;
+/// Chains one chain's committed, unsealed entries (up to `SEAL_BATCH` of them). Returns the
+/// chain's new head when it moved.
+pub fn seal_chain(conn: &mut DbConn, chain: &str) -> Result<Option<(i64, String)>, DbError> {
+    // A look without the lock first: readers seal before they page, mostly with nothing to do.
+    if !rows::has_unsealed(conn, chain)? {
+        return Ok(None);
+    }
+    let (mut seq, mut hash) = rows::lock_head(conn, chain)?;
+    // Only under the lock: rows another sealer chained while we waited are no longer pending.
+    let pending = rows::unsealed(conn, chain, SEAL_BATCH)?;
     if pending.is_empty() {
         return Ok(None);
     }
@@ -70,36 +80,77 @@ pub fn seal_pending(conn: &mut DbConn) -> Result<Option<(i64, String)>, DbError>
         });
     }
     rows::seal_all(conn, &batch)?;
-    rows::set_head(conn, seq, &hash)?;
+    rows::set_head(conn, chain, seq, &hash)?;
     Ok(Some((seq, hash)))
+}
+
+/// Chains the pending entries of every chain in the caller's transaction. Returns the heads
+/// that moved.
+pub fn seal_pending(conn: &mut DbConn) -> Result<Vec<Head>, DbError> {
+    let mut moved = vec![];
+    for chain in rows::pending_chains(conn)? {
+        if let Some((seq, hash)) = seal_chain(conn, &chain)? {
+            moved.push(Head { chain, seq, hash });
+        }
+    }
+    Ok(moved)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Anchor {
+    /// The exam id of the chain, or "" for the chain of entries that concern no exam (lines
+    /// written before the log had chains carry none, and were of that chain).
+    #[serde(default)]
+    pub chain: String,
     pub seq: i64,
     pub hash: String,
     pub at: String,
 }
 
-/// Appends one anchor line and forces it to disk.
-pub fn write_anchor(path: &Path, seq: i64, hash: &str) -> std::io::Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
+/// Appends a line per head and forces them to disk; when this made the file, its directory
+/// entry too, or a power cut could lose the whole file.
+pub fn write_anchors(path: &Path, heads: &[Head]) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    std::fs::create_dir_all(dir)?;
+    let at = Utc::now().to_rfc3339();
+    let mut lines = String::new();
+    for h in heads {
+        lines += &serde_json::to_string(&Anchor {
+            chain: h.chain.clone(),
+            seq: h.seq,
+            hash: h.hash.clone(),
+            at: at.clone(),
+        })?;
+        lines.push('\n');
     }
-    let line = serde_json::to_string(&Anchor {
-        seq,
-        hash: hash.to_string(),
-        at: Utc::now().to_rfc3339(),
-    })?;
-    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
-    writeln!(f, "{line}")?;
-    f.sync_data()
+    let mut append = std::fs::OpenOptions::new();
+    append.append(true);
+    let (mut f, created) = match append.clone().create_new(true).open(path) {
+        Ok(f) => (f, true),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => (append.open(path)?, false),
+        Err(e) => return Err(e),
+    };
+    f.write_all(lines.as_bytes())?;
+    f.sync_data()?;
+    if created {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
 }
 
+/// Every anchor in the file, in the order written; none when there is no file yet.
 pub fn read_anchors(path: &Path) -> std::io::Result<Vec<Anchor>> {
+    Ok(load_anchors(path)?.unwrap_or_default())
+}
+
+/// The anchors, or `None` when the file does not exist.
+fn load_anchors(path: &Path) -> std::io::Result<Option<Vec<Anchor>>> {
     let f = match std::fs::File::open(path) {
         Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e),
     };
     let mut out = vec![];
@@ -112,130 +163,209 @@ pub fn read_anchors(path: &Path) -> std::io::Result<Vec<Anchor>> {
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, format!("anchor line {}: {e}", i + 1)))?;
         out.push(a);
     }
-    Ok(out)
+    Ok(Some(out))
 }
 
-/// Seals on a timer for as long as the server runs, and anchors the head whenever it has moved
-/// past the last anchor (at most every `anchor_every`), whoever sealed it.
+/// Seals on a timer for as long as the server runs, each chain in a transaction of its own, and
+/// anchors every head that moved past its last anchor (at most every `anchor_every`), whoever
+/// sealed it.
 pub fn spawn_sealer(db: Db, interval: Duration, anchor_every: Duration, anchor_path: PathBuf) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut last_anchor: Option<(Instant, i64)> = None;
+        let mut anchored = Anchored::default();
         loop {
             tick.tick().await;
-            let head = db
-                .write(|c| -> Result<(i64, String), DbError> {
-                    seal_pending(c)?;
-                    rows::head(c)
-                })
-                .await;
-            let (seq, hash) = match head {
-                Ok(h) => h,
-                Err(e) => {
-                    tracing::error!(error = %e, "audit sealer failed; will retry");
-                    continue;
-                }
-            };
-            let due = match last_anchor {
-                None => seq > 0,
-                Some((at, anchored)) => seq > anchored && at.elapsed() >= anchor_every,
-            };
-            if !due {
+            if let Err(e) = seal_round(&db).await {
+                tracing::error!(error = %e, "audit sealer failed; will retry");
                 continue;
             }
-            let path = anchor_path.clone();
-            let h = hash.clone();
-            match tokio::task::spawn_blocking(move || write_anchor(&path, seq, &h)).await {
-                Ok(Ok(())) => {
-                    tracing::info!(target: "markroom::audit", seq, hash = %hash, "audit chain head anchored");
-                    last_anchor = Some((Instant::now(), seq));
-                }
-                Ok(Err(e)) => tracing::error!(error = %e, "audit anchor could not be written"),
-                Err(e) => tracing::error!(error = %e, "audit anchor task failed"),
+            match db.read(rows::heads).await {
+                Ok(heads) => anchored.anchor(heads, anchor_every, &anchor_path).await,
+                Err(e) => tracing::error!(error = %e, "audit chain heads could not be read"),
             }
         }
     });
 }
 
+async fn seal_round(db: &Db) -> Result<(), DbError> {
+    for chain in db.read(rows::pending_chains).await? {
+        db.write(move |c| seal_chain(c, &chain)).await?;
+    }
+    Ok(())
+}
+
+/// What this server last anchored: each chain's sequence number, and when it last wrote.
+#[derive(Default)]
+struct Anchored {
+    seqs: HashMap<String, i64>,
+    at: Option<Instant>,
+}
+
+impl Anchored {
+    async fn anchor(&mut self, heads: Vec<Head>, every: Duration, path: &Path) {
+        if self.at.is_some_and(|at| at.elapsed() < every) {
+            return;
+        }
+        let due: Vec<Head> = heads
+            .into_iter()
+            .filter(|h| h.seq > self.seqs.get(&h.chain).copied().unwrap_or(0))
+            .collect();
+        if due.is_empty() {
+            return;
+        }
+        let (path, lines) = (path.to_path_buf(), due.clone());
+        match tokio::task::spawn_blocking(move || write_anchors(&path, &lines)).await {
+            Ok(Ok(())) => {
+                for h in due {
+                    tracing::info!(target: "markroom::audit", chain = %h.chain, seq = h.seq, hash = %h.hash, "audit chain head anchored");
+                    self.seqs.insert(h.chain, h.seq);
+                }
+                self.at = Some(Instant::now());
+            }
+            Ok(Err(e)) => tracing::error!(error = %e, "audit anchor could not be written"),
+            Err(e) => tracing::error!(error = %e, "audit anchor task failed"),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct VerifyReport {
+    pub chains: usize,
     pub entries: i64,
     pub anchors: usize,
     pub unsealed: i64,
-    /// The first thing that does not match, naming the entry; `None` when all is well.
+    /// False when there is no anchor file yet: then each chain was checked only against itself
+    /// and its head, which a forger who re-hashes both would pass.
+    pub anchor_file_found: bool,
+    /// The first thing that does not match, naming the chain and the entry; `None` when all is
+    /// well.
     pub problem: Option<String>,
 }
 
-/// Recomputes the whole chain and checks it against the stored head and the anchors.
+/// Recomputes every chain and checks it against its stored head and the anchors, all in one
+/// snapshot, so entries sealed while it runs are neither seen nor missed.
 pub fn verify(db: &Db, anchor_path: &Path) -> Result<VerifyReport, VerifyError> {
-    let anchors = read_anchors(anchor_path).map_err(VerifyError::Anchors)?;
-    let by_seq: HashMap<i64, &Anchor> = anchors.iter().map(|a| (a.seq, a)).collect();
-    let (head_seq, head_hash, unsealed) = db.read_now(|c| -> Result<_, DbError> {
-        let (s, h) = rows::head(c)?;
-        Ok((s, h, rows::unsealed_count(c)?))
-    })?;
-    let mut report = VerifyReport {
-        entries: 0,
-        anchors: anchors.len(),
-        unsealed,
-        problem: None,
-    };
-    let (mut last, mut prev) = (0i64, GENESIS.to_string());
-    'pages: loop {
-        let page = db.read_now(|c| rows::page(c, last, 5000))?;
+    // Read before the snapshot opens: an anchor is written only after its seal committed, so
+    // every anchor read now names an entry the snapshot holds.
+    let anchors = load_anchors(anchor_path).map_err(VerifyError::Anchors)?;
+    let anchor_file_found = anchors.is_some();
+    let anchors = anchors.unwrap_or_default();
+    let mut by_chain: HashMap<&str, Vec<&Anchor>> = HashMap::new();
+    for a in &anchors {
+        by_chain.entry(a.chain.as_str()).or_default().push(a);
+    }
+    db.snapshot_now(|c| -> Result<VerifyReport, VerifyError> {
+        let heads: HashMap<String, Head> = rows::heads(c)?.into_iter().map(|h| (h.chain.clone(), h)).collect();
+        // A chain deleted whole, head and all, is still named by its anchors.
+        let mut chains: BTreeSet<String> = heads.keys().cloned().collect();
+        chains.extend(rows::sealed_chains(c)?);
+        chains.extend(by_chain.keys().map(|k| k.to_string()));
+        let mut report = VerifyReport {
+            chains: chains.len(),
+            entries: 0,
+            anchors: anchors.len(),
+            unsealed: rows::unsealed_count(c)?,
+            anchor_file_found,
+            problem: None,
+        };
+        for chain in &chains {
+            let head = heads.get(chain);
+            let anchors = by_chain.get(chain.as_str()).map(Vec::as_slice).unwrap_or_default();
+            let (entries, problem) = check_chain(c, chain, head, anchors)?;
+            report.entries += entries;
+            if let Some(p) = problem {
+                report.problem = Some(if chain.is_empty() {
+                    p
+                } else {
+                    format!("chain of exam {chain}: {p}")
+                });
+                break;
+            }
+        }
+        Ok(report)
+    })
+}
+
+/// Walks one chain from genesis; returns the entries that checked out and the first problem.
+fn check_chain(
+    c: &mut DbConn,
+    chain: &str,
+    head: Option<&Head>,
+    anchors: &[&Anchor],
+) -> Result<(i64, Option<String>), DbError> {
+    let by_seq: HashMap<i64, &Anchor> = anchors.iter().map(|a| (a.seq, *a)).collect();
+    let (mut entries, mut last, mut prev) = (0i64, 0i64, GENESIS.to_string());
+    loop {
+        let page = rows::page(c, chain, last, 5000)?;
         if page.is_empty() {
             break;
         }
         for e in page {
             let seq = e.seq.unwrap_or_default();
-            let problem = if seq != last + 1 {
-                Some(format!(
-                    "entry {} is missing (the log jumps from {last} to {seq})",
-                    last + 1
-                ))
-            } else if e.prev_hash.as_deref() != Some(prev.as_str()) {
-                Some(format!(
-                    "entry {seq} does not link to entry {last} (an entry before it was removed or altered)"
-                ))
-            } else if e.hash.as_deref() != Some(entry_hash(&prev, seq, &e).as_str()) {
-                Some(format!(
-                    "entry {seq} has been altered: its content does not match its hash"
-                ))
-            } else {
-                match by_seq.get(&seq) {
-                    Some(a) if Some(a.hash.as_str()) != e.hash.as_deref() => Some(format!(
-                        "entry {seq} does not match the anchor written at {} (the chain was re-hashed)",
-                        a.at
-                    )),
-                    _ => None,
-                }
-            };
-            if problem.is_some() {
-                report.problem = problem;
-                break 'pages;
+            if let Some(p) = link_problem(last, &prev, seq, &e, by_seq.get(&seq).copied()) {
+                return Ok((entries, Some(p)));
             }
             prev = e.hash.unwrap_or_default();
             last = seq;
-            report.entries += 1;
+            entries += 1;
         }
     }
-    if report.problem.is_none() {
-        report.problem = if let Some(a) = anchors.iter().find(|a| a.seq > last) {
-            Some(format!(
-                "entry {} is missing: the anchor written at {} names it, but the log ends at {last} (truncated)",
-                a.seq, a.at
-            ))
-        } else if head_seq != last || head_hash != prev {
-            Some(format!(
-                "entry {} is missing: the chain head names it, but the log ends at {last} (truncated)",
-                head_seq.max(last + 1)
-            ))
-        } else {
-            None
-        };
+    Ok((entries, end_problem(last, &prev, head, anchors)))
+}
+
+/// What is wrong with entry `seq`, coming after entry `last` whose hash is `prev`.
+fn link_problem(last: i64, prev: &str, seq: i64, e: &EntryRow, anchor: Option<&Anchor>) -> Option<String> {
+    if seq != last + 1 {
+        Some(format!(
+            "entry {} is missing (the log jumps from {last} to {seq})",
+            last + 1
+        ))
+    } else if e.prev_hash.as_deref() != Some(prev) {
+        Some(format!(
+            "entry {seq} does not link to entry {last} (an entry before it was removed or altered)"
+        ))
+    } else if e.hash.as_deref() != Some(entry_hash(prev, seq, e).as_str()) {
+        Some(format!(
+            "entry {seq} has been altered: its content does not match its hash"
+        ))
+    } else {
+        match anchor {
+            Some(a) if Some(a.hash.as_str()) != e.hash.as_deref() => Some(format!(
+                "entry {seq} does not match the anchor written at {} (the chain was re-hashed)",
+                a.at
+            )),
+            _ => None,
+        }
     }
-    Ok(report)
+}
+
+/// What is wrong with a chain that ends at entry `last` (hash `prev`), given its head and anchors.
+fn end_problem(last: i64, prev: &str, head: Option<&Head>, anchors: &[&Anchor]) -> Option<String> {
+    if let Some(a) = anchors.iter().find(|a| a.seq > last) {
+        return Some(format!(
+            "entry {} is missing: the anchor written at {} names it, but the log ends at {last} (truncated)",
+            a.seq, a.at
+        ));
+    }
+    match head {
+        Some(h) if h.seq > last => Some(format!(
+            "entry {} is missing: the chain head names it, but the log ends at {last} (truncated)",
+            h.seq
+        )),
+        Some(h) if h.seq < last => Some(format!(
+            "entries {} to {last} are past the chain head at {} (the head was rolled back or entries forged)",
+            h.seq + 1,
+            h.seq
+        )),
+        Some(h) if h.hash != prev => Some(format!(
+            "entry {last} does not match the chain head (the chain or its head was re-hashed)"
+        )),
+        None if last > 0 => Some(format!(
+            "the chain head is missing, but the log holds entries up to {last}"
+        )),
+        _ => None,
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -249,5 +379,43 @@ pub enum VerifyError {
 impl From<diesel::result::Error> for VerifyError {
     fn from(e: diesel::result::Error) -> Self {
         VerifyError::Db(e.into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn head(chain: &str, seq: i64) -> Head {
+        Head {
+            chain: chain.into(),
+            seq,
+            hash: format!("{seq:064x}"),
+        }
+    }
+
+    #[test]
+    fn anchor_lines_from_before_chains_belong_to_the_no_exam_chain() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("anchors.jsonl");
+        std::fs::write(&path, "{\"seq\":3,\"hash\":\"ab\",\"at\":\"2026-01-01T00:00:00Z\"}\n").unwrap();
+        write_anchors(&path, &[head("exam-1", 2)]).unwrap();
+        let read: Vec<(String, i64)> = read_anchors(&path)
+            .unwrap()
+            .into_iter()
+            .map(|a| (a.chain, a.seq))
+            .collect();
+        assert_eq!(read, [("".to_string(), 3), ("exam-1".to_string(), 2)]);
+    }
+
+    #[test]
+    fn no_anchor_file_is_told_apart_from_an_empty_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit").join("anchors.jsonl");
+        assert_eq!(load_anchors(&path).unwrap(), None);
+        write_anchors(&path, &[]).unwrap();
+        assert_eq!(load_anchors(&path).unwrap(), Some(vec![]));
+        write_anchors(&path, &[head("", 7), head("exam-1", 1)]).unwrap();
+        assert_eq!(read_anchors(&path).unwrap().len(), 2);
     }
 }

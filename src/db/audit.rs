@@ -1,5 +1,6 @@
-//! Audit rows. Appending is one plain INSERT in the caller's transaction (no lock on the chain
-//! head, so the hot path never queues behind other requests); `crate::audit` seals them.
+//! Audit rows. Appending is one plain INSERT in the caller's transaction (no lock on any chain
+//! head, so the hot path never queues behind other requests); `crate::audit` seals them, one
+//! chain per exam plus the chain '' for entries that concern no exam.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
@@ -41,9 +42,11 @@ pub struct EntryRow {
     pub hash: Option<String>,
 }
 
+/// Appends to the chain of the entry's exam ('' when it concerns none); the sealer numbers it.
 pub fn append(conn: &mut DbConn, e: &NewEntry, now: DateTime<Utc>) -> Result<(), DbError> {
     diesel::insert_into(audit_log::table)
         .values((
+            audit_log::chain.eq(e.exam_id.as_deref().unwrap_or_default()),
             audit_log::at.eq(db_time(now)),
             audit_log::actor_id.eq(&e.actor_id),
             audit_log::actor_role.eq(&e.actor_role),
@@ -60,33 +63,94 @@ pub fn append(conn: &mut DbConn, e: &NewEntry, now: DateTime<Utc>) -> Result<(),
     Ok(())
 }
 
-/// The chain head, locked for the rest of the transaction on PostgreSQL so that two sealers
-/// (two servers) never chain at once. SQLite has one writer, so it needs no lock.
-pub fn lock_head(conn: &mut DbConn) -> Result<(i64, String), DbError> {
-    let q = audit_head::table.find(1).select((audit_head::seq, audit_head::hash));
+/// The head of one chain: the last sealed entry's sequence number and hash.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable)]
+pub struct Head {
+    pub chain: String,
+    pub seq: i64,
+    pub hash: String,
+}
+
+/// A chain's head, made at genesis if the chain has none yet, and locked for the rest of the
+/// transaction on PostgreSQL so that two sealers (two servers) never chain it at once. The
+/// insert cannot lock a row that is not there, hence the separate `FOR UPDATE`. SQLite has one
+/// writer, so it needs no lock.
+pub fn lock_head(conn: &mut DbConn, chain: &str) -> Result<(i64, String), DbError> {
+    let q = audit_head::table
+        .find(chain)
+        .select((audit_head::seq, audit_head::hash));
+    crate::per_backend!(conn, |c| diesel::insert_into(audit_head::table)
+        .values((
+            audit_head::chain.eq(chain),
+            audit_head::seq.eq(0),
+            audit_head::hash.eq(crate::audit::GENESIS),
+        ))
+        .on_conflict_do_nothing()
+        .execute(c))?;
     Ok(match conn {
         DbConn::Pg(c) => q.for_update().first(c)?,
         DbConn::Sqlite(c) => q.first(c)?,
     })
 }
 
-pub fn head(conn: &mut DbConn) -> Result<(i64, String), DbError> {
+/// A chain's head; `None` when nothing was ever sealed in it.
+pub fn head(conn: &mut DbConn, chain: &str) -> Result<Option<(i64, String)>, DbError> {
     Ok(audit_head::table
-        .find(1)
+        .find(chain)
         .select((audit_head::seq, audit_head::hash))
-        .first(conn)?)
+        .first(conn)
+        .optional()?)
 }
 
-pub fn set_head(conn: &mut DbConn, seq: i64, hash: &str) -> Result<(), DbError> {
-    diesel::update(audit_head::table.find(1))
+/// Every chain's head, the no-exam chain first.
+pub fn heads(conn: &mut DbConn) -> Result<Vec<Head>, DbError> {
+    Ok(audit_head::table
+        .order(audit_head::chain)
+        .select((audit_head::chain, audit_head::seq, audit_head::hash))
+        .load(conn)?)
+}
+
+pub fn set_head(conn: &mut DbConn, chain: &str, seq: i64, hash: &str) -> Result<(), DbError> {
+    diesel::update(audit_head::table.find(chain))
         .set((audit_head::seq.eq(seq), audit_head::hash.eq(hash)))
         .execute(conn)?;
     Ok(())
 }
 
-/// Committed rows not yet chained, oldest first.
-pub fn unsealed(conn: &mut DbConn, limit: i64) -> Result<Vec<EntryRow>, DbError> {
+/// The chains with committed rows waiting to be sealed, in a fixed order so that a sealer
+/// taking several heads in one transaction cannot deadlock with another.
+pub fn pending_chains(conn: &mut DbConn) -> Result<Vec<String>, DbError> {
     Ok(audit_log::table
+        .filter(audit_log::seq.is_null())
+        .select(audit_log::chain)
+        .distinct()
+        .order(audit_log::chain)
+        .load(conn)?)
+}
+
+/// The chains holding sealed rows: what verification must walk, head or no head.
+pub fn sealed_chains(conn: &mut DbConn) -> Result<Vec<String>, DbError> {
+    Ok(audit_log::table
+        .filter(audit_log::seq.is_not_null())
+        .select(audit_log::chain)
+        .distinct()
+        .order(audit_log::chain)
+        .load(conn)?)
+}
+
+pub fn has_unsealed(conn: &mut DbConn, chain: &str) -> Result<bool, DbError> {
+    Ok(diesel::select(diesel::dsl::exists(
+        audit_log::table
+            .filter(audit_log::chain.eq(chain))
+            .filter(audit_log::seq.is_null()),
+    ))
+    .get_result(conn)?)
+}
+
+/// A chain's committed rows not yet sealed, oldest first.
+pub fn unsealed(conn: &mut DbConn, chain: &str, limit: i64) -> Result<Vec<EntryRow>, DbError> {
+    Ok(audit_log::table
+        .filter(audit_log::chain.eq(chain))
         .filter(audit_log::seq.is_null())
         .order(audit_log::id)
         .limit(limit)
@@ -140,9 +204,10 @@ pub fn seal(conn: &mut DbConn, id: i64, seq: i64, prev_hash: &str, hash: &str) -
     Ok(())
 }
 
-/// Sealed entries after `after`, in chain order.
-pub fn page(conn: &mut DbConn, after: i64, limit: i64) -> Result<Vec<EntryRow>, DbError> {
+/// A chain's sealed entries after `after`, in chain order.
+pub fn page(conn: &mut DbConn, chain: &str, after: i64, limit: i64) -> Result<Vec<EntryRow>, DbError> {
     Ok(audit_log::table
+        .filter(audit_log::chain.eq(chain))
         .filter(audit_log::seq.gt(after))
         .order(audit_log::seq)
         .limit(limit)

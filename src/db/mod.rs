@@ -202,6 +202,24 @@ impl Db {
         transaction(&self.read, f)
     }
 
+    /// Runs `f` in one read-only snapshot, for reads that must agree with each other while the
+    /// server writes: REPEATABLE READ on PostgreSQL (a plain transaction there sees each
+    /// statement's own snapshot), a read transaction on SQLite (WAL keeps its first read's view).
+    pub fn snapshot_now<R, E, F>(&self, f: F) -> Result<R, E>
+    where
+        F: FnOnce(&mut DbConn) -> Result<R, E>,
+        E: From<DbError> + From<diesel::result::Error>,
+    {
+        transaction(&self.read, |c| {
+            // diesel's `build_transaction()` lives on the PgConnection alone, and `f` needs the
+            // DbConn; SET TRANSACTION as the first statement after BEGIN does the same.
+            if let DbConn::Pg(pg) = c {
+                diesel::sql_query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(pg)?;
+            }
+            f(c)
+        })
+    }
+
     /// A trivial query, for `/healthz`.
     pub async fn ping(&self) -> Result<(), DbError> {
         self.read(|c| c.ping().map_err(DbError::from)).await

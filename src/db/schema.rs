@@ -128,6 +128,7 @@ diesel::table! {
 diesel::table! {
     audit_log (id) {
         id -> BigInt,
+        chain -> Text,
         seq -> Nullable<BigInt>,
         at -> Timestamp,
         actor_id -> Nullable<Text>,
@@ -146,8 +147,8 @@ diesel::table! {
 }
 
 diesel::table! {
-    audit_head (id) {
-        id -> Integer,
+    audit_head (chain) {
+        chain -> Text,
         seq -> BigInt,
         hash -> Text,
     }

@@ -2,7 +2,7 @@ use std::path::PathBuf;
 
 use chrono::{Duration, Utc};
 use diesel::Connection;
-use diesel::RunQueryDsl;
+use diesel::{QueryDsl, RunQueryDsl};
 use markroom::config::Settings;
 use markroom::db::Db;
 use markroom::domain::role::Role;
@@ -50,13 +50,51 @@ fn fresh_pg(admin: &str) -> (String, String, String) {
     (admin.to_string(), name.clone(), format!("{prefix}/{name}"))
 }
 
+fn drop_pg(pg: &Option<(String, String)>) {
+    if let Some((admin, name)) = pg
+        && let Ok(mut conn) = diesel::pg::PgConnection::establish(admin)
+    {
+        let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut conn);
+    }
+}
+
 impl Drop for TestApp {
     fn drop(&mut self) {
-        if let Some((admin, name)) = &self.pg
-            && let Ok(mut conn) = diesel::pg::PgConnection::establish(admin)
-        {
-            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut conn);
+        drop_pg(&self.pg);
+    }
+}
+
+/// An empty database of its own with no server on it (for tests of the migrations themselves),
+/// removed when the test ends.
+pub struct TestDb {
+    pub settings: Settings,
+    _dir: tempfile::TempDir,
+    pg: Option<(String, String)>,
+}
+
+impl TestDb {
+    pub fn new() -> TestDb {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut settings = Settings {
+            data_dir: dir.path().to_path_buf(),
+            ..Settings::default()
+        };
+        let pg = pg_admin_url().map(|admin| {
+            let (admin, name, url) = fresh_pg(&admin);
+            settings.database_url = Some(url);
+            (admin, name)
+        });
+        TestDb {
+            settings,
+            _dir: dir,
+            pg,
         }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        drop_pg(&self.pg);
     }
 }
 
@@ -269,13 +307,15 @@ impl TestApp {
         body
     }
 
-    /// Seals pending audit entries and returns the whole chain as the admin sees it.
-    pub async fn audit_entries(&self, admin: &Session) -> Vec<Value> {
+    /// Seals one audit chain (an exam's, by code, or without one the chain of entries that
+    /// concern no exam) and returns it as the admin sees it.
+    pub async fn audit_chain(&self, admin: &Session, exam: Option<&str>) -> Vec<Value> {
+        let exam = exam.map(|code| format!("&exam={code}")).unwrap_or_default();
         let mut out = vec![];
         let mut after = 0;
         loop {
             let r = self
-                .get(&format!("/api/v1/audit?after={after}&limit=1000"), Some(admin))
+                .get(&format!("/api/v1/audit?after={after}&limit=1000{exam}"), Some(admin))
                 .await;
             assert_eq!(r.status(), StatusCode::OK);
             let page: Value = r.json().await.unwrap();
@@ -285,6 +325,29 @@ impl TestApp {
                 None => return out,
             }
         }
+    }
+
+    /// Every chain, sealed: each exam's (by code), then the chain of entries that concern no
+    /// exam. That one comes last because reading the log appends to it: what a test does
+    /// between two calls is then at the end.
+    pub async fn audit_entries(&self, admin: &Session) -> Vec<Value> {
+        use markroom::db::schema::exams;
+        let codes: Vec<String> = self
+            .db
+            .read_now(|c| {
+                exams::table
+                    .select(exams::code)
+                    .order(exams::code)
+                    .load(c)
+                    .map_err(markroom::db::DbError::from)
+            })
+            .unwrap();
+        let mut out = vec![];
+        for code in &codes {
+            out.extend(self.audit_chain(admin, Some(code)).await);
+        }
+        out.extend(self.audit_chain(admin, None).await);
+        out
     }
 }
 

@@ -2,16 +2,20 @@ use actix_web::{get, web};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::audit::seal_pending;
+use crate::audit::seal_chain;
 use crate::db;
 use crate::http::caller::Admin;
-use crate::http::error::{ApiError, Problem};
+use crate::http::error::{ApiError, Problem, missing};
 use crate::http::state::AppState;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct AuditQuery {
-    /// Return entries with a sequence number above this.
+    /// The exam (its code) whose chain to page; without it, the chain of entries that concern
+    /// no exam.
+    #[serde(default)]
+    pub exam: Option<String>,
+    /// Return entries with a sequence number (in that chain) above this.
     #[serde(default)]
     pub after: i64,
     /// At most this many (1 to 1000, default 100).
@@ -45,7 +49,7 @@ pub struct AuditPage {
     pub next_after: Option<i64>,
 }
 
-/// Page through the sealed audit chain.
+/// Page through one sealed audit chain: an exam's, or the one of entries that concern no exam.
 #[utoipa::path(
     tag = "admin",
     params(AuditQuery),
@@ -53,6 +57,7 @@ pub struct AuditPage {
     responses(
         (status = 200, description = "Entries in chain order", body = AuditPage),
         (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No exam has that code", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/audit")]
@@ -61,19 +66,25 @@ pub async fn list_audit(
     admin: Admin,
     query: web::Query<AuditQuery>,
 ) -> Result<web::Json<AuditPage>, ApiError> {
+    let query = query.into_inner();
     let after = query.after.max(0);
     let limit = query.limit.unwrap_or(100).clamp(1, 1000);
     let now = state.now();
+    // Reading the log is an act of the admin's, not of the exam's: it goes to the no-exam chain.
     let audit = admin
         .audit("audit.read")
-        .details(serde_json::json!({ "after": after, "limit": limit }));
+        .details(serde_json::json!({ "exam": query.exam, "after": after, "limit": limit }));
     // Seal first, so that what was just done is on the page.
     let rows = state
         .db
         .write(move |c| -> Result<_, ApiError> {
+            let chain = match &query.exam {
+                Some(code) => db::exams::by_code(c, code).map_err(missing("exam"))?.id,
+                None => String::new(),
+            };
             audit.append(c, now)?;
-            seal_pending(c)?;
-            Ok(db::audit::page(c, after, limit)?)
+            seal_chain(c, &chain)?;
+            Ok(db::audit::page(c, &chain, after, limit)?)
         })
         .await?;
     let next_after = if rows.len() as i64 == limit {
