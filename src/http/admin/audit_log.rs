@@ -14,12 +14,15 @@ pub struct AuditQuery {
     /// The exam (its code) whose chain to page; without it, the chain of entries that concern
     /// no exam.
     #[serde(default)]
+    #[param(pattern = "^[A-Za-z0-9_-]{1,32}$")]
     pub exam: Option<String>,
     /// Return entries with a sequence number (in that chain) above this.
     #[serde(default)]
+    #[param(minimum = 0)]
     pub after: i64,
     /// At most this many (1 to 1000, default 100).
     #[serde(default)]
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
 }
 

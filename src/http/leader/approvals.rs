@@ -223,6 +223,7 @@ pub async fn request_exam_approval(
     responses(
         (status = 201, description = "Filed, waiting for a second person", body = ApprovalView),
         (status = 403, description = "Caller may not ask for this kind", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The same request is pending, or the account is already active", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid kind or payload", body = Problem, content_type = "application/problem+json"),
     )
 )]
