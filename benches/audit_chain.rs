@@ -74,6 +74,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 full_name: "Bench Marker",
                 id_document_hash: "bench",
                 must_change_password: false,
+                one_time_password_expires_at: None,
             },
             now,
         )

@@ -25,6 +25,10 @@ pub enum BootstrapError {
     #[error("this person already holds an account ({0}); one person holds one account")]
     PersonHasAccount(String),
     #[error(
+        "the identity key differs from the one this database's accounts were made with: set auth.identity_key (or data_dir/identity.key) to that key on every node"
+    )]
+    IdentityKeyMismatch,
+    #[error(
         "two active chief leaders exist already; further leaders are created by an admin and activated by a chief leader's approval"
     )]
     ChiefsExist,
@@ -34,6 +38,38 @@ impl From<diesel::result::Error> for BootstrapError {
     fn from(e: diesel::result::Error) -> Self {
         BootstrapError::Db(e.into())
     }
+}
+
+/// Refuses an identity key other than the one the database's accounts were made with (the
+/// first key used is recorded): with another key the same document number would hash
+/// differently, and one person could hold two accounts.
+pub fn ensure_identity_key(db: &Db, identity_key: &[u8]) -> Result<(), BootstrapError> {
+    let check = secrets::identity_key_check(identity_key);
+    let same = db.write_now(|c| db::keys::matches_or_record(c, "identity", &check))?;
+    if same {
+        Ok(())
+    } else {
+        Err(BootstrapError::IdentityKeyMismatch)
+    }
+}
+
+/// Data from before the foundation hardening: exams get their rules frozen now, and accounts
+/// that name no person are reported (they cannot be matched against a second account of the
+/// same person until they are recorded).
+pub fn settle_legacy_data(db: &Db, defaults: &crate::domain::rules::MarkingRules) -> Result<(), BootstrapError> {
+    let (frozen, nameless) = db.write_now(|c| -> Result<_, DbError> {
+        Ok((db::exams::freeze_legacy_rules(c, defaults)?, db::users::without_person(c)?))
+    })?;
+    if frozen > 0 {
+        tracing::info!(exams = frozen, "exam rules frozen with the defaults in force now");
+    }
+    if !nameless.is_empty() {
+        tracing::warn!(
+            accounts = ?nameless,
+            "accounts made before every account named a person: they name nobody; replace them with accounts made for their people"
+        );
+    }
+    Ok(())
 }
 
 /// What the operator gives on the command line.
@@ -58,10 +94,16 @@ pub fn create_account(db: &Db, identity_key: &[u8], a: &BootstrapAccount<'_>) ->
         )
         .into());
     }
+    ensure_identity_key(db, identity_key)?;
     let hash = secrets::hash_password(a.password)?;
     let document_hash = secrets::keyed_hash(identity_key, &person.id_document);
     let now = Utc::now();
     let id = db.write_now(|c| -> Result<String, BootstrapError> {
+        // Two operators running `leader create` at once on PostgreSQL take turns here, so the
+        // count and the insert cannot interleave (SQLite has one writer already).
+        if let db::DbConn::Pg(pg) = c {
+            diesel::connection::SimpleConnection::batch_execute(pg, "SELECT pg_advisory_xact_lock(727002)")?;
+        }
         if a.role == Role::Leader && db::users::count_active_chiefs(c)? >= BOOTSTRAP_CHIEFS {
             return Err(BootstrapError::ChiefsExist);
         }
@@ -83,6 +125,7 @@ pub fn create_account(db: &Db, identity_key: &[u8], a: &BootstrapAccount<'_>) ->
                 full_name: &person.full_name,
                 id_document_hash: &document_hash,
                 must_change_password: false,
+                one_time_password_expires_at: None,
             },
             now,
         )?;

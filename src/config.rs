@@ -50,6 +50,8 @@ pub struct AuthSettings {
     /// HMAC key for staff identity-document numbers (one person, one account). When unset,
     /// one is generated into `data_dir/identity.key`; servers sharing a database share it.
     pub identity_key: Option<String>,
+    /// How long a one-time password (an account someone else made, or a reset) stays usable.
+    pub one_time_password_minutes: i64,
     pub slow_after_failures: u32,
     pub lock_after_failures: u32,
     pub slowdown_ms_per_failure: i64,
@@ -117,6 +119,7 @@ impl Default for AuthSettings {
             refresh_token_minutes: 12 * 60,
             token_secret: None,
             identity_key: None,
+            one_time_password_minutes: 72 * 60,
             slow_after_failures: 3,
             lock_after_failures: 10,
             slowdown_ms_per_failure: 500,
@@ -247,6 +250,7 @@ impl Settings {
             ("auth.access_token_minutes", a.access_token_minutes),
             ("auth.refresh_token_minutes", a.refresh_token_minutes),
             ("auth.lockout_minutes", a.lockout_minutes),
+            ("auth.one_time_password_minutes", a.one_time_password_minutes),
             ("approvals.expiry_minutes", self.approvals.expiry_minutes),
         ] {
             let fits = chrono::Duration::try_minutes(value).is_some_and(|d| d >= chrono::Duration::minutes(1));

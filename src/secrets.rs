@@ -81,7 +81,13 @@ fn private_key_file(path: &Path) -> Result<Vec<u8>, SecretError> {
     }
     match std::fs::read_to_string(path) {
         Ok(k) if !k.trim().is_empty() => Ok(k.trim().as_bytes().to_vec()),
-        _ => {
+        // An emptied key file is a lost key, not a fresh start: replacing it would silently
+        // invalidate what was made with it.
+        Ok(_) => Err(io(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "the key file is empty; restore it from backup (or remove it to start with a new key)",
+        ))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             if let Some(dir) = path.parent() {
                 private_dir(dir).map_err(io)?;
             }
@@ -89,7 +95,13 @@ fn private_key_file(path: &Path) -> Result<Vec<u8>, SecretError> {
             write_private(path, key.as_bytes()).map_err(io)?;
             Ok(key.into_bytes())
         }
+        Err(e) => Err(io(e)),
     }
+}
+
+/// A value that tells whether two identity keys are the same key, without revealing it.
+pub fn identity_key_check(key: &[u8]) -> String {
+    keyed_hash(key, "markroom identity key check")
 }
 
 /// The key that hides staff identity-document numbers: from settings, or from

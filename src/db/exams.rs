@@ -115,11 +115,38 @@ pub fn set_question_figures(conn: &mut DbConn, exam_id: &str, q: &Question) -> R
     Ok(())
 }
 
+/// Exams made before rules were stored whole get them now: the defaults in force at this
+/// start with their overrides laid over them, frozen from here on. Returns how many.
+pub fn freeze_legacy_rules(conn: &mut DbConn, defaults: &MarkingRules) -> Result<usize, DbError> {
+    let legacy: Vec<ExamRow> = exams::table
+        .filter(exams::rules.eq(""))
+        .select(ExamRow::as_select())
+        .load(conn)?;
+    for exam in &legacy {
+        let rules = exam.rules(defaults)?;
+        diesel::update(exams::table.find(&exam.id))
+            .set(exams::rules.eq(rules_text(&rules)?))
+            .execute(conn)?;
+    }
+    Ok(legacy.len())
+}
+
 pub fn by_code(conn: &mut DbConn, code: &str) -> Result<ExamRow, DbError> {
     Ok(exams::table
         .filter(exams::code.eq(code))
         .select(ExamRow::as_select())
         .first(conn)?)
+}
+
+/// The exam, its row locked for the rest of the transaction on PostgreSQL, so that changes
+/// made from what was read (its rules, its next question position) take turns and none is lost
+/// (SQLite has one writer, so it needs no lock).
+pub fn by_code_locked(conn: &mut DbConn, code: &str) -> Result<ExamRow, DbError> {
+    let q = exams::table.filter(exams::code.eq(code));
+    Ok(match conn {
+        DbConn::Pg(c) => q.select(ExamRow::as_select()).for_update().first(c)?,
+        DbConn::Sqlite(c) => q.select(ExamRow::as_select()).first(c)?,
+    })
 }
 
 pub fn ids_by_codes(conn: &mut DbConn, codes: &[String]) -> Result<Vec<(String, String)>, DbError> {

@@ -6,6 +6,7 @@ pub mod approvals;
 pub mod audit;
 pub mod error;
 pub mod exams;
+pub mod keys;
 pub mod schema;
 pub mod service_clients;
 pub mod users;

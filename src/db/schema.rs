@@ -15,6 +15,14 @@ diesel::table! {
         full_name -> Text,
         id_document_hash -> Nullable<Text>,
         must_change_password -> Bool,
+        one_time_password_expires_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    key_checks (name) {
+        name -> Text,
+        check_value -> Text,
     }
 }
 

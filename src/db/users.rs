@@ -23,9 +23,15 @@ pub struct UserRow {
     pub full_name: String,
     pub id_document_hash: Option<String>,
     pub must_change_password: bool,
+    pub one_time_password_expires_at: Option<chrono::NaiveDateTime>,
 }
 
 impl UserRow {
+    /// Whether the account's one-time password has run out (its owner never set their own).
+    pub fn one_time_password_expired(&self, now: DateTime<Utc>) -> bool {
+        self.must_change_password && self.one_time_password_expires_at.is_some_and(|t| utc(t) <= now)
+    }
+
     pub fn role(&self) -> Result<Role, DbError> {
         Role::parse(&self.role).ok_or_else(|| DbError::Corrupt(format!("user {} has role {}", self.id, self.role)))
     }
@@ -50,8 +56,10 @@ pub struct NewUser<'a> {
     pub full_name: &'a str,
     /// The keyed hash of the person's identity-document number.
     pub id_document_hash: &'a str,
-    /// Set for an account someone else made: its owner changes the password before anything else.
+    /// Set for an account someone else made: its owner changes the password before anything
+    /// else, before this time.
     pub must_change_password: bool,
+    pub one_time_password_expires_at: Option<DateTime<Utc>>,
 }
 
 pub fn insert(conn: &mut DbConn, u: &NewUser<'_>, now: DateTime<Utc>) -> Result<String, DbError> {
@@ -70,6 +78,7 @@ pub fn insert(conn: &mut DbConn, u: &NewUser<'_>, now: DateTime<Utc>) -> Result<
             users::full_name.eq(u.full_name),
             users::id_document_hash.eq(u.id_document_hash),
             users::must_change_password.eq(u.must_change_password),
+            users::one_time_password_expires_at.eq(u.one_time_password_expires_at.map(db_time)),
         ))
         .execute(conn)?;
     Ok(id)
@@ -100,6 +109,15 @@ pub fn find_by_document(conn: &mut DbConn, id_document_hash: &str) -> Result<Opt
         .optional()?)
 }
 
+/// Accounts made before every account named a person (usernames): they cannot be told apart
+/// from a second account of the same person until an admin records who they are.
+pub fn without_person(conn: &mut DbConn) -> Result<Vec<String>, DbError> {
+    Ok(users::table
+        .filter(users::id_document_hash.is_null())
+        .select(users::username)
+        .load(conn)?)
+}
+
 /// Active chief leaders: the command line may make chiefs only while fewer than two can act.
 pub fn count_active_chiefs(conn: &mut DbConn) -> Result<i64, DbError> {
     Ok(users::table
@@ -108,6 +126,25 @@ pub fn count_active_chiefs(conn: &mut DbConn) -> Result<i64, DbError> {
         .filter(users::active.eq(true))
         .count()
         .get_result(conn)?)
+}
+
+/// A new one-time password set by an admin (a forgotten password, or one that ran out): every
+/// token of the account is revoked and its owner must choose their own again.
+pub fn reset_password(
+    conn: &mut DbConn,
+    id: &str,
+    password_hash: &str,
+    expires_at: DateTime<Utc>,
+) -> Result<(), DbError> {
+    let n = diesel::update(users::table.find(id))
+        .set((
+            users::password_hash.eq(password_hash),
+            users::must_change_password.eq(true),
+            users::one_time_password_expires_at.eq(db_time(expires_at)),
+            users::token_version.eq(users::token_version + 1),
+        ))
+        .execute(conn)?;
+    if n == 1 { Ok(()) } else { Err(DbError::NotFound) }
 }
 
 /// Who an id is, as a second person must see it before approving: (id, username, full name, role).
@@ -125,6 +162,7 @@ pub fn set_own_password(conn: &mut DbConn, id: &str, password_hash: &str) -> Res
         .set((
             users::password_hash.eq(password_hash),
             users::must_change_password.eq(false),
+            users::one_time_password_expires_at.eq(None::<chrono::NaiveDateTime>),
             users::token_version.eq(users::token_version + 1),
         ))
         .execute(conn)?;
@@ -134,6 +172,13 @@ pub fn set_own_password(conn: &mut DbConn, id: &str, password_hash: &str) -> Res
 pub fn activate(conn: &mut DbConn, id: &str) -> Result<(), DbError> {
     let n = diesel::update(users::table.find(id))
         .set(users::active.eq(true))
+        .execute(conn)?;
+    if n == 1 { Ok(()) } else { Err(DbError::NotFound) }
+}
+
+pub fn deactivate(conn: &mut DbConn, id: &str) -> Result<(), DbError> {
+    let n = diesel::update(users::table.find(id))
+        .set(users::active.eq(false))
         .execute(conn)?;
     if n == 1 { Ok(()) } else { Err(DbError::NotFound) }
 }

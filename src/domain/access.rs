@@ -36,6 +36,32 @@ pub fn login_workstation(
     }
 }
 
+/// The state of an account that matters at its door.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AccountState {
+    pub active: bool,
+    /// Still on the one-time password someone else set.
+    pub must_change_password: bool,
+    pub one_time_password_expired: bool,
+}
+
+/// Whether an account whose password was right may log in. An account someone else made may
+/// log in before it is activated, but only to set its own password (every other request is
+/// refused until then), so the owner, not the person who made it, holds the password by the
+/// time a chief leader activates it. A one-time password that ran out opens nothing.
+pub fn login_allowed(a: AccountState) -> Result<(), RuleError> {
+    if a.must_change_password && a.one_time_password_expired {
+        return Err(RuleError::refused(
+            "one_time_password_expired",
+            "this one-time password has run out; ask an admin for a new one",
+        ));
+    }
+    if a.active || a.must_change_password {
+        return Ok(());
+    }
+    Err(RuleError::refused("account_inactive", "this account is not active yet"))
+}
+
 /// On every request: a token bound to a workstation is used only with that workstation's key,
 /// and during a marking window room staff must hold a bound token.
 pub fn request_workstation(
@@ -156,6 +182,25 @@ mod tests {
         assert_eq!(
             login_workstation(Role::Marker, true, &P::Registered("w".into())),
             Ok(Some("w".into()))
+        );
+    }
+
+    #[test]
+    fn only_the_owner_s_first_step_opens_an_inactive_account() {
+        let st = |active, must_change_password, one_time_password_expired| AccountState {
+            active,
+            must_change_password,
+            one_time_password_expired,
+        };
+        assert!(login_allowed(st(true, false, false)).is_ok());
+        assert!(login_allowed(st(false, true, false)).is_ok(), "to set its own password");
+        assert_eq!(
+            login_allowed(st(false, false, false)).unwrap_err().code(),
+            "account_inactive"
+        );
+        assert_eq!(
+            login_allowed(st(true, true, true)).unwrap_err().code(),
+            "one_time_password_expired"
         );
     }
 

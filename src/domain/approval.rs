@@ -218,8 +218,10 @@ pub fn outcome(decision: Decision) -> ApprovalStatus {
 }
 
 /// The account an `activate_staff` request names must be a leader or custodian still waiting
-/// for activation.
-pub fn check_activation_target(target: &Person) -> Result<(), RuleError> {
+/// for activation, whose owner has already replaced the one-time password with their own: so
+/// the person who made the account, who saw that password, cannot be the one who holds it once
+/// it acts (the approving chiefs confirm with the owner that they did).
+pub fn check_activation_target(target: &Person, password_set_by_owner: bool) -> Result<(), RuleError> {
     if !matches!(target.role, Role::Leader | Role::Custodian) {
         return Err(RuleError::invalid(
             "not_staff",
@@ -229,6 +231,12 @@ pub fn check_activation_target(target: &Person) -> Result<(), RuleError> {
     }
     if target.active {
         return Err(RuleError::conflict("already_active", "this account is already active"));
+    }
+    if !password_set_by_owner {
+        return Err(RuleError::conflict(
+            "password_not_set",
+            "the account's owner has not yet replaced the one-time password; activate it after they have",
+        ));
     }
     Ok(())
 }
@@ -293,10 +301,16 @@ mod tests {
             chief: false,
             active: false,
         };
-        assert!(check_activation_target(&waiting(Role::Leader)).is_ok());
-        assert!(check_activation_target(&waiting(Role::Custodian)).is_ok());
+        assert!(check_activation_target(&waiting(Role::Leader), true).is_ok());
+        assert!(check_activation_target(&waiting(Role::Custodian), true).is_ok());
         assert_eq!(
-            check_activation_target(&waiting(Role::Admin)).unwrap_err().code(),
+            check_activation_target(&waiting(Role::Custodian), false)
+                .unwrap_err()
+                .code(),
+            "password_not_set"
+        );
+        assert_eq!(
+            check_activation_target(&waiting(Role::Admin), true).unwrap_err().code(),
             "not_staff"
         );
         assert_eq!(

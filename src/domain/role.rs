@@ -102,16 +102,18 @@ pub fn check_person(full_name: &str, id_document: &str) -> Result<PersonIdentity
             "give the person's full name (1 to 100 characters)",
         ));
     }
+    // Only the separators people type on a form are dropped; anything else is refused, so the
+    // schema can say exactly what is accepted.
     let doc: String = id_document
         .chars()
-        .filter(|c| !c.is_whitespace() && *c != '-')
+        .filter(|c| *c != ' ' && *c != '-')
         .map(|c| c.to_ascii_uppercase())
         .collect();
     if !(4..=32).contains(&doc.len()) || !doc.bytes().all(|b| b.is_ascii_alphanumeric()) {
         return Err(RuleError::invalid(
             "invalid_id_document",
             "id_document",
-            "an identity-document number is 4 to 32 letters and digits (spaces and '-' are ignored)",
+            "an identity-document number is 4 to 32 letters and digits (spaces and '-' between them are ignored)",
         ));
     }
     Ok(PersonIdentity {
@@ -203,6 +205,14 @@ mod tests {
         assert_eq!(check_person("", "1234").unwrap_err().code(), "invalid_full_name");
         assert_eq!(check_person("Li", "12").unwrap_err().code(), "invalid_id_document");
         assert_eq!(check_person("Li", "12#45").unwrap_err().code(), "invalid_id_document");
+        assert_eq!(
+            check_person("Li", "1234\u{feff}5").unwrap_err().code(),
+            "invalid_id_document"
+        );
+        assert_eq!(
+            check_person("Li\u{1}Wei", "12345").unwrap_err().code(),
+            "invalid_full_name"
+        );
     }
 
     proptest::proptest! {

@@ -9,17 +9,21 @@ use super::{RuleError, Score};
 #[serde(deny_unknown_fields, default)]
 pub struct MarkingRules {
     /// Markers must be this age or younger on the first marking day (R2).
+    #[serde(deserialize_with = "super::whole::deserialize")]
     pub marker_max_age: u32,
     /// Share of live tasks that are seeds after the first seed of the day.
     pub seed_rate: f64,
     /// A seed comes at a random position among the marker's first this-many tasks each day.
+    #[serde(deserialize_with = "super::whole::deserialize")]
     pub first_seed_within: u32,
     /// Probability of re-serving a marker one of their own scripts (回评).
     pub self_check_rate: f64,
     /// Share of resolved scripts sampled into a leader's back-read queue (复评).
     pub backread_rate: f64,
     /// Seed misses: `seed_miss_limit` misses among the last `seed_miss_window` seeds pause a marker.
+    #[serde(deserialize_with = "super::whole::deserialize")]
     pub seed_miss_window: u32,
+    #[serde(deserialize_with = "super::whole::deserialize")]
     pub seed_miss_limit: u32,
     /// Severity trigger: |marker effect| at least this fraction of the question's tolerance.
     pub severity_limit_fraction: f64,
@@ -32,12 +36,15 @@ pub struct MarkingRules {
     /// Holm-adjusted p below which a statistical trigger fires.
     pub trigger_p: f64,
     /// Co-marked scripts a marker needs before the statistical triggers look at them.
+    #[serde(deserialize_with = "super::whole::deserialize")]
     pub min_co_marked: u32,
     /// Default tolerance as a percentage of a question's maximum, rounded to its step.
+    #[serde(deserialize_with = "super::whole::deserialize")]
     pub default_tolerance_percent: u32,
     /// Default unit finals are rounded to (half up), when the step allows it.
     pub default_final_step: Score,
     /// How long a marker holds a leased task.
+    #[serde(deserialize_with = "super::whole::deserialize")]
     pub lease_minutes: u32,
 }
 

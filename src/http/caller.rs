@@ -111,7 +111,10 @@ pub async fn admit(
         exams: vec![],
         must_change_password: false,
     };
-    let current = user.filter(|u| u.active && u.token_version == claims.ver && u.role == claims.role.as_str());
+    // An account waiting for activation holds tokens only to set its own password.
+    let current = user.filter(|u| {
+        (u.active || u.must_change_password) && u.token_version == claims.ver && u.role == claims.role.as_str()
+    });
     let Some(current) = current else {
         let err = ApiError::unauthenticated("token_revoked", "this token has been revoked; log in again");
         state

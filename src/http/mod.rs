@@ -86,6 +86,8 @@ impl Application {
         let port = listener.local_addr()?.port();
         let secret = crate::secrets::token_key(settings.auth.token_secret.as_deref(), &settings.data_dir)?;
         let identity_key = crate::secrets::identity_key(settings.auth.identity_key.as_deref(), &settings.data_dir)?;
+        crate::bootstrap::ensure_identity_key(&db, &identity_key)?;
+        crate::bootstrap::settle_legacy_data(&db, &settings.rules)?;
         let clock = crate::clock::Clock::default();
         let counters = Arc::new(state::Counters::default());
         crate::audit::spawn_sealer(

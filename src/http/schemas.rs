@@ -109,3 +109,122 @@ pub fn approval_status() -> Schema {
 pub fn approval_kind() -> Schema {
     words(&["activate_staff", "activate_leader"])
 }
+
+fn whole(min: u32, max: Option<u32>, about: &str) -> RefOr<Schema> {
+    let b = ObjectBuilder::new()
+        .schema_type(Type::Integer)
+        .minimum(Some(min))
+        .maximum(max)
+        .description(Some(about));
+    RefOr::T(b.build().into())
+}
+
+fn share(about: &str) -> RefOr<Schema> {
+    let b = ObjectBuilder::new()
+        .schema_type(Type::Number)
+        .minimum(Some(0.0))
+        .maximum(Some(1.0))
+        .description(Some(about));
+    RefOr::T(b.build().into())
+}
+
+/// Every marking rule, each optional, with its range (`MarkingRules::validate`); names outside
+/// this list are refused. One rule spans two: `seed_miss_limit` is at most `seed_miss_window`.
+fn rule_properties() -> ObjectBuilder {
+    let p = |b: ObjectBuilder, name: &str, s: RefOr<Schema>| b.property(name, s);
+    let mut b = ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .additional_properties(Some(utoipa::openapi::schema::AdditionalProperties::FreeForm(false)));
+    b = p(
+        b,
+        "marker_max_age",
+        whole(18, Some(80), "markers are this age or younger on the first marking day"),
+    );
+    b = p(b, "seed_rate", share("share of live tasks that are seeds"));
+    b = p(
+        b,
+        "first_seed_within",
+        whole(1, None, "the day's first seed comes within this many tasks"),
+    );
+    b = p(
+        b,
+        "self_check_rate",
+        share("probability of re-serving a marker one of their own scripts"),
+    );
+    b = p(
+        b,
+        "backread_rate",
+        share("share of resolved scripts sampled for back-reading"),
+    );
+    b = p(b, "seed_miss_window", whole(1, None, "seeds looked at for seed misses"));
+    b = p(
+        b,
+        "seed_miss_limit",
+        whole(1, None, "misses among them that pause a marker"),
+    );
+    b = p(
+        b,
+        "severity_limit_fraction",
+        share("severity trigger, as a fraction of the tolerance"),
+    );
+    let ratio = ObjectBuilder::new()
+        .schema_type(Type::Number)
+        .minimum(Some(1.0))
+        .maximum(Some(1000.0))
+        .description(Some("erratic trigger: residual SD ratio"));
+    b = p(b, "erratic_sd_ratio", RefOr::T(ratio.build().into()));
+    b = p(b, "central_sd_ratio", share("central tendency trigger: SD ratio"));
+    b = p(
+        b,
+        "drift_min_change_fraction",
+        share("drift trigger, as a fraction of the tolerance"),
+    );
+    let p_value = ObjectBuilder::new()
+        .schema_type(Type::Number)
+        .exclusive_minimum(Some(0.0))
+        .exclusive_maximum(Some(1.0))
+        .description(Some("Holm-adjusted p below which a trigger fires"));
+    b = p(b, "trigger_p", RefOr::T(p_value.build().into()));
+    b = p(
+        b,
+        "min_co_marked",
+        whole(2, None, "co-marked scripts before the statistical triggers look"),
+    );
+    b = p(
+        b,
+        "default_tolerance_percent",
+        whole(0, Some(100), "default tolerance, % of the maximum"),
+    );
+    b = p(b, "default_final_step", RefOr::T(positive_score()));
+    p(
+        b,
+        "lease_minutes",
+        whole(1, Some(240), "how long a marker holds a leased task"),
+    )
+}
+
+/// An exam's rule overrides at creation.
+pub fn rule_overrides() -> Schema {
+    rule_properties()
+        .description(Some(
+            "Overrides of the marking rules for this exam (any of the `[rules]` settings)",
+        ))
+        .build()
+        .into()
+}
+
+/// A change of an exam's rules: any rules, and new figures (`figures`) per question code.
+pub fn settings_change(figures: RefOr<Schema>) -> Schema {
+    let questions = ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .property_names(Some(code()))
+        .additional_properties(Some(figures))
+        .description(Some(
+            "New figures by question code (each a question of the exam: a rule that depends on state)",
+        ));
+    rule_properties()
+        .property("questions", questions)
+        .description(Some("Rule names with their new values, e.g. {\"backread_rate\": 0}"))
+        .build()
+        .into()
+}

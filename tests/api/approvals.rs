@@ -1,24 +1,22 @@
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{Session, TestApp, expect_problem};
+use crate::helpers::{PASSWORD, Session, TestApp, expect_problem};
 
-/// A chief leader account an admin made: (id, one-time password). It starts inactive.
-async fn new_leader(app: &TestApp, admin: &Session, username: &str) -> (String, String) {
+/// A chief leader account an admin made, whose owner has set their own password (as they must
+/// before a chief may file its activation). Returns its id; it starts inactive.
+async fn new_leader(app: &TestApp, admin: &Session, username: &str) -> String {
     let (id, body) = app
         .create_staff(admin, username, "leader", json!({ "chief": true }))
         .await;
     assert_eq!(body["active"], false, "leaders start inactive");
-    (id, body["one_time_password"].as_str().unwrap().to_string())
+    app.set_own_password(username, body["one_time_password"].as_str().unwrap(), None)
+        .await;
+    id
 }
 
-/// The owner of an activated account sets their own password and logs in.
-async fn activated(app: &TestApp, username: &str, one_time: &str) -> Session {
-    app.set_own_password(username, one_time, None).await;
-    app.login(username, None).await
-}
-
-/// Files `activate_leader` for `user_id`, under an exam when one is named.
+/// Files `activate_staff` (by its older name, still accepted) for `user_id`, under an exam
+/// when one is named.
 async fn ask_activation(app: &TestApp, by: &Session, exam: Option<&str>, payload: Value) -> Response {
     let path = match exam {
         Some(code) => format!("/api/v1/exams/{code}/approvals"),
@@ -54,7 +52,8 @@ async fn listed(app: &TestApp, chief: &Session, status: &str) -> usize {
 
 /// The right password of an inactive account opens nothing: from a registered workstation the
 /// answer says why; from anywhere else it is the wrong-password answer.
-async fn inactive(app: &TestApp, admin: &Session, username: &str, password: &str) {
+async fn inactive(app: &TestApp, admin: &Session, username: &str) {
+    let password = PASSWORD;
     let key = app
         .workstation(admin, &format!("desk of {username} {}", uuid::Uuid::new_v4()))
         .await;
@@ -68,8 +67,8 @@ async fn inactive(app: &TestApp, admin: &Session, username: &str, password: &str
 async fn a_new_leader_acts_only_after_a_different_chief_approves() {
     let app = TestApp::spawn().await;
     let (admin, chief1, chief2) = app.staff().await;
-    let (id, otp) = new_leader(&app, &admin, "leader3").await;
-    inactive(&app, &admin, "leader3", &otp).await;
+    let id = new_leader(&app, &admin, "leader3").await;
+    inactive(&app, &admin, "leader3").await;
 
     let request = filed(&app, &chief1, &id).await;
     assert_eq!(request["status"], "pending");
@@ -83,13 +82,13 @@ async fn a_new_leader_acts_only_after_a_different_chief_approves() {
         )
         .await;
     }
-    inactive(&app, &admin, "leader3", &otp).await;
+    inactive(&app, &admin, "leader3").await;
 
     let r = decide(&app, &chief2, &request, "approve").await;
     assert_eq!(r.status(), StatusCode::OK);
     let decided: Value = r.json().await.unwrap();
     assert_eq!(decided["status"], "approved");
-    activated(&app, "leader3", &otp).await;
+    app.login("leader3", None).await;
 
     // Decided once is decided.
     expect_problem(
@@ -113,11 +112,11 @@ async fn a_new_leader_acts_only_after_a_different_chief_approves() {
 async fn a_rejected_request_leaves_the_leader_inactive() {
     let app = TestApp::spawn().await;
     let (admin, chief1, chief2) = app.staff().await;
-    let (id, otp) = new_leader(&app, &admin, "leader3").await;
+    let id = new_leader(&app, &admin, "leader3").await;
     let request = filed(&app, &chief1, &id).await;
     let r = decide(&app, &chief2, &request, "reject").await;
     assert_eq!(r.json::<Value>().await.unwrap()["status"], "rejected");
-    inactive(&app, &admin, "leader3", &otp).await;
+    inactive(&app, &admin, "leader3").await;
     expect_problem(
         decide(&app, &chief2, &request, "approve").await,
         StatusCode::CONFLICT,
@@ -130,7 +129,7 @@ async fn a_rejected_request_leaves_the_leader_inactive() {
 async fn only_an_active_chief_leader_may_approve() {
     let app = TestApp::spawn().await;
     let (admin, chief1, _) = app.staff().await;
-    let (id, otp) = new_leader(&app, &admin, "leader3").await;
+    let id = new_leader(&app, &admin, "leader3").await;
     let request = filed(&app, &chief1, &id).await;
     // An admin holds no authority over leaders, nor does a custodian.
     expect_problem(
@@ -150,14 +149,14 @@ async fn only_an_active_chief_leader_may_approve() {
     // Nor may a custodian ask for it.
     let r = ask_activation(&app, &cust, None, json!({ "user_id": id })).await;
     expect_problem(r, StatusCode::FORBIDDEN, "approval_not_allowed").await;
-    inactive(&app, &admin, "leader3", &otp).await;
+    inactive(&app, &admin, "leader3").await;
 }
 
 #[tokio::test]
 async fn an_expired_request_cannot_be_approved() {
     let app = TestApp::spawn().await;
     let (admin, chief1, _) = app.staff().await;
-    let (id, otp) = new_leader(&app, &admin, "leader3").await;
+    let id = new_leader(&app, &admin, "leader3").await;
     let request = filed(&app, &chief1, &id).await;
     assert_eq!(request["status"], "pending");
     // A day passes (the default expiry) on the server's clock; tokens are refreshed as a
@@ -188,7 +187,7 @@ async fn an_expired_request_cannot_be_approved() {
         "approval_expired",
     )
     .await;
-    inactive(&app, &admin, "leader3", &otp).await;
+    inactive(&app, &admin, "leader3").await;
     let entries = app.audit_entries(&admin).await;
     assert!(entries.iter().any(|e| e["action"] == "approval.approve"
         && e["outcome"] == "refused"
@@ -199,7 +198,7 @@ async fn an_expired_request_cannot_be_approved() {
 async fn requests_are_checked_when_filed() {
     let app = TestApp::spawn().await;
     let (admin, chief1, chief2) = app.staff().await;
-    let (id, _) = new_leader(&app, &admin, "leader3").await;
+    let id = new_leader(&app, &admin, "leader3").await;
     let ask = |payload: Value| ask_activation(&app, &chief1, None, payload);
     expect_problem(
         ask(json!({ "user": id })).await,
@@ -270,6 +269,7 @@ async fn a_scoped_leader_is_activated_under_its_exam_and_sees_only_it() {
         )
         .await;
     let otp = created["one_time_password"].as_str().unwrap().to_string();
+    app.set_own_password("qleader", &otp, None).await;
     let r = ask_activation(&app, &chief1, Some("GK"), json!({ "user_id": id })).await;
     let request: Value = r.json().await.unwrap();
     assert_eq!(request["exam"], "GK");
@@ -284,7 +284,7 @@ async fn a_scoped_leader_is_activated_under_its_exam_and_sees_only_it() {
         .await
         .unwrap();
     assert_eq!(approved[0]["exam"], "GK", "listed with its exam's code");
-    let q = activated(&app, "qleader", &otp).await;
+    let q = app.login("qleader", None).await;
     assert_eq!(app.get("/api/v1/exams/GK", Some(&q)).await.status(), StatusCode::OK);
     // Nor any other exam.
     app.exam(&chief1, "OTHER").await;
@@ -326,13 +326,13 @@ fn stored_decision(app: &TestApp, id: &str) -> (String, Option<String>) {
 async fn two_chiefs_deciding_at_once_decide_once() {
     let app = TestApp::spawn_with(|s| s.http.workers = 2).await;
     let (admin, chief1, chief2) = app.staff().await;
-    let (third, third_otp) = new_leader(&app, &admin, "chief3").await;
+    let third = new_leader(&app, &admin, "chief3").await;
     let request = filed(&app, &chief1, &third).await;
     assert_eq!(
         decide(&app, &chief2, &request, "approve").await.status(),
         StatusCode::OK
     );
-    let chief3 = activated(&app, "chief3", &third_otp).await;
+    let chief3 = app.login("chief3", None).await;
     let ids = app
         .db
         .read_now(|c| markroom::db::users::find_by_username(c, "chief2"))
@@ -344,7 +344,7 @@ async fn two_chiefs_deciding_at_once_decide_once() {
     // Several rounds, so that on PostgreSQL (where two transactions really overlap) the race is met.
     for round in 0..5 {
         let username = format!("leader{round}");
-        let (target, target_otp) = new_leader(&app, &admin, &username).await;
+        let target = new_leader(&app, &admin, &username).await;
         let request = filed(&app, &chief1, &target).await;
         let (a, b) = tokio::join!(
             decide(&app, &chief2, &request, "approve"),
@@ -359,7 +359,7 @@ async fn two_chiefs_deciding_at_once_decide_once() {
         assert_eq!(status, won["status"].as_str().unwrap());
         assert_eq!(by.as_deref(), won["decided_by"].as_str());
         assert_eq!(status == "approved", by.as_deref() == Some(chief2_id.as_str()));
-        let login = app.try_login(&username, &target_otp, None).await.status();
+        let login = app.try_login(&username, PASSWORD, None).await.status();
         assert_eq!(login == StatusCode::OK, status == "approved");
     }
 }
@@ -369,7 +369,7 @@ async fn the_same_request_filed_twice_at_once_stands_once() {
     let app = TestApp::spawn_with(|s| s.http.workers = 2).await;
     let (admin, chief1, chief2) = app.staff().await;
     for round in 0..5 {
-        let (target, _) = new_leader(&app, &admin, &format!("leader{round}")).await;
+        let target = new_leader(&app, &admin, &format!("leader{round}")).await;
         let payload = json!({ "user_id": target });
         let (a, b) = tokio::join!(
             ask_activation(&app, &chief1, None, payload.clone()),
@@ -412,9 +412,9 @@ async fn an_approval_is_recorded_before_its_effect_so_database_rules_see_it() {
             .write_now(|c| diesel::RunQueryDsl::execute(diesel::sql_query(sql), c).map_err(markroom::db::DbError::from))
             .unwrap();
     }
-    let (id, otp) = new_leader(&app, &admin, "leader3").await;
+    let id = new_leader(&app, &admin, "leader3").await;
     let request = filed(&app, &chief1, &id).await;
     let r = decide(&app, &chief2, &request, "approve").await;
     assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
-    activated(&app, "leader3", &otp).await;
+    app.login("leader3", None).await;
 }

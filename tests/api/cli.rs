@@ -99,3 +99,54 @@ async fn the_first_workstation_key_is_made_on_the_server() {
     let twice = markroom(&app, &["workstation", "create", "--name", "Server room desk"], "");
     assert!(!twice.status.success());
 }
+
+#[tokio::test]
+async fn an_inactive_chief_does_not_count_and_another_identity_key_is_refused() {
+    let app = TestApp::spawn().await;
+    let pw = format!("{PASSWORD}\n");
+    app.bootstrap("chief1", Role::Leader);
+    app.bootstrap("chief2", Role::Leader);
+    // One of the first two chiefs was made inactive (say, reset): the bootstrap may be completed.
+    app.db
+        .write_now(|c| {
+            diesel::RunQueryDsl::execute(
+                diesel::sql_query("UPDATE users SET active = FALSE WHERE username = 'chief2'"),
+                c,
+            )
+            .map_err(markroom::db::DbError::from)
+        })
+        .unwrap();
+    let out = markroom(&app, &create("leader", "chief3", "C0003"), &pw);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let fourth = markroom(&app, &create("leader", "chief4", "C0004"), &pw);
+    assert!(!fourth.status.success());
+    // A node or a command with another identity key would hash document numbers differently:
+    // it is refused, whatever it was asked to do.
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_markroom"));
+    cmd.args(create("admin", "root9", "A0009"))
+        .env("MARKROOM_DATA_DIR", &app.settings.data_dir)
+        .env(
+            "MARKROOM_AUTH__IDENTITY_KEY",
+            "another key of at least thirty-two bytes",
+        )
+        .env_remove("MARKROOM_CONFIG")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    match &app.settings.database_url {
+        Some(url) => cmd.env("DATABASE_URL", url),
+        None => cmd.env_remove("DATABASE_URL"),
+    };
+    let mut child = cmd.spawn().unwrap();
+    child.stdin.take().unwrap().write_all(pw.as_bytes()).unwrap();
+    let other = child.wait_with_output().unwrap();
+    assert!(!other.status.success());
+    assert!(String::from_utf8_lossy(&other.stderr).contains("identity key differs"));
+    let mut settings = app.settings.clone();
+    settings.auth.identity_key = Some("another key of at least thirty-two bytes".into());
+    assert!(
+        markroom::http::Application::build(settings).await.is_err(),
+        "a server refuses to start too"
+    );
+}

@@ -416,3 +416,69 @@ async fn chief_leaders_change_rules_through_a_checked_audited_patch() {
     assert_eq!(changes[0]["outcome"], "ok");
     assert_eq!(changes[0]["details"]["before"]["backread_rate"], json!(0.05));
 }
+
+#[tokio::test]
+async fn rule_changes_made_at_once_are_all_kept_and_a_locked_exam_takes_none() {
+    let app = TestApp::spawn_with(|s| s.http.workers = 2).await;
+    let (_, chief1, chief2) = app.staff().await;
+    app.exam(&chief1, "GK").await;
+    async fn patch(app: &TestApp, who: &Session, body: Value) -> reqwest::Response {
+        app.call(Method::PATCH, "/api/v1/exams/GK/settings", Some(who), Some(body))
+            .await
+    }
+    for round in 1..=5 {
+        let (a, b) = tokio::join!(
+            patch(&app, &chief1, json!({ "backread_rate": f64::from(round) / 100.0 })),
+            patch(&app, &chief2, json!({ "seed_rate": f64::from(round) / 50.0 }))
+        );
+        assert_eq!((a.status(), b.status()), (StatusCode::OK, StatusCode::OK));
+        let exam: Value = app.get("/api/v1/exams/GK", Some(&chief1)).await.json().await.unwrap();
+        assert_eq!(
+            exam["rules"]["backread_rate"].as_f64(),
+            Some(f64::from(round) / 100.0),
+            "neither change is lost"
+        );
+        assert_eq!(exam["rules"]["seed_rate"].as_f64(), Some(f64::from(round) / 50.0));
+    }
+    app.db
+        .write_now(|c| {
+            diesel::RunQueryDsl::execute(diesel::sql_query("UPDATE exams SET locked = TRUE WHERE code = 'GK'"), c)
+                .map_err(markroom::db::DbError::from)
+        })
+        .unwrap();
+    let r = patch(&app, &chief1, json!({ "backread_rate": 0 })).await;
+    expect_problem(r, StatusCode::CONFLICT, "exam_locked").await;
+}
+
+#[tokio::test]
+async fn an_exam_from_before_rules_were_stored_is_frozen_at_the_next_start() {
+    let app = TestApp::spawn().await;
+    let (_, chief, _) = app.staff().await;
+    app.exam(&chief, "OLD").await;
+    app.db
+        .write_now(|c| {
+            diesel::RunQueryDsl::execute(diesel::sql_query("UPDATE exams SET rules = '' WHERE code = 'OLD'"), c)
+                .map_err(markroom::db::DbError::from)
+        })
+        .unwrap();
+    let rules_seen_by = |base: String| {
+        let client = app.client.clone();
+        let token = chief.token.clone();
+        async move {
+            let exam: Value = client
+                .get(format!("{base}/api/v1/exams/OLD"))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            exam["rules"]["backread_rate"].as_f64()
+        }
+    };
+    let first = other_node(&app, |s| s.rules.backread_rate = 0.3).await;
+    assert_eq!(rules_seen_by(first).await, Some(0.3), "frozen with the defaults of that start");
+    let second = other_node(&app, |s| s.rules.backread_rate = 0.4).await;
+    assert_eq!(rules_seen_by(second).await, Some(0.3), "and kept from then on");
+}

@@ -7,7 +7,7 @@ use diesel::sql_types::BigInt;
 use markroom::db::DbError;
 use markroom::domain::role::Role;
 use reqwest::StatusCode;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::helpers::{PASSWORD, TestApp, expect_problem};
 
@@ -86,4 +86,59 @@ async fn a_password_typed_as_a_username_is_neither_stored_nor_audited() {
         )
         .await;
     assert_eq!(r.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_password_that_looks_like_a_username_is_not_recorded_in_clear() {
+    let app = TestApp::spawn().await;
+    let (admin, _, _) = app.staff().await;
+    let typed = "CorrectHorseBattery9";
+    for _ in 0..3 {
+        let r = app.try_login(typed, "whatever it is", None).await;
+        expect_problem(r, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
+    }
+    let entries = app.audit_entries(&admin).await;
+    let text = serde_json::to_string(&entries).unwrap();
+    assert!(!text.contains(typed), "the audit log holds it only as a keyed hash");
+    let recorded: Vec<&Value> = entries
+        .iter()
+        .filter(|e| e["action"] == "auth.login" && e["outcome"] == "refused")
+        .collect();
+    assert_eq!(recorded.len(), 3);
+    let first = recorded[0]["object_id"].as_str().unwrap();
+    assert!(first.starts_with("#unknown:"), "{first}");
+    assert!(
+        recorded.iter().all(|e| e["object_id"] == first),
+        "the same name, the same record"
+    );
+    #[derive(diesel::QueryableByName)]
+    struct Name {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        username: String,
+    }
+    let names: Vec<String> = app
+        .db
+        .read_now(|c| {
+            diesel::sql_query("SELECT username FROM login_throttle")
+                .load::<Name>(c)
+                .map_err(DbError::from)
+        })
+        .unwrap()
+        .into_iter()
+        .map(|n| n.username)
+        .collect();
+    assert_eq!(names, vec![first.to_string()], "counted under the hash, three times");
+    assert_eq!(
+        count(&app, "SELECT CAST(failures AS BIGINT) AS n FROM login_throttle"),
+        3
+    );
+    // A real username is still recorded by name, so the log says whose account was tried.
+    let r = app.try_login("admin", "not the password", None).await;
+    expect_problem(r, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
+    let entries = app.audit_entries(&admin).await;
+    assert!(
+        entries
+            .iter()
+            .any(|e| e["action"] == "auth.login" && e["object_id"] == "admin")
+    );
 }

@@ -146,26 +146,56 @@ async fn an_account_someone_else_made_acts_only_after_its_owner_sets_a_password(
     );
 }
 
+async fn session_of(r: reqwest::Response) -> Session {
+    let pair: Value = r.json().await.unwrap();
+    Session {
+        token: pair["access_token"].as_str().unwrap().into(),
+        refresh: pair["refresh_token"].as_str().unwrap_or_default().into(),
+        key: None,
+    }
+}
+
 #[tokio::test]
-async fn a_custodian_is_inactive_until_a_chief_approves_and_the_approver_sees_names() {
+async fn a_custodian_acts_only_after_setting_a_password_and_a_chief_s_approval() {
     let app = TestApp::spawn().await;
     let (admin, chief1, chief2) = app.staff().await;
     let (id, created) = app.create_staff(&admin, "cust1", "custodian", json!({})).await;
     assert_eq!(created["active"], false);
     let otp = created["one_time_password"].as_str().unwrap().to_string();
-    let desk = app.workstation(&admin, "custody desk").await;
-    let r = app.try_login("cust1", &otp, Some(&desk)).await;
-    expect_problem(r, StatusCode::FORBIDDEN, "account_inactive").await;
-    let r = app.try_login("cust1", &otp, None).await;
-    expect_problem(r, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
-
-    let r = app
-        .post(
+    let file = || {
+        app.post(
             "/api/v1/approvals",
             Some(&chief1),
             json!({ "kind": "activate_staff", "payload": { "user_id": id } }),
         )
+    };
+    // Nobody may activate an account whose one-time password (which the admin saw) still works.
+    expect_problem(file().await, StatusCode::CONFLICT, "password_not_set").await;
+
+    // The owner logs in with it, though inactive, and can do nothing but set a password.
+    let r = app.try_login("cust1", &otp, None).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let first = session_of(r).await;
+    let r = app.get("/api/v1/exams/ANY", Some(&first)).await;
+    expect_problem(r, StatusCode::FORBIDDEN, "password_change_required").await;
+    let r = app
+        .post(
+            "/api/v1/auth/password",
+            Some(&first),
+            json!({ "old_password": otp, "new_password": PASSWORD }),
+        )
         .await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT, "set, but not yet active");
+    // Now inactive for good until approved: a registered workstation learns why, nobody else.
+    let desk = app.workstation(&admin, "custody desk").await;
+    let r = app.try_login("cust1", PASSWORD, Some(&desk)).await;
+    expect_problem(r, StatusCode::FORBIDDEN, "account_inactive").await;
+    let r = app.try_login("cust1", PASSWORD, None).await;
+    expect_problem(r, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
+    let r = app.try_login("cust1", &otp, None).await;
+    expect_problem(r, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
+
+    let r = file().await;
     assert_eq!(r.status(), StatusCode::CREATED);
     let filed: Value = r.json().await.unwrap();
     // What the second person sees before deciding: who asks, for whom, and what.
@@ -185,8 +215,59 @@ async fn a_custodian_is_inactive_until_a_chief_approves_and_the_approver_sees_na
     assert_eq!(decided["decider"]["username"], "chief2");
     assert_eq!(decided["decider"]["full_name"], "Person chief2");
     assert_eq!(decided["requester"]["full_name"], "Person chief1");
-
-    app.set_own_password("cust1", &otp, None).await;
     app.login("cust1", None).await;
     let _ = Role::Custodian;
+}
+
+#[tokio::test]
+async fn a_one_time_password_runs_out_and_an_admin_resets_it() {
+    let app = TestApp::spawn().await;
+    let (admin, _, _) = app.staff().await;
+    let (id, created) = app.create_staff(&admin, "admin2", "admin", json!({})).await;
+    let otp = created["one_time_password"].as_str().unwrap().to_string();
+    app.clock
+        .advance(chrono::Duration::minutes(app.settings.auth.one_time_password_minutes) + chrono::Duration::seconds(1));
+    let r = app.try_login("admin2", &otp, None).await;
+    expect_problem(r, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
+    let admin = app.login("admin", None).await;
+    let r = app
+        .post(&format!("/api/v1/users/{id}/password-reset"), Some(&admin), json!({}))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let reset: Value = r.json().await.unwrap();
+    let fresh = reset["one_time_password"].as_str().unwrap();
+    assert_ne!(fresh, otp);
+    app.set_own_password("admin2", fresh, None).await;
+    let admin2 = app.login("admin2", None).await;
+    // Nobody resets their own password this way, and an admin's reset of a leader puts the
+    // leader back behind a chief's approval.
+    let own = app
+        .post(&format!("/api/v1/users/{id}/password-reset"), Some(&admin2), json!({}))
+        .await;
+    expect_problem(own, StatusCode::FORBIDDEN, "own_account").await;
+    let chief2_id = app
+        .db
+        .read_now(|c| markroom::db::users::find_by_username(c, "chief2"))
+        .unwrap()
+        .unwrap()
+        .id;
+    let r = app
+        .post(
+            &format!("/api/v1/users/{chief2_id}/password-reset"),
+            Some(&admin2),
+            json!({}),
+        )
+        .await;
+    let reset: Value = r.json().await.unwrap();
+    assert_eq!(reset["active"], false);
+    let r = app.try_login("chief2", PASSWORD, None).await;
+    expect_problem(r, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
+    let entries = app.audit_entries(&admin).await;
+    assert_eq!(
+        entries
+            .iter()
+            .filter(|e| e["action"] == "user.password_reset" && e["outcome"] == "ok")
+            .count(),
+        2
+    );
 }

@@ -4,7 +4,15 @@
 ALTER TABLE users ADD COLUMN full_name TEXT NOT NULL DEFAULT '';
 ALTER TABLE users ADD COLUMN id_document_hash TEXT;
 ALTER TABLE users ADD COLUMN must_change_password BOOLEAN NOT NULL DEFAULT FALSE;
+ALTER TABLE users ADD COLUMN one_time_password_expires_at TIMESTAMP;
 CREATE UNIQUE INDEX users_one_account_per_person ON users (id_document_hash);
+
+-- A check value for each key that makes stored hashes comparable (the identity key): a node
+-- started with another key would silently let one person hold two accounts, so it is refused.
+CREATE TABLE key_checks (
+    name        TEXT PRIMARY KEY,
+    check_value TEXT NOT NULL
+);
 
 -- The whole rule set in force when the exam was made (defaults laid under its overrides), so
 -- a later settings file cannot change an exam in progress. Empty on exams made before.

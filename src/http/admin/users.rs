@@ -19,11 +19,14 @@ pub struct CreateUser {
     #[schema(min_length = 3, max_length = 64, pattern = r"^[A-Za-z0-9._@-]+$")]
     pub username: String,
     /// The person's full name, shown to the second person of every two-person act.
-    #[schema(max_length = 100, pattern = r"\S")]
+    #[schema(
+        max_length = 100,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     pub full_name: String,
     /// The person's identity-document number; stored only as a keyed hash. One person holds
     /// one account (spaces, '-' and letter case are ignored when comparing).
-    #[schema(pattern = r"^[\s-]*([A-Za-z0-9][\s-]*){4,32}$")]
+    #[schema(pattern = "^[ -]*([A-Za-z0-9][ -]*){4,32}$")]
     pub id_document: String,
     /// admin, leader or custodian (markers come from the marker archive).
     #[schema(schema_with = crate::http::schemas::creatable_role)]
@@ -51,8 +54,10 @@ pub struct UserView {
     pub chief: bool,
     /// Leaders and custodians start inactive until an active chief leader approves them.
     pub active: bool,
-    /// Shown once: the owner logs in with it and must set their own password before anything else.
+    /// Shown once: the owner logs in with it and must set their own password before anything
+    /// else (and before a chief leader may activate the account), by `one_time_password_expires_at`.
     pub one_time_password: String,
+    pub one_time_password_expires_at: DateTime<Utc>,
 }
 
 /// The exam id and question ids a scoped leader's codes name.
@@ -93,7 +98,11 @@ fn store(c: &mut DbConn, new: &db::users::NewUser<'_>, now: DateTime<Utc>) -> Re
     if db::users::find_by_document(c, new.id_document_hash)?.is_some() {
         return Err(person_taken());
     }
+    // Made at the same moment by someone else: the unique index names which one.
     db::users::insert(c, new, now).map_err(|e| match e {
+        db::DbError::Duplicate(which) if which.contains("username") => {
+            RuleError::conflict("username_taken", "that username is taken").into()
+        }
         db::DbError::Duplicate(_) => person_taken(),
         other => other.into(),
     })
@@ -141,6 +150,7 @@ pub async fn create_user(
         "chief": u.chief, "exam": u.exam, "questions": u.questions,
     }));
     let active = starts_active(u.role);
+    let expires_at = now + chrono::Duration::minutes(state.settings.auth.one_time_password_minutes);
     let by = admin.id.clone();
     let (username, role, chief, full_name) = (u.username.clone(), u.role, u.chief, person.full_name.clone());
     let entry = audit.clone();
@@ -157,6 +167,7 @@ pub async fn create_user(
                 full_name: &person.full_name,
                 id_document_hash: &document_hash,
                 must_change_password: true,
+                one_time_password_expires_at: Some(expires_at),
             };
             let id = store(c, &new, now)?;
             if let Some(code) = &u.exam {
@@ -176,5 +187,6 @@ pub async fn create_user(
         chief,
         active,
         one_time_password: one_time,
+        one_time_password_expires_at: expires_at,
     }))
 }

@@ -1,13 +1,15 @@
 //! Logging in, and the brake on guessing passwords that every password check goes through.
 
 use actix_web::{HttpRequest, post, web};
-use chrono::Duration;
+use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
 use crate::db;
 use crate::db::users::UserRow;
-use crate::domain::access::{Gate, PresentedWorkstation, ThrottlePolicy, login_workstation};
+use crate::domain::access::{
+    AccountState, Gate, PresentedWorkstation, ThrottlePolicy, login_allowed, login_workstation,
+};
 use crate::domain::role::{MAX_USERNAME_CHARS, check_username};
 use crate::http::audit_entry::Audit;
 use crate::http::caller::{presented_workstation, workstation_key};
@@ -84,8 +86,8 @@ pub async fn login(
         state.audit_alone(entry.refused(&err).entry()).await;
         return Err(err);
     };
-    let base = Audit::anonymous("auth.login").object("username", &username);
-    let result = login_inner(&state, &username, &password, key).await;
+    let (recorded_as, result) = login_inner(&state, &username, &password, key).await;
+    let base = Audit::anonymous("auth.login").object("username", &recorded_as);
     match &result {
         Ok((pair, user_id, ws)) => {
             let entry = base.clone().actor(user_id, pair.role, ws.as_deref());
@@ -96,15 +98,31 @@ pub async fn login(
     result.map(|(pair, _, _)| web::Json(pair))
 }
 
+/// How a login attempt's username is written down (throttle row, audit entry): in clear only
+/// when it names an account; otherwise as a keyed hash, since a name that is no account may be a
+/// password typed into the wrong field. The same text always gives the same record, so the
+/// throttle still counts guesses at it.
+fn recorded_name(state: &AppState, username: &str, names_an_account: bool) -> String {
+    if names_an_account {
+        username.to_string()
+    } else {
+        let hash = secrets::keyed_hash(&state.identity_key, &format!("username:{username}"));
+        format!("#unknown:{}", &hash[..32])
+    }
+}
+
+type LoggedIn = (TokenPair, String, Option<String>);
+
+/// The login, and how its username is recorded.
 async fn login_inner(
     state: &AppState,
     username: &str,
     password: &str,
     key: Option<String>,
-) -> Result<(TokenPair, String, Option<String>), ApiError> {
+) -> (String, Result<LoggedIn, ApiError>) {
     let now = state.now();
     let name = username.to_string();
-    let (user, window_open, presented) = state
+    let found = state
         .db
         .read(move |c| -> Result<_, ApiError> {
             Ok((
@@ -113,7 +131,25 @@ async fn login_inner(
                 presented_workstation(c, key.as_deref())?,
             ))
         })
-        .await?;
+        .await;
+    let (user, window_open, presented) = match found {
+        Ok(f) => f,
+        Err(e) => return (recorded_name(state, username, false), Err(e)),
+    };
+    let recorded = recorded_name(state, username, user.is_some());
+    let result = attempt(state, &recorded, password, user, window_open, presented, now).await;
+    (recorded, result)
+}
+
+async fn attempt(
+    state: &AppState,
+    recorded: &str,
+    password: &str,
+    user: Option<UserRow>,
+    window_open: bool,
+    presented: PresentedWorkstation,
+    now: DateTime<Utc>,
+) -> Result<LoggedIn, ApiError> {
     if presented == PresentedWorkstation::Unknown {
         // Says nothing of the password: it is checked before any password is.
         return Err(ApiError::forbidden(
@@ -123,7 +159,7 @@ async fn login_inner(
     }
     let right = checked_password(
         state,
-        username,
+        recorded,
         password,
         user.as_ref().map(|u| u.password_hash.clone()),
     )
@@ -131,8 +167,8 @@ async fn login_inner(
     let Some(user) = user.filter(|_| right) else {
         return Err(bad_credentials());
     };
-    let workstation = admissible(&user, window_open, &presented)?;
-    clear_throttle(state, username).await?;
+    let workstation = admissible(&user, window_open, &presented, now)?;
+    clear_throttle(state, recorded).await?;
     let role = user.role()?;
     let mut pair = state
         .tokens
@@ -151,16 +187,22 @@ async fn login_inner(
 /// After a right password: whether this account may log in here. Only a caller at a
 /// registered workstation learns why not; anyone else gets the wrong-password answer, so the
 /// refusal never tells an outsider that the password was right.
-fn admissible(user: &UserRow, window_open: bool, presented: &PresentedWorkstation) -> Result<Option<String>, ApiError> {
+fn admissible(
+    user: &UserRow,
+    window_open: bool,
+    presented: &PresentedWorkstation,
+    now: DateTime<Utc>,
+) -> Result<Option<String>, ApiError> {
     let at_workstation = matches!(presented, PresentedWorkstation::Registered(_));
-    let outcome = if user.active {
-        login_workstation(user.role()?, window_open, presented).map_err(ApiError::from)
-    } else {
-        Err(ApiError::forbidden(
-            "account_inactive",
-            "this account is not active yet",
-        ))
+    let role = user.role()?;
+    let state = AccountState {
+        active: user.active,
+        must_change_password: user.must_change_password,
+        one_time_password_expired: user.one_time_password_expired(now),
     };
+    let outcome = login_allowed(state)
+        .and_then(|()| login_workstation(role, window_open, presented))
+        .map_err(ApiError::from);
     outcome.map_err(|e| if at_workstation { e } else { bad_credentials() })
 }
 

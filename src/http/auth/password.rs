@@ -1,7 +1,7 @@
 //! An account's owner sets their own password: required first of anyone whose account someone
 //! else made, so the person who made it no longer knows it (R8: two accounts are two people).
 
-use actix_web::{post, web};
+use actix_web::{HttpResponse, post, web};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
@@ -27,13 +27,16 @@ pub struct ChangePassword {
     pub new_password: String,
 }
 
-/// Set your own password. Every token issued before stops working; the answer carries fresh ones.
+/// Set your own password. Every token issued before stops working; the answer carries fresh
+/// ones, or is 204 when the account still waits for a chief leader's activation (it then logs in
+/// once activated).
 #[utoipa::path(
     tag = "auth",
     request_body = ChangePassword,
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Changed; fresh tokens", body = TokenPair),
+        (status = 204, description = "Changed; the account acts once a chief leader activates it"),
         (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The old password is wrong, or a service token", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The new password breaks the password rules or equals the old one", body = Problem, content_type = "application/problem+json"),
@@ -45,7 +48,7 @@ pub async fn change_password(
     state: web::Data<AppState>,
     holder: AccountHolder,
     body: Json<ChangePassword>,
-) -> Result<web::Json<TokenPair>, ApiError> {
+) -> Result<HttpResponse, ApiError> {
     let caller = holder.0;
     let ChangePassword {
         old_password,
@@ -80,14 +83,18 @@ pub async fn change_password(
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     let now = state.now();
     let id = caller.id.clone();
-    let version = state
+    let (version, active) = state
         .db
-        .write(move |c| -> Result<i32, ApiError> {
+        .write(move |c| -> Result<(i32, bool), ApiError> {
             db::users::set_own_password(c, &id, &hash)?;
             audit.append(c, now)?;
-            Ok(db::users::find(c, &id)?.map(|u| u.token_version).unwrap_or_default())
+            let after = db::users::find(c, &id)?.ok_or(ApiError::NotFound("user"))?;
+            Ok((after.token_version, after.active))
         })
         .await?;
+    if !active {
+        return Ok(HttpResponse::NoContent().finish());
+    }
     let pair = state
         .tokens
         .issue_pair(&Subject {
@@ -98,7 +105,7 @@ pub async fn change_password(
             exams: &[],
         })
         .map_err(|e| ApiError::Internal(e.to_string()))?;
-    Ok(web::Json(pair))
+    Ok(HttpResponse::Ok().json(pair))
 }
 
 /// The old password, checked through the login throttle (a stolen token is no way around it);

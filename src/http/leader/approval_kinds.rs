@@ -42,7 +42,7 @@ pub fn check_payload(c: &mut DbConn, kind: ApprovalKind, payload: &serde_json::V
             let p = activate_staff(payload)?;
             let target = db::users::find(c, &p.user_id)?
                 .ok_or_else(|| RuleError::invalid("unknown_user", "payload.user_id", "no such user"))?;
-            check_activation_target(&target.person()?)?;
+            check_activation_target(&target.person()?, !target.must_change_password)?;
             canonical(&ApprovalPayload::ActivateStaff(p))
         }
         other => Err(RuleError::invalid(
@@ -74,7 +74,7 @@ pub fn apply(c: &mut DbConn, row: &ApprovalRow) -> Result<(), ApiError> {
         ApprovalKind::ActivateStaff => {
             let p = activate_staff(&row.payload()?).map_err(|e| ApiError::Internal(e.to_string()))?;
             let target = db::users::find(c, &p.user_id)?.ok_or(ApiError::NotFound("user"))?;
-            check_activation_target(&target.person()?)?;
+            check_activation_target(&target.person()?, !target.must_change_password)?;
             db::users::activate(c, &p.user_id)?;
             Ok(())
         }

@@ -13,7 +13,7 @@ use crate::domain::exam::check_unlocked;
 use crate::domain::rule_change::{QuestionChange, check_rule_change};
 use crate::http::audit_entry::audit_refusal;
 use crate::http::caller::Chief;
-use crate::http::error::{ApiError, Problem};
+use crate::http::error::{ApiError, Problem, missing};
 use crate::http::json::Json;
 use crate::http::schemas;
 use crate::http::state::AppState;
@@ -34,14 +34,13 @@ pub struct QuestionFigures {
 
 /// Rule names with their new values (any of the `[rules]` settings, e.g. `{"backread_rate": 0}`),
 /// and, under `questions`, new figures per question code.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize)]
 pub struct SettingsChange {
     /// New figures by question code (each must be a question of the exam: a rule that
     /// depends on state).
     #[serde(default)]
     pub questions: BTreeMap<String, QuestionFigures>,
     #[serde(flatten)]
-    #[schema(value_type = Object)]
     pub rules: serde_json::Map<String, serde_json::Value>,
 }
 
@@ -51,7 +50,7 @@ pub struct SettingsChange {
 #[utoipa::path(
     tag = "exams",
     params(("exam" = String, Path, description = "Exam code")),
-    request_body = SettingsChange,
+    request_body(content = SettingsChange, content_type = "application/json"),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The exam with its rules in force", body = ExamView),
@@ -76,7 +75,8 @@ pub async fn change_settings(
     let result = state
         .db
         .write(move |c| -> Result<ExamView, ApiError> {
-            let exam = exam_by_code(c, &code)?;
+            // Locked row: two changes at once take turns, and neither is lost.
+            let exam = db::exams::by_code_locked(c, &code).map_err(missing("exam"))?;
             check_unlocked(exam.locked)?;
             let current = exam.rules(&defaults)?;
             let questions = db::exams::questions_of(c, &exam.id)?
@@ -117,3 +117,13 @@ pub async fn change_settings(
         .await;
     audit_refusal(&state, audit, result).await.map(web::Json)
 }
+
+impl utoipa::PartialSchema for SettingsChange {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::RefOr::T(schemas::settings_change(
+            <QuestionFigures as utoipa::PartialSchema>::schema(),
+        ))
+    }
+}
+
+impl ToSchema for SettingsChange {}

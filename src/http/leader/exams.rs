@@ -31,7 +31,7 @@ pub struct CreateExam {
     pub window_end: DateTime<Utc>,
     /// Overrides of the marking rules for this exam (any of the `[rules]` settings).
     #[serde(default)]
-    #[schema(value_type = Object)]
+    #[schema(schema_with = schemas::rule_overrides)]
     pub settings: serde_json::Map<String, serde_json::Value>,
 }
 
@@ -313,7 +313,7 @@ pub async fn add_question(
     let question = state
         .db
         .write(move |c| -> Result<Question, ApiError> {
-            let exam = exam_by_code(c, &code)?;
+            let exam = db::exams::by_code_locked(c, &code).map_err(missing("exam"))?;
             check_unlocked(exam.locked)?;
             let rules = exam.rules(&defaults)?;
             let question = validate_question(draft, rules.default_tolerance_percent, rules.default_final_step)?;
