@@ -58,7 +58,10 @@ pub fn ensure_identity_key(db: &Db, identity_key: &[u8]) -> Result<(), Bootstrap
 /// same person until they are recorded).
 pub fn settle_legacy_data(db: &Db, defaults: &crate::domain::rules::MarkingRules) -> Result<(), BootstrapError> {
     let (frozen, nameless) = db.write_now(|c| -> Result<_, DbError> {
-        Ok((db::exams::freeze_legacy_rules(c, defaults)?, db::users::without_person(c)?))
+        Ok((
+            db::exams::freeze_legacy_rules(c, defaults)?,
+            db::users::without_person(c)?,
+        ))
     })?;
     if frozen > 0 {
         tracing::info!(exams = frozen, "exam rules frozen with the defaults in force now");

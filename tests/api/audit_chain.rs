@@ -588,3 +588,14 @@ fn history_sealed_before_chains_still_verifies() {
     assert_eq!(raw.number("SELECT seq AS n FROM audit_head WHERE id = 1"), 3);
     assert_eq!(raw.number("SELECT COUNT(*) AS n FROM audit_log WHERE seq IS NULL"), 1);
 }
+
+#[tokio::test]
+async fn audit_paging_out_of_range_is_refused_not_clamped() {
+    let app = TestApp::spawn().await;
+    let (admin, _, _) = app.staff().await;
+    for (query, field) in [("limit=0", "limit"), ("limit=1001", "limit"), ("after=-1", "after")] {
+        let r = app.get(&format!("/api/v1/audit?{query}"), Some(&admin)).await;
+        let p = crate::helpers::expect_problem(r, StatusCode::UNPROCESSABLE_ENTITY, "invalid_query").await;
+        assert_eq!(p["field"], field);
+    }
+}

@@ -478,7 +478,11 @@ async fn an_exam_from_before_rules_were_stored_is_frozen_at_the_next_start() {
         }
     };
     let first = other_node(&app, |s| s.rules.backread_rate = 0.3).await;
-    assert_eq!(rules_seen_by(first).await, Some(0.3), "frozen with the defaults of that start");
+    assert_eq!(
+        rules_seen_by(first).await,
+        Some(0.3),
+        "frozen with the defaults of that start"
+    );
     let second = other_node(&app, |s| s.rules.backread_rate = 0.4).await;
     assert_eq!(rules_seen_by(second).await, Some(0.3), "and kept from then on");
 }

@@ -4,6 +4,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::audit::seal_chain;
 use crate::db;
+use crate::domain::RuleError;
 use crate::http::caller::Admin;
 use crate::http::error::{ApiError, Problem, missing};
 use crate::http::state::AppState;
@@ -70,8 +71,14 @@ pub async fn list_audit(
     query: web::Query<AuditQuery>,
 ) -> Result<web::Json<AuditPage>, ApiError> {
     let query = query.into_inner();
-    let after = query.after.max(0);
-    let limit = query.limit.unwrap_or(100).clamp(1, 1000);
+    let after = query.after;
+    let limit = query.limit.unwrap_or(100);
+    if after < 0 {
+        return Err(RuleError::invalid("invalid_query", "after", "after is a sequence number, 0 or more").into());
+    }
+    if !(1..=1000).contains(&limit) {
+        return Err(RuleError::invalid("invalid_query", "limit", "limit is 1 to 1000").into());
+    }
     let now = state.now();
     // Reading the log is an act of the admin's, not of the exam's: it goes to the no-exam chain.
     let audit = admin
