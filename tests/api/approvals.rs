@@ -418,3 +418,38 @@ async fn an_approval_is_recorded_before_its_effect_so_database_rules_see_it() {
     assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
     app.login("leader3", None).await;
 }
+
+#[tokio::test]
+async fn a_database_failure_while_deciding_is_not_reported_as_already_decided() {
+    let app = TestApp::spawn().await;
+    let (admin, chief1, chief2) = app.staff().await;
+    let id = new_leader(&app, &admin, "leader3").await;
+    let request = filed(&app, &chief1, &id).await;
+    // The database refuses every change to approvals (a fault the service did not cause).
+    let rule = match app.db.backend() {
+        markroom::db::Backend::Sqlite => vec![
+            "CREATE TRIGGER approvals_frozen BEFORE UPDATE ON approvals \
+             BEGIN SELECT RAISE(ABORT, 'approvals are read-only now'); END",
+        ],
+        markroom::db::Backend::Postgres => vec![
+            "CREATE FUNCTION approvals_frozen() RETURNS trigger AS $$ BEGIN \
+               RAISE EXCEPTION 'approvals are read-only now'; END $$ LANGUAGE plpgsql",
+            "CREATE TRIGGER approvals_frozen BEFORE UPDATE ON approvals \
+             FOR EACH ROW EXECUTE FUNCTION approvals_frozen()",
+        ],
+    };
+    for sql in rule {
+        app.db
+            .write_now(|c| diesel::RunQueryDsl::execute(diesel::sql_query(sql), c).map_err(markroom::db::DbError::from))
+            .unwrap();
+    }
+    let r = decide(&app, &chief2, &request, "approve").await;
+    expect_problem(r, StatusCode::INTERNAL_SERVER_ERROR, "internal").await;
+    let (status, by) = stored_decision(&app, request["id"].as_str().unwrap());
+    assert_eq!(
+        (status.as_str(), by),
+        ("pending", None),
+        "nothing of the decision stands"
+    );
+    inactive(&app, &admin, "leader3").await;
+}
