@@ -125,3 +125,33 @@ pub fn list_with_exam_code(
         .select((ApprovalRow::as_select(), exams::code.nullable()))
         .load(conn)?)
 }
+
+/// The approved requests of one kind with exactly this (canonical) payload.
+pub fn approved_with_payload(
+    conn: &mut DbConn,
+    kind: ApprovalKind,
+    payload: &str,
+) -> Result<Vec<ApprovalRow>, DbError> {
+    Ok(approvals::table
+        .filter(approvals::kind.eq(kind.as_str()))
+        .filter(approvals::payload.eq(payload))
+        .filter(approvals::status.eq(ApprovalStatus::Approved.as_str()))
+        .select(ApprovalRow::as_select())
+        .load(conn)?)
+}
+
+/// Requests filed under one exam in one stored status, newest first.
+pub fn of_exam(
+    conn: &mut DbConn,
+    exam_id: &str,
+    status: ApprovalStatus,
+    limit: i64,
+) -> Result<Vec<ApprovalRow>, DbError> {
+    Ok(approvals::table
+        .filter(approvals::exam_id.eq(exam_id))
+        .filter(approvals::status.eq(status.as_str()))
+        .order(approvals::requested_at.desc())
+        .limit(limit)
+        .select(ApprovalRow::as_select())
+        .load(conn)?)
+}

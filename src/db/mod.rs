@@ -4,10 +4,12 @@
 
 pub mod approvals;
 pub mod audit;
+pub mod custody;
 pub mod error;
 pub mod exams;
 pub mod keys;
 pub mod schema;
+pub mod scripts;
 pub mod service_clients;
 pub mod users;
 pub mod workstations;
@@ -172,7 +174,7 @@ impl Db {
         E: From<DbError> + From<diesel::result::Error> + Send + 'static,
     {
         let pool = self.write.clone();
-        blocking(move || transaction(&pool, f)).await
+        blocking(move || write_transaction(&pool, f)).await
     }
 
     /// Runs `f` in one read transaction (a consistent snapshot) on a blocking thread.
@@ -192,7 +194,7 @@ impl Db {
         F: FnOnce(&mut DbConn) -> Result<R, E>,
         E: From<DbError> + From<diesel::result::Error>,
     {
-        transaction(&self.write, f)
+        write_transaction(&self.write, f)
     }
 
     pub fn read_now<R, E, F>(&self, f: F) -> Result<R, E>
@@ -234,6 +236,36 @@ where
 {
     let mut conn = pool.get().map_err(DbError::from)?;
     conn.transaction(|c| f(c))
+}
+
+/// A write transaction. On SQLite it begins IMMEDIATE, taking the write lock at once: a
+/// deferred transaction that reads first and writes later fails at once (SQLITE_BUSY, no wait)
+/// when another connection (another process, a second node in tests, the command line) wrote
+/// in between. PostgreSQL needs nothing of the kind.
+fn write_transaction<R, E, F>(pool: &Pool, f: F) -> Result<R, E>
+where
+    F: FnOnce(&mut DbConn) -> Result<R, E>,
+    E: From<DbError> + From<diesel::result::Error>,
+{
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    let mut conn = pool.get().map_err(DbError::from)?;
+    if let DbConn::Sqlite(c) = &mut *conn {
+        AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?;
+    } else {
+        return conn.transaction(|c| f(c));
+    }
+    let result = f(&mut conn);
+    if let DbConn::Sqlite(c) = &mut *conn {
+        match &result {
+            Ok(_) => AnsiTransactionManager::commit_transaction(c)?,
+            // The error being returned matters more than a failed rollback, which r2d2's
+            // broken-connection check then deals with.
+            Err(_) => {
+                let _ = AnsiTransactionManager::rollback_transaction(c);
+            }
+        }
+    }
+    result
 }
 
 async fn blocking<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> R {

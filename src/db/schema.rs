@@ -179,4 +179,140 @@ diesel::allow_tables_to_appear_in_same_query!(
     approvals,
     audit_log,
     audit_head,
+    key_checks,
+    candidates,
+    absences,
+    duty_shifts,
+    batches,
+    handovers,
+    handover_confirmations,
+    sheets,
+    sheet_pages,
+    scripts,
+    image_tokens,
 );
+
+diesel::table! {
+    candidates (exam_id, id) {
+        exam_id -> Text,
+        id -> Text,
+        lookup -> Text,
+        admission_sealed -> Text,
+        name_sealed -> Text,
+        school_code -> Text,
+        district -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    absences (exam_id, candidate_id, question_id) {
+        exam_id -> Text,
+        candidate_id -> Text,
+        question_id -> Text,
+        recorded_by -> Text,
+        recorded_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    duty_shifts (exam_id, id) {
+        exam_id -> Text,
+        id -> Text,
+        user_id -> Text,
+        checked_in_at -> Timestamp,
+        checked_out_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    batches (exam_id, id) {
+        exam_id -> Text,
+        id -> Text,
+        status -> Text,
+        label -> Text,
+        approval_id -> Text,
+        opened_at -> Timestamp,
+        released_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    handovers (exam_id, id) {
+        exam_id -> Text,
+        id -> Text,
+        batch_id -> Text,
+        from_a -> Text,
+        from_b -> Text,
+        to_a -> Text,
+        to_b -> Text,
+        note -> Text,
+        created_by -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    handover_confirmations (exam_id, handover_id, user_id) {
+        exam_id -> Text,
+        handover_id -> Text,
+        user_id -> Text,
+        confirmed_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    sheets (exam_id, id) {
+        exam_id -> Text,
+        id -> Text,
+        batch_id -> Text,
+        candidate_lookup -> Text,
+        candidate_sealed -> Text,
+        status -> Text,
+        entry -> Text,
+        entered_by -> Text,
+        confirmed_by -> Nullable<Text>,
+        pages -> Integer,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    sheet_pages (exam_id, sheet_id, page) {
+        exam_id -> Text,
+        sheet_id -> Text,
+        page -> Integer,
+        original_key -> Text,
+        turned -> Bool,
+        needs_treatment -> Bool,
+        extra_masks -> Text,
+    }
+}
+
+diesel::table! {
+    scripts (exam_id, id) {
+        exam_id -> Text,
+        id -> Text,
+        question_id -> Text,
+        sheet_id -> Text,
+        anonymous_code -> Text,
+        school_code -> Text,
+        state -> Text,
+        page -> Integer,
+        image_key -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    image_tokens (exam_id, token_hash) {
+        exam_id -> Text,
+        token_hash -> Text,
+        script_id -> Text,
+        image_key -> Text,
+        holder -> Text,
+        expires_at -> Timestamp,
+        revoked -> Bool,
+    }
+}

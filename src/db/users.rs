@@ -42,6 +42,7 @@ impl UserRow {
             role: self.role()?,
             chief: self.chief,
             active: self.active,
+            on_duty: false,
         })
     }
 }

@@ -14,6 +14,7 @@ pub enum ApprovalKind {
     #[serde(alias = "activate_leader")]
     ActivateStaff,
     OpenBatch,
+    ReleaseBatch,
     SuspendMarker,
     Lock,
     Release,
@@ -32,7 +33,8 @@ impl Authority {
     pub fn holds(self, p: &Person) -> bool {
         match self {
             Authority::ActiveChiefLeader => p.is_active_chief(),
-            Authority::Custodian => p.role == Role::Custodian && p.active,
+            // R8: acts on the sheets need custodians on duty for that exam, not merely custodians.
+            Authority::Custodian => p.role == Role::Custodian && p.active && p.on_duty,
         }
     }
 
@@ -45,9 +47,10 @@ impl Authority {
 }
 
 impl ApprovalKind {
-    pub const ALL: [ApprovalKind; 7] = [
+    pub const ALL: [ApprovalKind; 8] = [
         ApprovalKind::ActivateStaff,
         ApprovalKind::OpenBatch,
+        ApprovalKind::ReleaseBatch,
         ApprovalKind::SuspendMarker,
         ApprovalKind::Lock,
         ApprovalKind::Release,
@@ -59,6 +62,7 @@ impl ApprovalKind {
         match self {
             ApprovalKind::ActivateStaff => "activate_staff",
             ApprovalKind::OpenBatch => "open_batch",
+            ApprovalKind::ReleaseBatch => "release_batch",
             ApprovalKind::SuspendMarker => "suspend_marker",
             ApprovalKind::Lock => "lock",
             ApprovalKind::Release => "release",
@@ -76,7 +80,7 @@ impl ApprovalKind {
 
     pub fn authority(self) -> Authority {
         match self {
-            ApprovalKind::OpenBatch => Authority::Custodian,
+            ApprovalKind::OpenBatch | ApprovalKind::ReleaseBatch => Authority::Custodian,
             _ => Authority::ActiveChiefLeader,
         }
     }
@@ -253,6 +257,7 @@ mod tests {
             role: Role::Leader,
             chief: true,
             active: true,
+            on_duty: false,
         }
     }
 
@@ -300,6 +305,7 @@ mod tests {
             role,
             chief: false,
             active: false,
+            on_duty: false,
         };
         assert!(check_activation_target(&waiting(Role::Leader), true).is_ok());
         assert!(check_activation_target(&waiting(Role::Custodian), true).is_ok());
@@ -337,12 +343,15 @@ mod tests {
         let mut inactive = chief("b");
         inactive.active = false;
         assert!(may_decide(&pending("a", now), &inactive, now).is_err());
-        let custodian = Person {
+        let mut custodian = Person {
             id: "c".into(),
             role: Role::Custodian,
             chief: false,
             active: true,
+            on_duty: false,
         };
+        assert!(may_request(ApprovalKind::OpenBatch, &custodian).is_err(), "off duty");
+        custodian.on_duty = true;
         assert!(may_request(ApprovalKind::Lock, &custodian).is_err());
         assert!(may_request(ApprovalKind::OpenBatch, &custodian).is_ok());
     }
@@ -359,20 +368,20 @@ mod tests {
 
     proptest! {
         #[test]
-        fn no_one_ever_approves_their_own_request(kind in 0usize..7, r in role(), chief in any::<bool>(), active in any::<bool>()) {
+        fn no_one_ever_approves_their_own_request(kind in 0usize..8, r in role(), chief in any::<bool>(), active in any::<bool>(), on_duty in any::<bool>()) {
             let now = Utc::now();
             let mut s = pending("same", now);
             s.kind = ApprovalKind::ALL[kind];
-            let p = Person { id: "same".into(), role: r, chief, active };
+            let p = Person { id: "same".into(), role: r, chief, active, on_duty };
             prop_assert!(may_decide(&s, &p, now).is_err());
         }
 
         #[test]
-        fn a_decision_needs_the_kind_authority(kind in 0usize..7, r in role(), chief in any::<bool>(), active in any::<bool>()) {
+        fn a_decision_needs_the_kind_authority(kind in 0usize..8, r in role(), chief in any::<bool>(), active in any::<bool>(), on_duty in any::<bool>()) {
             let now = Utc::now();
             let mut s = pending("a", now);
             s.kind = ApprovalKind::ALL[kind];
-            let p = Person { id: "b".into(), role: r, chief, active };
+            let p = Person { id: "b".into(), role: r, chief, active, on_duty };
             prop_assert_eq!(may_decide(&s, &p, now).is_ok(), s.kind.authority().holds(&p));
         }
     }

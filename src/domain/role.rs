@@ -52,6 +52,8 @@ pub struct Person {
     /// Chief leaders lead the whole marking (exam-wide); other leaders are scoped to questions.
     pub chief: bool,
     pub active: bool,
+    /// Checked in to a duty shift for the exam the act concerns (custodians).
+    pub on_duty: bool,
 }
 
 impl Person {

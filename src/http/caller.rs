@@ -39,6 +39,7 @@ impl Caller {
             role: self.role,
             chief: self.chief,
             active: true,
+            on_duty: false,
         }
     }
 

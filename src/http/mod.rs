@@ -4,6 +4,7 @@ pub mod admin;
 pub mod audit_entry;
 pub mod auth;
 pub mod caller;
+pub mod custodian;
 pub mod error;
 pub mod health;
 pub mod json;
@@ -57,6 +58,7 @@ fn api_scope() -> utoipa_actix_web::scope::Scope<
         .configure(auth::routes)
         .configure(admin::routes)
         .configure(leader::routes)
+        .configure(custodian::routes)
 }
 
 /// Malformed path and query parameters (see `query_errors`) get the same problem form as bodies.

@@ -107,7 +107,7 @@ pub fn approval_status() -> Schema {
 
 /// The kinds this server carries out (`activate_leader` is the older name of `activate_staff`).
 pub fn approval_kind() -> Schema {
-    words(&["activate_staff", "activate_leader"])
+    words(&["activate_staff", "activate_leader", "open_batch", "release_batch"])
 }
 
 fn whole(min: u32, max: Option<u32>, about: &str) -> RefOr<Schema> {

@@ -584,7 +584,8 @@ fn history_sealed_before_chains_still_verifies() {
 
     // And back: the no-exam chain stays sealed; exam chains wait to be chained after it.
     drop(db);
-    assert!(raw.revert_last().ends_with("000003"));
+    // Later migrations are reverted first, down to the one that made the chains.
+    while !raw.revert_last().ends_with("000003") {}
     assert_eq!(raw.number("SELECT seq AS n FROM audit_head WHERE id = 1"), 3);
     assert_eq!(raw.number("SELECT COUNT(*) AS n FROM audit_log WHERE seq IS NULL"), 1);
 }

@@ -370,7 +370,7 @@ async fn an_exam_keeps_the_rules_it_was_made_with() {
         .await
         .unwrap();
     let q: Value = r.json().await.unwrap();
-    assert_eq!(q["tolerance"], json!(6.0), "10% of 60, the exam's own default");
+    assert_eq!(q["tolerance"], json!(6.0), "10% of 60, the exam's own default: {q}");
 }
 
 #[tokio::test]

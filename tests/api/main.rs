@@ -7,6 +7,7 @@ mod approvals;
 mod audit_chain;
 mod auth;
 mod cli;
+mod custody;
 mod errors;
 mod exams;
 mod forged_tokens;

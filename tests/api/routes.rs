@@ -115,7 +115,7 @@ async fn the_document_states_what_validation_enforces() {
     assert_eq!(prop("LoginRequest", "username")["maxLength"].as_f64(), Some(64.0));
     assert_eq!(
         prop("CreateApproval", "kind")["enum"],
-        json!(["activate_staff", "activate_leader"])
+        json!(["activate_staff", "activate_leader", "open_batch", "release_batch"])
     );
     let payload = &schemas["ApprovalPayload"]["oneOf"];
     assert!(

@@ -121,6 +121,75 @@ fn exam_scoped_rows(user: &str, client: &str) -> Vec<(&'static str, String)> {
                  CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
             ),
         ),
+        (
+            "candidates",
+            "INSERT INTO candidates (exam_id, id, lookup, admission_sealed, name_sealed, school_code, created_at, \
+             updated_at) VALUES ('{exam}', 'cand-1', 'l1', 'a', 'n', 'S01', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+                .to_string(),
+        ),
+        (
+            "absences",
+            format!(
+                "INSERT INTO absences (exam_id, candidate_id, question_id, recorded_by, recorded_at) \
+                 VALUES ('{{exam}}', 'cand-1', '', '{user}', CURRENT_TIMESTAMP)"
+            ),
+        ),
+        (
+            "duty_shifts",
+            format!(
+                "INSERT INTO duty_shifts (exam_id, id, user_id, checked_in_at) \
+                 VALUES ('{{exam}}', 'shift-1', '{user}', CURRENT_TIMESTAMP)"
+            ),
+        ),
+        (
+            "batches",
+            "INSERT INTO batches (exam_id, id, status, label, approval_id, opened_at) \
+             VALUES ('{exam}', 'batch-1', 'open', 'box 1', 'approval-{real}', CURRENT_TIMESTAMP)"
+                .to_string(),
+        ),
+        (
+            "handovers",
+            format!(
+                "INSERT INTO handovers (exam_id, id, batch_id, from_a, from_b, to_a, to_b, note, created_by, \
+                 created_at) VALUES ('{{exam}}', 'ho-1', 'batch-1', '{user}', '{user}', '{user}', '{user}', '', \
+                 '{user}', CURRENT_TIMESTAMP)"
+            ),
+        ),
+        (
+            "handover_confirmations",
+            format!(
+                "INSERT INTO handover_confirmations (exam_id, handover_id, user_id, confirmed_at) \
+                 VALUES ('{{exam}}', 'ho-1', '{user}', CURRENT_TIMESTAMP)"
+            ),
+        ),
+        (
+            "sheets",
+            format!(
+                "INSERT INTO sheets (exam_id, id, batch_id, candidate_lookup, candidate_sealed, status, entry, \
+                 entered_by, pages, created_at) VALUES ('{{exam}}', 'sheet-1', 'batch-1', 'cl', 'cs', 'active', \
+                 'barcode', '{user}', 2, CURRENT_TIMESTAMP)"
+            ),
+        ),
+        (
+            "sheet_pages",
+            "INSERT INTO sheet_pages (exam_id, sheet_id, page, original_key, turned, needs_treatment, extra_masks) \
+             VALUES ('{exam}', 'sheet-1', 0, 'k', FALSE, FALSE, '[]')"
+                .to_string(),
+        ),
+        (
+            "scripts",
+            "INSERT INTO scripts (exam_id, id, question_id, sheet_id, anonymous_code, school_code, state, page, \
+             image_key, created_at) VALUES ('{exam}', 'script-1', 'q-1', 'sheet-1', 'ACDE-FGHJ', 'S01', 'held', 0, \
+             'img', CURRENT_TIMESTAMP)"
+                .to_string(),
+        ),
+        (
+            "image_tokens",
+            format!(
+                "INSERT INTO image_tokens (exam_id, token_hash, script_id, image_key, holder, expires_at, revoked) \
+                 VALUES ('{{exam}}', 'tok-1', 'script-1', 'img', '{user}', CURRENT_TIMESTAMP, FALSE)"
+            ),
+        ),
     ]
 }
 
@@ -184,6 +253,7 @@ async fn exam_scoped_rows_cannot_point_at_a_missing_exam() {
             );
             for (table, sql) in rows {
                 // In a savepoint, so that PostgreSQL carries on after the refusal.
+                let sql = sql.replace("{real}", &exam);
                 let refused = c.transaction(|c| sql_query(sql.replace("{exam}", "no-such-exam")).execute(c));
                 assert_exam_foreign_key(table, backend, refused);
                 let stored = sql_query(sql.replace("{exam}", &exam)).execute(c);

@@ -14,9 +14,13 @@ use super::exams::exam_by_code;
 use crate::db::approvals::ApprovalRow;
 use crate::db::{self, DbConn, DbError};
 use crate::domain::RuleError;
-use crate::domain::approval::{ApprovalKind, ApprovalStatus, Decision, check_filing, may_decide, may_request, outcome};
+use crate::domain::approval::{
+    ApprovalKind, ApprovalStatus, Authority, Decision, check_filing, may_decide, may_request, outcome,
+};
+use crate::domain::role::Role;
 use crate::http::audit_entry::{Audit, audit_refusal};
 use crate::http::caller::{Caller, Chief};
+use crate::http::custodian::{on_duty_for, two_on_duty};
 use crate::http::error::{ApiError, Problem, missing, taken};
 use crate::http::json::{Json, JsonOrEmpty};
 use crate::http::state::AppState;
@@ -134,7 +138,7 @@ fn one_view(
         .ok_or_else(|| ApiError::Internal("a view of one request came back empty".into()))
 }
 
-async fn file_request(
+pub(crate) async fn file_request(
     state: &AppState,
     caller: &Caller,
     exam_code: Option<String>,
@@ -152,10 +156,18 @@ async fn file_request(
     let result = state
         .db
         .write(move |c| -> Result<ApprovalView, ApiError> {
-            may_request(kind, &person)?;
             let exam = exam_code.as_deref().map(|code| exam_by_code(c, code)).transpose()?;
             check_filing(kind, exam.is_some())?;
-            let payload = check_payload(c, kind, &body.payload)?;
+            let mut person = person;
+            if let Some(e) = &exam {
+                person.on_duty = on_duty_for(c, &e.id, &person.id)?.0;
+                if person.role == Role::Custodian && kind.authority() == Authority::Custodian {
+                    // Say what is missing: the caller's shift, or a second custodian on it.
+                    two_on_duty(c, &e.id, &person.id)?;
+                }
+            }
+            may_request(kind, &person)?;
+            let payload = check_payload(c, kind, exam.as_ref(), &person, &body.payload)?;
             let exam_id = exam.as_ref().map(|e| e.id.clone());
             // The unique index on pending requests refuses a duplicate, even one filed at once.
             let row = db::approvals::insert(
@@ -276,6 +288,55 @@ pub async fn list_approvals(
     Ok(web::Json(views))
 }
 
+/// The exam's pending requests: all of them for a chief leader; for a custodian on duty for the
+/// exam, the `open_batch` and `release_batch` requests they may decide.
+#[utoipa::path(
+    tag = "approvals",
+    params(("exam" = String, Path, description = "Exam code")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Pending requests", body = Vec<ApprovalView>),
+        (status = 403, description = "Neither a chief leader nor a custodian on duty for the exam", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such exam", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/exams/{exam}/approvals")]
+pub async fn list_exam_approvals(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+) -> Result<web::Json<Vec<ApprovalView>>, ApiError> {
+    let code = path.into_inner();
+    let now = state.now();
+    let person = caller.person();
+    let audit = caller.audit("approval.list").object("exam_code", &code);
+    let result = state
+        .db
+        .read(move |c| -> Result<Vec<ApprovalView>, ApiError> {
+            let exam = exam_by_code(c, &code)?;
+            let custody_only = if person.is_active_chief() {
+                false
+            } else if person.role == Role::Custodian && on_duty_for(c, &exam.id, &person.id)?.0 {
+                true
+            } else {
+                return Err(ApiError::forbidden(
+                    "forbidden",
+                    "only a chief leader or a custodian on duty for this exam may do this",
+                ));
+            };
+            let rows = db::approvals::of_exam(c, &exam.id, ApprovalStatus::Pending, 500)?
+                .into_iter()
+                .filter(|r| !custody_only || r.state().is_ok_and(|s| s.kind.authority() == Authority::Custodian))
+                .map(|r| (r, Some(exam.code.clone())))
+                .collect();
+            let mut all = views(c, rows, now)?;
+            all.retain(|v| v.status == ApprovalStatus::Pending);
+            Ok(all)
+        })
+        .await;
+    audit_refusal(&state, audit, result).await.map(web::Json)
+}
+
 async fn decide(
     state: &AppState,
     caller: &Caller,
@@ -296,6 +357,10 @@ async fn decide(
         .db
         .write(move |c| -> Result<ApprovalView, ApiError> {
             let row = db::approvals::find(c, &id).map_err(missing("approval"))?;
+            let mut person = person;
+            if let Some(exam) = &row.exam_id {
+                person.on_duty = on_duty_for(c, exam, &person.id)?.0;
+            }
             may_decide(&row.state()?, &person, now)?;
             // Recorded first, so that the effect (and any database rule it meets) sees the
             // approval; a concurrent decision by someone else finds nothing pending.
@@ -306,7 +371,8 @@ async fn decide(
                 other => ApiError::from(other),
             })?;
             if decision == Decision::Approve {
-                apply(c, &row)?;
+                let decided = db::approvals::find(c, &id)?;
+                apply(c, &decided, now)?;
             }
             let mut e = entry.details(serde_json::json!({ "kind": row.kind, "payload": row.payload()?, "note": note }));
             if let Some(exam) = &row.exam_id {

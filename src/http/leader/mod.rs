@@ -1,9 +1,11 @@
 //! Grading leadership: exams and their questions and templates, the room, two-person approvals.
 
 mod approval_kinds;
-mod approvals;
+pub(crate) mod approvals;
 mod exam_settings;
 mod exams;
+
+pub use exams::exam_by_code;
 
 use utoipa_actix_web::service_config::ServiceConfig;
 
@@ -17,6 +19,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(approvals::request_exam_approval)
         .service(approvals::request_approval)
         .service(approvals::list_approvals)
+        .service(approvals::list_exam_approvals)
         .service(approvals::approve)
         .service(approvals::reject);
 }

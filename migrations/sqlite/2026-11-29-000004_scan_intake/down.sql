@@ -1,0 +1,10 @@
+DROP TABLE image_tokens;
+DROP TABLE scripts;
+DROP TABLE sheet_pages;
+DROP TABLE sheets;
+DROP TABLE handover_confirmations;
+DROP TABLE handovers;
+DROP TABLE batches;
+DROP TABLE duty_shifts;
+DROP TABLE absences;
+DROP TABLE candidates;

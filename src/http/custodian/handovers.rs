@@ -1,0 +1,173 @@
+//! Hand-overs: custody of a batch passes from two people to two people, and all four confirm
+//! under their own logins.
+
+use actix_web::{HttpResponse, post, web};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::duty::two_on_duty;
+use crate::db;
+use crate::domain::RuleError;
+use crate::domain::custody::{check_batch_open, check_confirmation, check_handover};
+use crate::domain::role::Role;
+use crate::http::audit_entry::audit_refusal;
+use crate::http::caller::{Custodian, Staff};
+use crate::http::error::{ApiError, Problem, missing};
+use crate::http::json::Json;
+use crate::http::state::AppState;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecordHandover {
+    /// Usernames of the two who give the batch (the caller is one of them).
+    #[schema(min_items = 2, max_items = 2)]
+    pub from: Vec<String>,
+    /// Usernames of the two who receive it (custodians or leaders).
+    #[schema(min_items = 2, max_items = 2)]
+    pub to: Vec<String>,
+    #[serde(default)]
+    #[schema(max_length = 500)]
+    pub note: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HandoverRecorded {
+    pub id: String,
+    pub batch: String,
+    /// Confirmations so far (the recorder's own counts), of four.
+    pub confirmed: usize,
+}
+
+/// Resolves four usernames to active custodians or leaders.
+fn people(c: &mut db::DbConn, names: &[&str]) -> Result<Vec<String>, ApiError> {
+    let mut ids = vec![];
+    for (i, name) in names.iter().enumerate() {
+        let field = if i < 2 {
+            format!("from[{i}]")
+        } else {
+            format!("to[{}]", i - 2)
+        };
+        let user = db::users::find_by_username(c, name)?
+            .filter(|u| u.active && matches!(u.role().ok(), Some(Role::Custodian | Role::Leader)))
+            .ok_or_else(|| {
+                RuleError::invalid(
+                    "unknown_person",
+                    field,
+                    format!("{name} is no active custodian or leader"),
+                )
+            })?;
+        ids.push(user.id);
+    }
+    Ok(ids)
+}
+
+/// Record a hand-over of a batch from two people to two people. The recorder (a giver, on duty)
+/// confirms it at once; the other three confirm under their own logins.
+///
+/// Rules the schema cannot state: four different active people, the caller among the givers,
+/// two custodians on duty, the batch open (across fields and state).
+#[utoipa::path(
+    tag = "custody",
+    params(("batch" = String, Path, description = "Batch id")),
+    request_body = RecordHandover,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Recorded", body = HandoverRecorded),
+        (status = 403, description = "Not a giver, not on duty, or fewer than two on duty", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such batch", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The batch is not open", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/batches/{batch}/handovers")]
+pub async fn record_handover(
+    state: web::Data<AppState>,
+    custodian: Custodian,
+    path: web::Path<String>,
+    body: Json<RecordHandover>,
+) -> Result<HttpResponse, ApiError> {
+    let batch_id = path.into_inner();
+    let h = body.into_inner()?;
+    let [Some(f0), Some(f1), Some(t0), Some(t1)] = [h.from.first(), h.from.get(1), h.to.first(), h.to.get(1)] else {
+        return Err(RuleError::invalid("handover_people", "from", "name two givers and two receivers").into());
+    };
+    let names = [f0.clone(), f1.clone(), t0.clone(), t1.clone()];
+    let now = state.now();
+    let me = custodian.id.clone();
+    let audit = custodian.audit("handover.record").object("batch", &batch_id);
+    let entry = audit.clone();
+    let note = h.note.trim().to_string();
+    let result = state
+        .db
+        .write(move |c| -> Result<HandoverRecorded, ApiError> {
+            let batch = db::custody::batch_locked(c, &batch_id).map_err(missing("batch"))?;
+            check_batch_open(batch.status()?)?;
+            two_on_duty(c, &batch.exam_id, &me)?;
+            let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+            let ids = people(c, &refs)?;
+            check_handover(&me, [&ids[0], &ids[1]], [&ids[2], &ids[3]])?;
+            let new = db::custody::NewHandover {
+                exam_id: &batch.exam_id,
+                batch_id: &batch.id,
+                from: [&ids[0], &ids[1]],
+                to: [&ids[2], &ids[3]],
+                note: &note,
+                created_by: &me,
+            };
+            let id = db::custody::insert_handover(c, &new, now)?;
+            db::custody::confirm(c, &batch.exam_id, &id, &me, now)?;
+            entry
+                .object("handover", &id)
+                .exam(&batch.exam_id)
+                .details(serde_json::json!({ "batch": batch.id, "from": [&names[0], &names[1]], "to": [&names[2], &names[3]] }))
+                .append(c, now)?;
+            Ok(HandoverRecorded { id, batch: batch.id, confirmed: 1 })
+        })
+        .await;
+    let recorded = audit_refusal(&state, audit, result).await?;
+    Ok(HttpResponse::Created().json(recorded))
+}
+
+/// Confirm a hand-over you are named in (giver or receiver), under your own login.
+#[utoipa::path(
+    tag = "custody",
+    params(("id" = String, Path, description = "Hand-over id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Confirmed", body = HandoverRecorded),
+        (status = 403, description = "Not named in this hand-over", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such hand-over", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already confirmed by you", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/handovers/{id}/confirm")]
+pub async fn confirm_handover(
+    state: web::Data<AppState>,
+    staff: Staff,
+    path: web::Path<String>,
+) -> Result<web::Json<HandoverRecorded>, ApiError> {
+    let id = path.into_inner();
+    let now = state.now();
+    let me = staff.id.clone();
+    let audit = staff.audit("handover.confirm").object("handover", &id);
+    let entry = audit.clone();
+    let result = state
+        .db
+        .write(move |c| -> Result<HandoverRecorded, ApiError> {
+            let h = db::custody::handover(c, &id).map_err(missing("handover"))?;
+            db::custody::batch_locked(c, &h.batch_id)?;
+            let already: Vec<String> = db::custody::confirmations(c, &h.exam_id, &h.id)?
+                .into_iter()
+                .map(|(u, _)| u)
+                .collect();
+            check_confirmation(&me, h.parties(), &already)?;
+            db::custody::confirm(c, &h.exam_id, &h.id, &me, now)?;
+            entry.exam(&h.exam_id).append(c, now)?;
+            Ok(HandoverRecorded {
+                id: h.id,
+                batch: h.batch_id,
+                confirmed: already.len() + 1,
+            })
+        })
+        .await;
+    audit_refusal(&state, audit, result).await.map(web::Json)
+}

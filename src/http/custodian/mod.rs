@@ -1,0 +1,22 @@
+//! The custody desk: duty shifts, batches and their hand-over chain, answer sheets, treatment.
+
+mod batches;
+mod chain;
+mod duty;
+mod handovers;
+mod shifts;
+
+pub use duty::{on_duty_for, two_on_duty};
+
+use utoipa_actix_web::service_config::ServiceConfig;
+
+pub fn routes(cfg: &mut ServiceConfig) {
+    cfg.service(shifts::check_in)
+        .service(shifts::check_out)
+        .service(batches::request_batch)
+        .service(batches::list_batches)
+        .service(batches::get_batch)
+        .service(batches::request_release)
+        .service(handovers::record_handover)
+        .service(handovers::confirm_handover);
+}
