@@ -24,6 +24,10 @@ pub struct Settings {
     pub approvals: ApprovalSettings,
     pub http: HttpSettings,
     pub audit: AuditSettings,
+    /// Where scans are kept.
+    pub storage: StorageSettings,
+    /// The key that seals candidate identity.
+    pub vault: VaultSettings,
     /// Marking parameters; each exam may override any of them.
     pub rules: MarkingRules,
 }
@@ -85,6 +89,63 @@ pub struct AuditSettings {
     pub anchor_file: PathBuf,
 }
 
+/// Where scans are kept: `local` (a folder), `memory` (gone when the process ends: tests and
+/// demos) or `s3` (an S3-compatible object store). `Debug` leaves out the secret access key.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageSettings {
+    pub backend: String,
+    /// The local folder, relative to `data_dir` unless absolute.
+    pub local_dir: PathBuf,
+    pub s3_bucket: Option<String>,
+    pub s3_region: Option<String>,
+    /// For stores other than AWS's own (MinIO, Ceph, …), e.g. `https://s3.internal:9000`.
+    pub s3_endpoint: Option<String>,
+    /// Without keys, the store's own credential chain (instance metadata) is used.
+    pub s3_access_key_id: Option<String>,
+    pub s3_secret_access_key: Option<String>,
+    /// Plain HTTP to the store: only for a store on the same host or a test.
+    pub s3_allow_http: bool,
+}
+
+/// The identity vault's key: base64 of 32 bytes. `Debug` never shows it.
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VaultSettings {
+    /// When unset, one is generated into `data_dir/vault.key` (0600). Servers sharing a
+    /// database must share it, and losing it loses every sealed name: back it up apart from
+    /// the database.
+    pub key: Option<String>,
+}
+
+/// What a log line may show of a secret: whether it is set.
+fn redacted(secret: &Option<String>) -> Option<&'static str> {
+    secret.as_ref().map(|_| "<redacted>")
+}
+
+impl std::fmt::Debug for StorageSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StorageSettings")
+            .field("backend", &self.backend)
+            .field("local_dir", &self.local_dir)
+            .field("s3_bucket", &self.s3_bucket)
+            .field("s3_region", &self.s3_region)
+            .field("s3_endpoint", &self.s3_endpoint)
+            .field("s3_access_key_id", &self.s3_access_key_id)
+            .field("s3_secret_access_key", &redacted(&self.s3_secret_access_key))
+            .field("s3_allow_http", &self.s3_allow_http)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for VaultSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VaultSettings")
+            .field("key", &redacted(&self.key))
+            .finish()
+    }
+}
+
 impl Default for Settings {
     fn default() -> Self {
         Settings {
@@ -96,6 +157,8 @@ impl Default for Settings {
             approvals: ApprovalSettings::default(),
             http: HttpSettings::default(),
             audit: AuditSettings::default(),
+            storage: StorageSettings::default(),
+            vault: VaultSettings::default(),
             rules: MarkingRules::default(),
         }
     }
@@ -152,6 +215,21 @@ impl Default for AuditSettings {
             seal_interval_ms: 250,
             anchor_interval_secs: 10,
             anchor_file: PathBuf::from("audit-anchors.jsonl"),
+        }
+    }
+}
+
+impl Default for StorageSettings {
+    fn default() -> Self {
+        StorageSettings {
+            backend: "local".into(),
+            local_dir: PathBuf::from("objects"),
+            s3_bucket: None,
+            s3_region: None,
+            s3_endpoint: None,
+            s3_access_key_id: None,
+            s3_secret_access_key: None,
+            s3_allow_http: false,
         }
     }
 }
@@ -213,6 +291,10 @@ impl Settings {
             ));
         }
         self.validate_durations()?;
+        self.validate_storage()?;
+        if let Some(key) = self.vault.key.as_deref().filter(|k| !k.is_empty()) {
+            crate::vault::parse_key(key).map_err(|e| ConfigError::Invalid(format!("vault.key: {e}")))?;
+        }
         if self.auth.refresh_token_minutes < self.auth.access_token_minutes {
             return Err(ConfigError::Invalid(
                 "auth.refresh_token_minutes must be at least auth.access_token_minutes".into(),
@@ -238,6 +320,37 @@ impl Settings {
                 "auth.identity_key must be at least {MIN_TOKEN_SECRET_BYTES} bytes (it is {})",
                 key.len()
             )));
+        }
+        Ok(())
+    }
+
+    fn validate_storage(&self) -> Result<(), ConfigError> {
+        let s = &self.storage;
+        let set = |v: &Option<String>| v.as_deref().is_some_and(|v| !v.is_empty());
+        if !crate::storage::BACKENDS.contains(&s.backend.as_str()) {
+            return Err(ConfigError::Invalid(format!(
+                "storage.backend is one of {:?}, not {:?}",
+                crate::storage::BACKENDS,
+                s.backend
+            )));
+        }
+        if s.backend == "local" && s.local_dir.as_os_str().is_empty() {
+            return Err(ConfigError::Invalid(
+                "storage.local_dir must name a folder (objects would mix with the database)".into(),
+            ));
+        }
+        if s.backend == "s3" {
+            if !set(&s.s3_bucket) {
+                return Err(ConfigError::Invalid(
+                    "storage.s3_bucket is required with the s3 backend".into(),
+                ));
+            }
+            // Half a key pair would fall back to other credentials without saying so.
+            if set(&s.s3_access_key_id) != set(&s.s3_secret_access_key) {
+                return Err(ConfigError::Invalid(
+                    "storage.s3_access_key_id and storage.s3_secret_access_key go together".into(),
+                ));
+            }
         }
         Ok(())
     }
@@ -437,5 +550,75 @@ mod tests {
         assert!(s.validate().is_ok(), "empty means unset: the key file is used");
         let msg = refusal(|s| s.auth.identity_key = Some("short".into()));
         assert!(msg.contains("auth.identity_key must be at least 32 bytes"), "{msg}");
+    }
+
+    #[test]
+    fn storage_backends_are_checked_at_load() {
+        for backend in ["local", "memory"] {
+            let mut s = Settings::default();
+            s.storage.backend = backend.into();
+            assert!(s.validate().is_ok(), "{backend}");
+        }
+        let msg = refusal(|s| s.storage.backend = "ftp".into());
+        assert!(msg.contains("storage.backend") && msg.contains("ftp"), "{msg}");
+        let msg = refusal(|s| s.storage.backend = "S3".into());
+        assert!(msg.contains("storage.backend"), "names are exact: {msg}");
+        let msg = refusal(|s| s.storage.local_dir = PathBuf::new());
+        assert!(msg.contains("storage.local_dir"), "{msg}");
+
+        let msg = refusal(|s| s.storage.backend = "s3".into());
+        assert!(msg.contains("storage.s3_bucket is required"), "{msg}");
+        let msg = refusal(|s| {
+            s.storage.backend = "s3".into();
+            s.storage.s3_bucket = Some(String::new());
+        });
+        assert!(
+            msg.contains("storage.s3_bucket is required"),
+            "an empty bucket is none: {msg}"
+        );
+        let msg = refusal(|s| {
+            s.storage.backend = "s3".into();
+            s.storage.s3_bucket = Some("scans".into());
+            s.storage.s3_access_key_id = Some("markroom".into());
+        });
+        assert!(msg.contains("go together"), "{msg}");
+        let mut s = Settings::default();
+        s.storage.backend = "s3".into();
+        s.storage.s3_bucket = Some("scans".into());
+        assert!(s.validate().is_ok(), "without keys: the store's own credentials");
+    }
+
+    #[test]
+    fn a_vault_key_must_be_base64_of_32_bytes() {
+        use base64::Engine;
+        let b64 = |n: usize| base64::engine::general_purpose::STANDARD.encode(vec![7u8; n]);
+        for n in [16, 31, 33, 64] {
+            let msg = refusal(|s| s.vault.key = Some(b64(n)));
+            assert!(
+                msg.contains("vault.key") && msg.contains(&format!("{n} bytes")),
+                "{msg}"
+            );
+            assert!(!msg.contains(&b64(n)), "the key is not echoed: {msg}");
+        }
+        let msg = refusal(|s| s.vault.key = Some("a passphrase, not a key".into()));
+        assert!(msg.contains("vault.key"), "{msg}");
+        let mut s = Settings::default();
+        s.vault.key = Some(b64(32));
+        assert!(s.validate().is_ok());
+        s.vault.key = Some(String::new());
+        assert!(s.validate().is_ok(), "empty means unset: the key file is used");
+    }
+
+    #[test]
+    fn debug_output_shows_no_storage_or_vault_secret() {
+        let mut s = Settings::default();
+        s.storage.s3_secret_access_key = Some("s3-secret-value".into());
+        s.vault.key = Some("dmF1bHQta2V5LXZhbHVl".into());
+        let shown = format!("{s:?}");
+        assert!(
+            !shown.contains("s3-secret-value") && !shown.contains("dmF1bHQta2V5LXZhbHVl"),
+            "{shown}"
+        );
+        assert!(shown.contains("s3_secret_access_key: Some(\"<redacted>\")"), "{shown}");
     }
 }

@@ -1,7 +1,8 @@
 //! markroom: the closed marking room of an exam.
 //!
 //! Layers: `http` translates requests and calls `domain` (the rules, pure) and `db` (storage).
-//! `audit` keeps the hash-chained log; `config` reads the layered settings.
+//! `audit` keeps the hash-chained log; `config` reads the layered settings. `storage` keeps
+//! scans (a local folder or an object store); `vault` seals candidate identity.
 
 pub mod audit;
 pub mod bootstrap;
@@ -11,3 +12,5 @@ pub mod db;
 pub mod domain;
 pub mod http;
 pub mod secrets;
+pub mod storage;
+pub mod vault;

@@ -16,11 +16,11 @@ use sha2::{Digest, Sha256};
 pub enum SecretError {
     #[error("password hashing failed: {0}")]
     Hash(String),
-    #[error("token key file {path}: {source}")]
+    #[error("key file {path}: {source}")]
     KeyFile { path: String, source: std::io::Error },
     #[error(
-        "token key file {path} has permissions {mode:04o}: others could read the key that signs every token; \
-         make it 0600 (chmod 600 {path}) or remove it to have a new one made"
+        "key file {path} has permissions {mode:04o}: others could read the secret key in it; \
+         make it 0600 (chmod 600 {path})"
     )]
     KeyFileOpen { path: String, mode: u32 },
 }
@@ -70,8 +70,9 @@ pub fn token_key(configured: Option<&str>, data_dir: &Path) -> Result<Vec<u8>, S
     private_key_file(&data_dir.join("token.key"))
 }
 
-/// A secret kept in a file of its own (mode 0600), made on first use.
-fn private_key_file(path: &Path) -> Result<Vec<u8>, SecretError> {
+/// A secret kept in a file of its own (mode 0600), made on first use: 256 random bits as
+/// URL-safe base64 (the vault decodes them to its 32-byte key).
+pub(crate) fn private_key_file(path: &Path) -> Result<Vec<u8>, SecretError> {
     let io = |source| SecretError::KeyFile {
         path: path.display().to_string(),
         source,
