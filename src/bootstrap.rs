@@ -25,9 +25,9 @@ pub enum BootstrapError {
     #[error("this person already holds an account ({0}); one person holds one account")]
     PersonHasAccount(String),
     #[error(
-        "the identity key differs from the one this database's accounts were made with: set auth.identity_key (or data_dir/identity.key) to that key on every node"
+        "the {0} key differs from the one this database's data was made with: give every node and command that key (the identity key: auth.identity_key or data_dir/identity.key; the vault key: vault.key or data_dir/vault.key)"
     )]
-    IdentityKeyMismatch,
+    KeyMismatch(String),
     #[error(
         "two active chief leaders exist already; further leaders are created by an admin and activated by a chief leader's approval"
     )]
@@ -44,12 +44,17 @@ impl From<diesel::result::Error> for BootstrapError {
 /// first key used is recorded): with another key the same document number would hash
 /// differently, and one person could hold two accounts.
 pub fn ensure_identity_key(db: &Db, identity_key: &[u8]) -> Result<(), BootstrapError> {
-    let check = secrets::identity_key_check(identity_key);
-    let same = db.write_now(|c| db::keys::matches_or_record(c, "identity", &check))?;
+    ensure_key(db, "identity", &secrets::identity_key_check(identity_key))
+}
+
+/// Records a key's check value on first use and refuses another key afterwards (the identity
+/// key, the vault key): data made with one cannot be read or matched with another.
+pub fn ensure_key(db: &Db, name: &str, check_value: &str) -> Result<(), BootstrapError> {
+    let same = db.write_now(|c| db::keys::matches_or_record(c, name, check_value))?;
     if same {
         Ok(())
     } else {
-        Err(BootstrapError::IdentityKeyMismatch)
+        Err(BootstrapError::KeyMismatch(name.to_string()))
     }
 }
 

@@ -74,6 +74,8 @@ pub struct ApprovalSettings {
 #[serde(deny_unknown_fields, default)]
 pub struct HttpSettings {
     pub max_json_bytes: usize,
+    /// Candidate lists and scanned sheets (all pages of one sheet together).
+    pub max_upload_bytes: usize,
     /// Worker threads; 0 means one per core.
     pub workers: usize,
 }
@@ -204,6 +206,7 @@ impl Default for HttpSettings {
     fn default() -> Self {
         HttpSettings {
             max_json_bytes: 1024 * 1024,
+            max_upload_bytes: 64 * 1024 * 1024,
             workers: 0,
         }
     }

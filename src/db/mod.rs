@@ -4,6 +4,7 @@
 
 pub mod approvals;
 pub mod audit;
+pub mod candidates;
 pub mod custody;
 pub mod error;
 pub mod exams;

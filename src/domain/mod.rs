@@ -6,6 +6,7 @@
 
 pub mod access;
 pub mod approval;
+pub mod candidate;
 pub mod custody;
 pub mod error;
 pub mod exam;

@@ -15,6 +15,7 @@ pub mod request_id;
 pub mod schemas;
 pub mod state;
 pub mod tokens;
+pub mod upload;
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -90,6 +91,9 @@ impl Application {
         let identity_key = crate::secrets::identity_key(settings.auth.identity_key.as_deref(), &settings.data_dir)?;
         crate::bootstrap::ensure_identity_key(&db, &identity_key)?;
         crate::bootstrap::settle_legacy_data(&db, &settings.rules)?;
+        let vault = crate::vault::Vault::load(settings.vault.key.as_deref(), &settings.data_dir)?;
+        crate::bootstrap::ensure_key(&db, "vault", &vault.check_value())?;
+        let storage = crate::storage::Storage::from_settings(&settings.storage, &settings.data_dir)?;
         let clock = crate::clock::Clock::default();
         let counters = Arc::new(state::Counters::default());
         crate::audit::spawn_sealer(
@@ -106,6 +110,8 @@ impl Application {
             identity_key: Arc::new(identity_key),
             clock: clock.clone(),
             counters: counters.clone(),
+            vault: Arc::new(vault),
+            storage,
         });
         let doc = web::Data::new(document());
         let mut server = HttpServer::new(move || {

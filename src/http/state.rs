@@ -20,6 +20,10 @@ pub struct AppState {
     pub identity_key: Arc<Vec<u8>>,
     pub clock: Clock,
     pub counters: Arc<Counters>,
+    /// Seals candidate identity and original pages; its key never enters the database.
+    pub vault: Arc<crate::vault::Vault>,
+    /// Scanned pages and masked question images.
+    pub storage: crate::storage::Storage,
 }
 
 /// Numbers a test or an operator reads off a running server.

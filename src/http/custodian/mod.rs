@@ -1,6 +1,7 @@
 //! The custody desk: duty shifts, batches and their hand-over chain, answer sheets, treatment.
 
 mod batches;
+mod candidates;
 mod chain;
 mod duty;
 mod handovers;
@@ -11,7 +12,9 @@ pub use duty::{on_duty_for, two_on_duty};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 pub fn routes(cfg: &mut ServiceConfig) {
-    cfg.service(shifts::check_in)
+    cfg.service(candidates::import_candidates)
+        .service(candidates::record_absence)
+        .service(shifts::check_in)
         .service(shifts::check_out)
         .service(batches::request_batch)
         .service(batches::list_batches)
