@@ -11,6 +11,7 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod http;
+pub mod scans;
 pub mod secrets;
 pub mod storage;
 pub mod vault;

@@ -52,6 +52,23 @@ enum Command {
         #[command(subcommand)]
         action: AuditAction,
     },
+    /// Benchmarks.
+    Bench {
+        #[command(subcommand)]
+        action: BenchAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchAction {
+    /// Pages per second of the image pipeline (decode, anchor, turn, mask, cut, encode, store)
+    /// on generated A4 grey pages, half of them upside down, across the cores; prints JSON.
+    Ingest {
+        #[arg(long, default_value_t = 200)]
+        pages: u32,
+        #[arg(long, default_value_t = 200)]
+        dpi: u32,
+    },
 }
 
 #[derive(Subcommand)]
@@ -129,6 +146,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Audit {
             action: AuditAction::Verify,
         } => return audit_verify(&settings),
+        Command::Bench {
+            action: BenchAction::Ingest { pages, dpi },
+        } => {
+            let report = markroom::scans::bench::ingest(pages, dpi)?;
+            println!("{}", serde_json::to_string(&report)?);
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
