@@ -28,8 +28,46 @@ pub struct Settings {
     pub storage: StorageSettings,
     /// The key that seals candidate identity.
     pub vault: VaultSettings,
+    /// Scanned pages: limits, and how long an image link lives.
+    pub scans: ScanSettings,
     /// Marking parameters; each exam may override any of them.
     pub rules: MarkingRules,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ScanSettings {
+    /// One page file of an upload.
+    pub max_page_bytes: usize,
+    /// Decoded page size: anything beyond is refused before pixels are allocated.
+    pub max_page_width: u32,
+    pub max_page_height: u32,
+    pub max_decoded_bytes: u64,
+    /// How long a minted image link works (a marker's lease ends it sooner).
+    pub image_link_minutes: i64,
+}
+
+impl Default for ScanSettings {
+    fn default() -> Self {
+        let limits = crate::scans::ImageLimits::default();
+        ScanSettings {
+            max_page_bytes: 20 * 1024 * 1024,
+            max_page_width: limits.max_width,
+            max_page_height: limits.max_height,
+            max_decoded_bytes: limits.max_decoded_bytes,
+            image_link_minutes: 15,
+        }
+    }
+}
+
+impl ScanSettings {
+    pub fn limits(&self) -> crate::scans::ImageLimits {
+        crate::scans::ImageLimits {
+            max_width: self.max_page_width,
+            max_height: self.max_page_height,
+            max_decoded_bytes: self.max_decoded_bytes,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -161,6 +199,7 @@ impl Default for Settings {
             audit: AuditSettings::default(),
             storage: StorageSettings::default(),
             vault: VaultSettings::default(),
+            scans: ScanSettings::default(),
             rules: MarkingRules::default(),
         }
     }
@@ -368,6 +407,7 @@ impl Settings {
             ("auth.lockout_minutes", a.lockout_minutes),
             ("auth.one_time_password_minutes", a.one_time_password_minutes),
             ("approvals.expiry_minutes", self.approvals.expiry_minutes),
+            ("scans.image_link_minutes", self.scans.image_link_minutes),
         ] {
             let fits = chrono::Duration::try_minutes(value).is_some_and(|d| d >= chrono::Duration::minutes(1));
             if !fits || value > MAX_MINUTES {

@@ -66,3 +66,291 @@ pub fn sheet_count(conn: &mut DbConn, exam_id: &str, batch_id: &str) -> Result<i
         .count()
         .get_result(conn)?)
 }
+
+use super::db_time;
+use super::schema::{image_tokens, sheet_pages};
+
+pub struct NewSheet<'a> {
+    pub exam_id: &'a str,
+    pub id: &'a str,
+    pub batch_id: &'a str,
+    pub candidate_lookup: &'a str,
+    pub candidate_sealed: &'a str,
+    pub entry: &'a str,
+    pub entered_by: &'a str,
+    pub pages: i32,
+}
+
+/// A new active sheet; `Duplicate` when the candidate has an active one already.
+pub fn insert_sheet(conn: &mut DbConn, s: &NewSheet<'_>, now: DateTime<Utc>) -> Result<(), DbError> {
+    diesel::insert_into(sheets::table)
+        .values((
+            sheets::exam_id.eq(s.exam_id),
+            sheets::id.eq(s.id),
+            sheets::batch_id.eq(s.batch_id),
+            sheets::candidate_lookup.eq(s.candidate_lookup),
+            sheets::candidate_sealed.eq(s.candidate_sealed),
+            sheets::status.eq("active"),
+            sheets::entry.eq(s.entry),
+            sheets::entered_by.eq(s.entered_by),
+            sheets::pages.eq(s.pages),
+            sheets::created_at.eq(db_time(now)),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = sheets)]
+pub struct SheetRow {
+    pub exam_id: String,
+    pub id: String,
+    pub batch_id: String,
+    pub candidate_lookup: String,
+    pub candidate_sealed: String,
+    pub status: String,
+    pub entry: String,
+    pub entered_by: String,
+    pub confirmed_by: Option<String>,
+    pub pages: i32,
+    pub created_at: chrono::NaiveDateTime,
+}
+
+pub fn sheet(conn: &mut DbConn, id: &str) -> Result<SheetRow, DbError> {
+    Ok(sheets::table
+        .filter(sheets::id.eq(id))
+        .select(SheetRow::as_select())
+        .first(conn)?)
+}
+
+pub fn active_sheet_of(conn: &mut DbConn, exam_id: &str, candidate_lookup: &str) -> Result<Option<SheetRow>, DbError> {
+    Ok(sheets::table
+        .filter(sheets::exam_id.eq(exam_id))
+        .filter(sheets::candidate_lookup.eq(candidate_lookup))
+        .filter(sheets::status.eq("active"))
+        .select(SheetRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// Scripts of a sheet that have gone beyond intake (to marking or further): a sheet with any
+/// cannot be replaced.
+pub fn scripts_beyond_intake(conn: &mut DbConn, exam_id: &str, sheet_id: &str) -> Result<i64, DbError> {
+    Ok(scripts::table
+        .filter(scripts::exam_id.eq(exam_id))
+        .filter(scripts::sheet_id.eq(sheet_id))
+        .filter(scripts::state.ne_all(["held", "needs_treatment", "awaiting"]))
+        .count()
+        .get_result(conn)?)
+}
+
+/// The replaced sheet stays, flagged; its scripts are voided (nothing is deleted).
+pub fn replace_sheet(conn: &mut DbConn, exam_id: &str, sheet_id: &str) -> Result<(), DbError> {
+    diesel::update(sheets::table.find((exam_id, sheet_id)))
+        .set(sheets::status.eq("replaced"))
+        .execute(conn)?;
+    diesel::update(
+        scripts::table
+            .filter(scripts::exam_id.eq(exam_id))
+            .filter(scripts::sheet_id.eq(sheet_id)),
+    )
+    .set(scripts::state.eq("void"))
+    .execute(conn)?;
+    Ok(())
+}
+
+pub fn confirm_sheet(conn: &mut DbConn, exam_id: &str, sheet_id: &str, by: &str) -> Result<(), DbError> {
+    diesel::update(sheets::table.find((exam_id, sheet_id)))
+        .set(sheets::confirmed_by.eq(by))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn insert_page(
+    conn: &mut DbConn,
+    exam_id: &str,
+    sheet_id: &str,
+    page: i32,
+    original_key: &str,
+    turned: bool,
+    needs_treatment: bool,
+) -> Result<(), DbError> {
+    diesel::insert_into(sheet_pages::table)
+        .values((
+            sheet_pages::exam_id.eq(exam_id),
+            sheet_pages::sheet_id.eq(sheet_id),
+            sheet_pages::page.eq(page),
+            sheet_pages::original_key.eq(original_key),
+            sheet_pages::turned.eq(turned),
+            sheet_pages::needs_treatment.eq(needs_treatment),
+            sheet_pages::extra_masks.eq("[]"),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = sheet_pages)]
+pub struct PageRow {
+    pub exam_id: String,
+    pub sheet_id: String,
+    pub page: i32,
+    pub original_key: String,
+    pub turned: bool,
+    pub needs_treatment: bool,
+    pub extra_masks: String,
+}
+
+pub fn page(conn: &mut DbConn, exam_id: &str, sheet_id: &str, page: i32) -> Result<PageRow, DbError> {
+    Ok(sheet_pages::table
+        .find((exam_id, sheet_id, page))
+        .select(PageRow::as_select())
+        .first(conn)?)
+}
+
+/// After a custodian's treatment: the page's decision and added masks.
+pub fn treat_page(
+    conn: &mut DbConn,
+    exam_id: &str,
+    sheet_id: &str,
+    page: i32,
+    turned: bool,
+    extra_masks: &str,
+) -> Result<(), DbError> {
+    diesel::update(sheet_pages::table.find((exam_id, sheet_id, page)))
+        .set((
+            sheet_pages::turned.eq(turned),
+            sheet_pages::needs_treatment.eq(false),
+            sheet_pages::extra_masks.eq(extra_masks),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub struct NewScript<'a> {
+    pub exam_id: &'a str,
+    pub id: &'a str,
+    pub question_id: &'a str,
+    pub sheet_id: &'a str,
+    pub anonymous_code: &'a str,
+    pub school_code: &'a str,
+    pub state: &'a str,
+    pub page: i32,
+    pub image_key: &'a str,
+}
+
+/// `Duplicate` when the anonymous code is taken (draw another).
+pub fn insert_script(conn: &mut DbConn, s: &NewScript<'_>, now: DateTime<Utc>) -> Result<(), DbError> {
+    diesel::insert_into(scripts::table)
+        .values((
+            scripts::exam_id.eq(s.exam_id),
+            scripts::id.eq(s.id),
+            scripts::question_id.eq(s.question_id),
+            scripts::sheet_id.eq(s.sheet_id),
+            scripts::anonymous_code.eq(s.anonymous_code),
+            scripts::school_code.eq(s.school_code),
+            scripts::state.eq(s.state),
+            scripts::page.eq(s.page),
+            scripts::image_key.eq(s.image_key),
+            scripts::created_at.eq(db_time(now)),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = scripts)]
+pub struct ScriptRow {
+    pub exam_id: String,
+    pub id: String,
+    pub question_id: String,
+    pub sheet_id: String,
+    pub anonymous_code: String,
+    pub school_code: String,
+    pub state: String,
+    pub page: i32,
+    pub image_key: String,
+    pub created_at: chrono::NaiveDateTime,
+}
+
+pub fn script(conn: &mut DbConn, id: &str) -> Result<ScriptRow, DbError> {
+    Ok(scripts::table
+        .filter(scripts::id.eq(id))
+        .select(ScriptRow::as_select())
+        .first(conn)?)
+}
+
+pub fn scripts_of_sheet(conn: &mut DbConn, exam_id: &str, sheet_id: &str) -> Result<Vec<ScriptRow>, DbError> {
+    Ok(scripts::table
+        .filter(scripts::exam_id.eq(exam_id))
+        .filter(scripts::sheet_id.eq(sheet_id))
+        .select(ScriptRow::as_select())
+        .load(conn)?)
+}
+
+pub fn scripts_in_state(conn: &mut DbConn, exam_id: &str, state: &str) -> Result<Vec<ScriptRow>, DbError> {
+    Ok(scripts::table
+        .filter(scripts::exam_id.eq(exam_id))
+        .filter(scripts::state.eq(state))
+        .order(scripts::created_at)
+        .select(ScriptRow::as_select())
+        .load(conn)?)
+}
+
+/// A script's new masked image after treatment; it waits in `held` for its batch's release.
+pub fn set_image(conn: &mut DbConn, exam_id: &str, id: &str, image_key: &str, state: &str) -> Result<(), DbError> {
+    diesel::update(scripts::table.find((exam_id, id)))
+        .set((scripts::image_key.eq(image_key), scripts::state.eq(state)))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn insert_image_token(
+    conn: &mut DbConn,
+    exam_id: &str,
+    token_hash: &str,
+    script_id: &str,
+    image_key: &str,
+    holder: &str,
+    expires_at: DateTime<Utc>,
+) -> Result<(), DbError> {
+    diesel::insert_into(image_tokens::table)
+        .values((
+            image_tokens::exam_id.eq(exam_id),
+            image_tokens::token_hash.eq(token_hash),
+            image_tokens::script_id.eq(script_id),
+            image_tokens::image_key.eq(image_key),
+            image_tokens::holder.eq(holder),
+            image_tokens::expires_at.eq(db_time(expires_at)),
+            image_tokens::revoked.eq(false),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// The image a live token opens: (image key, script id), unless revoked or expired.
+pub fn image_for_token(
+    conn: &mut DbConn,
+    token_hash: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<(String, String)>, DbError> {
+    Ok(image_tokens::table
+        .filter(image_tokens::token_hash.eq(token_hash))
+        .filter(image_tokens::revoked.eq(false))
+        .filter(image_tokens::expires_at.gt(db_time(now)))
+        .select((image_tokens::image_key, image_tokens::script_id))
+        .first(conn)
+        .optional()?)
+}
+
+/// Ends every link to a script's images at once (its lease ended, or its images were redone).
+pub fn revoke_image_tokens(conn: &mut DbConn, exam_id: &str, script_id: &str) -> Result<usize, DbError> {
+    Ok(diesel::update(
+        image_tokens::table
+            .filter(image_tokens::exam_id.eq(exam_id))
+            .filter(image_tokens::script_id.eq(script_id))
+            .filter(image_tokens::revoked.eq(false)),
+    )
+    .set(image_tokens::revoked.eq(true))
+    .execute(conn)?)
+}

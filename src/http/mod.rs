@@ -7,6 +7,7 @@ pub mod caller;
 pub mod custodian;
 pub mod error;
 pub mod health;
+pub mod image_links;
 pub mod json;
 pub mod leader;
 pub mod openapi;
@@ -60,6 +61,7 @@ fn api_scope() -> utoipa_actix_web::scope::Scope<
         .configure(admin::routes)
         .configure(leader::routes)
         .configure(custodian::routes)
+        .configure(image_links::routes)
 }
 
 /// Malformed path and query parameters (see `query_errors`) get the same problem form as bodies.

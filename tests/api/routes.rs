@@ -11,6 +11,8 @@ const PUBLIC: &[(&str, &str)] = &[
     ("POST", "/api/v1/auth/login"),
     ("POST", "/api/v1/auth/refresh"),
     ("POST", "/api/v1/auth/token"),
+    // A capability: the link itself is the credential (DESIGN.md section 5).
+    ("GET", "/api/v1/images/{token}"),
 ];
 
 #[tokio::test]

@@ -5,7 +5,11 @@ mod candidates;
 mod chain;
 mod duty;
 mod handovers;
+mod images;
+mod sheet_form;
+mod sheets;
 mod shifts;
+mod treatment;
 
 pub use duty::{on_duty_for, two_on_duty};
 
@@ -21,5 +25,9 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(batches::get_batch)
         .service(batches::request_release)
         .service(handovers::record_handover)
+        .service(sheets::upload_sheet)
+        .service(treatment::treatment_list)
+        .service(treatment::treat_script)
+        .service(treatment::image_link)
         .service(handovers::confirm_handover);
 }
