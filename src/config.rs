@@ -335,7 +335,13 @@ impl Settings {
         self.validate_durations()?;
         self.validate_storage()?;
         if let Some(key) = self.vault.key.as_deref().filter(|k| !k.is_empty()) {
-            crate::vault::parse_key(key).map_err(|e| ConfigError::Invalid(format!("vault.key: {e}")))?;
+            crate::vault::parse_key(key).map_err(|e| {
+                let why = match e {
+                    crate::vault::VaultError::Key(why) => why,
+                    other => other.to_string(),
+                };
+                ConfigError::Invalid(format!("vault.key: {why}"))
+            })?;
         }
         if self.auth.refresh_token_minutes < self.auth.access_token_minutes {
             return Err(ConfigError::Invalid(
@@ -650,6 +656,32 @@ mod tests {
         assert!(s.validate().is_ok());
         s.vault.key = Some(String::new());
         assert!(s.validate().is_ok(), "empty means unset: the key file is used");
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err, reason = "Jail fixes the error type")]
+    fn storage_and_vault_mistakes_stop_the_load() {
+        figment::Jail::expect_with(|jail| {
+            jail.clear_env();
+            let defaults = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/default.toml");
+            jail.create_file("no-bucket.toml", "[storage]\nbackend = \"s3\"\n")?;
+            jail.create_file("short-key.toml", "[vault]\nkey = \"c2hvcnQ=\"\n")?;
+            jail.create_file("typo.toml", "[storage]\nbackend = \"local\"\nlocal_folder = \"x\"\n")?;
+            for (file, expected) in [
+                ("no-bucket.toml", "storage.s3_bucket"),
+                ("short-key.toml", "vault.key: 5 bytes where 32"),
+                ("typo.toml", "local_folder"),
+            ] {
+                let err = Settings::load_from(&defaults, Some(file.into()))
+                    .expect_err(file)
+                    .to_string();
+                assert!(err.contains(expected), "{file}: {err}");
+            }
+            jail.set_env("MARKROOM_STORAGE__BACKEND", "memory");
+            let s = Settings::load_from(&defaults, None).expect("the environment names a backend");
+            assert_eq!(s.storage.backend, "memory");
+            Ok(())
+        });
     }
 
     #[test]

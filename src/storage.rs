@@ -359,6 +359,21 @@ mod tests {
         assert_eq!(store.get(&key).await.unwrap(), big);
     }
 
+    #[tokio::test]
+    async fn a_write_cut_short_is_never_an_object() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = Storage::from_settings(&local_settings(), tmp.path()).unwrap();
+        // What a crash in the middle of a put leaves: part of a staging file, never the name.
+        let dir = tmp.path().join("objects/pages");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("x#1"), b"half an im").unwrap();
+        assert!(!store.exists("pages/x").await.unwrap());
+        assert_eq!(store.list("").await.unwrap(), Vec::<String>::new());
+        store.put("pages/x", b"the whole image".to_vec()).await.unwrap();
+        assert_eq!(store.get("pages/x").await.unwrap(), b"the whole image");
+        assert_eq!(store.list("").await.unwrap(), ["pages/x"]);
+    }
+
     #[test]
     fn content_keys_are_stable_and_name_the_bytes() {
         let k = content_key("masked", b"abc");

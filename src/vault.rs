@@ -79,7 +79,8 @@ impl Vault {
     /// The configured key, or `data_dir/vault.key`, made (0600) on first use. A key file that
     /// group or others can read, or an empty one, is refused rather than trusted or replaced.
     pub fn load(configured: Option<&str>, data_dir: &Path) -> Result<Vault, VaultError> {
-        if let Some(text) = configured.filter(|k| !k.trim().is_empty()) {
+        // Empty means unset, as the settings check reads it.
+        if let Some(text) = configured.filter(|k| !k.is_empty()) {
             return Ok(Vault::from_key(parse_key(text)?));
         }
         let path = data_dir.join("vault.key");

@@ -232,6 +232,40 @@ mod tests {
     }
 
     #[test]
+    fn jpeg_and_tiff_headers_claiming_60000_pixels_a_side_are_refused() {
+        let limits = ImageLimits::default();
+        let mut jpeg = Cursor::new(Vec::new());
+        image::DynamicImage::ImageLuma8(page())
+            .write_to(&mut jpeg, ImageFormat::Jpeg)
+            .unwrap();
+        let mut jpeg = jpeg.into_inner();
+        // SOF0: marker, length (2), precision (1), height (2), width (2).
+        let sof = jpeg.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();
+        jpeg[sof + 5..sof + 9].copy_from_slice(&[0xEA, 0x60, 0xEA, 0x60]);
+        assert_eq!(decode_page(&jpeg, &limits).unwrap_err().code(), "image_too_large");
+
+        let mut tiff = Cursor::new(Vec::new());
+        page().write_to(&mut tiff, ImageFormat::Tiff).unwrap();
+        let mut tiff = tiff.into_inner();
+        assert_eq!(&tiff[..4], b"II*\0", "little-endian TIFF");
+        let ifd = u32::from_le_bytes(tiff[4..8].try_into().unwrap()) as usize;
+        let entries = u16::from_le_bytes(tiff[ifd..ifd + 2].try_into().unwrap()) as usize;
+        for e in (0..entries).map(|k| ifd + 2 + 12 * k) {
+            let tag = u16::from_le_bytes(tiff[e..e + 2].try_into().unwrap());
+            // ImageWidth, ImageLength, RowsPerStrip to 60,000 and Compression to deflate, so the
+            // one small strip is consistent with the claim (SHORT or LONG: the value sits first).
+            let value: u16 = match tag {
+                256 | 257 | 278 => 60_000,
+                259 => 8,
+                _ => continue,
+            };
+            tiff[e + 8..e + 10].copy_from_slice(&value.to_le_bytes());
+        }
+        let e = decode_page(&tiff, &limits).unwrap_err();
+        assert_eq!(e.code(), "image_too_large", "{e}");
+    }
+
+    #[test]
     fn other_formats_and_non_images_are_refused() {
         let limits = ImageLimits::default();
         let not_image = b"admission_number,name\n2024001,Li Lei\n";
