@@ -18,6 +18,7 @@ mod people;
 mod queries;
 mod room_workstations;
 mod routes;
+mod sheets;
 mod storage;
 mod templates;
 mod workstations;
