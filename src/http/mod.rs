@@ -76,6 +76,7 @@ pub struct Application {
     port: u16,
     clock: crate::clock::Clock,
     counters: Arc<state::Counters>,
+    storage: crate::storage::Storage,
 }
 
 impl Application {
@@ -113,7 +114,7 @@ impl Application {
             clock: clock.clone(),
             counters: counters.clone(),
             vault: Arc::new(vault),
-            storage,
+            storage: storage.clone(),
         });
         let doc = web::Data::new(document());
         let mut server = HttpServer::new(move || {
@@ -139,6 +140,7 @@ impl Application {
             port,
             clock,
             counters,
+            storage,
         })
     }
 
@@ -153,6 +155,11 @@ impl Application {
 
     pub fn counters(&self) -> Arc<state::Counters> {
         self.counters.clone()
+    }
+
+    /// The server's own store (for tests: an in-memory store is only visible through it).
+    pub fn storage(&self) -> crate::storage::Storage {
+        self.storage.clone()
     }
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {

@@ -21,6 +21,9 @@ pub struct TestApp {
     /// The server's clock: `clock.advance(…)` reaches expiry without waiting.
     pub clock: markroom::clock::Clock,
     pub counters: std::sync::Arc<markroom::http::state::Counters>,
+    /// The server's store: the local folder by default, or object_store's in-memory store
+    /// when MARKROOM_TEST_STORAGE=memory.
+    pub storage: markroom::storage::Storage,
     _dir: tempfile::TempDir,
     pg: Option<(String, String)>,
 }
@@ -120,10 +123,13 @@ impl TestApp {
             settings.database_url = Some(url);
             (admin, name)
         });
+        if std::env::var("MARKROOM_TEST_STORAGE").is_ok_and(|s| s == "memory") {
+            settings.storage.backend = "memory".into();
+        }
         adjust(&mut settings);
         let app = Application::build(settings.clone()).await.expect("application starts");
         let base = format!("http://127.0.0.1:{}", app.port());
-        let (clock, counters) = (app.clock(), app.counters());
+        let (clock, counters, storage) = (app.clock(), app.counters(), app.storage());
         tokio::spawn(app.run_until_stopped());
         let db = Db::connect(&settings).expect("test connection");
         TestApp {
@@ -133,6 +139,7 @@ impl TestApp {
             db,
             clock,
             counters,
+            storage,
             _dir: dir,
             pg,
         }

@@ -97,9 +97,27 @@ fn spec(upside_down: bool, without_anchor: bool) -> SheetSpec {
 }
 
 async fn send(app: &TestApp, who: &Session, batch: &str, number: &str, pages: Vec<Vec<u8>>) -> reqwest::Response {
-    let mut form = reqwest::multipart::Form::new()
-        .text("admission_number", number.to_string())
-        .text("entry", "barcode");
+    send_form(
+        app,
+        who,
+        batch,
+        &[("admission_number", number), ("entry", "barcode")],
+        pages,
+    )
+    .await
+}
+
+async fn send_form(
+    app: &TestApp,
+    who: &Session,
+    batch: &str,
+    fields: &[(&str, &str)],
+    pages: Vec<Vec<u8>>,
+) -> reqwest::Response {
+    let mut form = reqwest::multipart::Form::new();
+    for (k, v) in fields {
+        form = form.text(k.to_string(), v.to_string());
+    }
     for p in pages {
         form = form.part(
             "page",
@@ -272,8 +290,7 @@ async fn a_page_without_anchor_waits_for_treatment_and_blocks_release() {
 
 /// Objects in storage and rows of sheets and scripts: what a refused upload must leave as it was.
 async fn footprint(app: &TestApp) -> (Vec<String>, i64) {
-    let storage = markroom::storage::Storage::from_settings(&app.settings.storage, &app.settings.data_dir).unwrap();
-    let objects = storage.list("").await.unwrap();
+    let objects = app.storage.list("").await.unwrap();
     #[derive(diesel::QueryableByName)]
     struct N {
         #[diesel(sql_type = diesel::sql_types::BigInt)]
@@ -370,7 +387,7 @@ async fn bad_uploads_get_their_problem_and_change_nothing() {
     // The originals in storage are sealed: no PNG among them, and no identity.
     let r = send(&app, &room.c[0], &room.batch, "20260001", good).await;
     assert_eq!(r.status(), StatusCode::CREATED);
-    let storage = markroom::storage::Storage::from_settings(&app.settings.storage, &app.settings.data_dir).unwrap();
+    let storage = &app.storage;
     let originals = storage.list("originals").await.unwrap();
     assert_eq!(originals.len(), room.template.pages as usize);
     for key in originals {
@@ -380,4 +397,75 @@ async fn bad_uploads_get_their_problem_and_change_nothing() {
             "an original page decodes without the key"
         );
     }
+}
+
+#[tokio::test]
+async fn a_typed_number_is_entered_twice_and_a_sheet_is_replaced_only_while_unmarked() {
+    let app = TestApp::spawn().await;
+    let room = room(&app).await;
+    let pages = pngs(&generate_sheet(&room.template, &spec(false, false)));
+    let typed = [("admission_number", "20260004"), ("entry", "typed")];
+    let r = send_form(&app, &room.c[0], &room.batch, &typed, pages.clone()).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let sheet: Value = r.json().await.unwrap();
+    assert_eq!(sheet["confirmed"], false);
+    let sheet_id = sheet["sheet_id"].as_str().unwrap();
+    let release_path = format!("/api/v1/batches/{}/release", room.batch);
+    let r = app.post(&release_path, Some(&room.c[1]), json!({})).await;
+    expect_problem(r, StatusCode::CONFLICT, "sheets_unconfirmed").await;
+    let app = &app;
+    let confirm = |who: &Session, number: &str| {
+        let path = format!("/api/v1/sheets/{sheet_id}/confirm");
+        let body = json!({ "admission_number": number });
+        let who = who.clone();
+        async move { app.post(&path, Some(&who), body).await }
+    };
+    expect_problem(
+        confirm(&room.c[0], "20260004").await,
+        StatusCode::FORBIDDEN,
+        "same_person",
+    )
+    .await;
+    expect_problem(
+        confirm(&room.c[1], "20260003").await,
+        StatusCode::CONFLICT,
+        "admission_number_mismatch",
+    )
+    .await;
+    let r = confirm(&room.c[1], "20260004").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.json::<Value>().await.unwrap()["confirmed"], true);
+
+    // A second sheet replaces the first only when asked; the first stays, its scripts void.
+    let replace = [
+        ("admission_number", "20260004"),
+        ("entry", "barcode"),
+        ("replaces", "true"),
+    ];
+    let r = send_form(app, &room.c[1], &room.batch, &replace, pages.clone()).await;
+    assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());
+    // With one custodian left on duty, nothing more happens to the sheets.
+    app.insert_account("cust3", Role::Custodian);
+    let c3 = app.login("cust3", None).await;
+    assert_eq!(
+        app.post("/api/v1/exams/GK/shifts/check-in", Some(&c3), json!({}))
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.post("/api/v1/exams/GK/shifts/check-out", Some(&room.c[1]), json!({}))
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.post("/api/v1/exams/GK/shifts/check-out", Some(&c3), json!({}))
+            .await
+            .status(),
+        StatusCode::FORBIDDEN
+    );
+    let r = send(app, &room.c[1], &room.batch, "20260001", pages).await;
+    expect_problem(r, StatusCode::FORBIDDEN, "not_on_duty").await;
+    let _ = &room.chief;
 }

@@ -26,6 +26,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(batches::request_release)
         .service(handovers::record_handover)
         .service(sheets::upload_sheet)
+        .service(sheets::confirm_sheet)
         .service(treatment::treatment_list)
         .service(treatment::treat_script)
         .service(treatment::image_link)

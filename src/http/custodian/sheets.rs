@@ -360,3 +360,81 @@ fn insert_script(
     }
     Err(ApiError::Internal("no free anonymous code after 8 draws".into()))
 }
+
+#[derive(Debug, serde::Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SecondEntry {
+    /// The admission number as the second custodian reads it off the sheet.
+    #[schema(pattern = "^[ ]*[A-Za-z0-9]{4,32}[ ]*$")]
+    pub admission_number: String,
+}
+
+/// The second custodian's entry of a typed admission number: by another custodian on duty,
+/// and the same number, or the sheet stays unconfirmed (and its batch unreleased).
+#[utoipa::path(
+    tag = "custody",
+    params(("id" = String, Path, description = "Sheet id")),
+    request_body = SecondEntry,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Confirmed", body = SheetIntake),
+        (status = 403, description = "The same custodian, or not two on duty", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such sheet", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The numbers differ, or nothing to confirm", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/sheets/{id}/confirm")]
+pub async fn confirm_sheet(
+    state: web::Data<AppState>,
+    custodian: Custodian,
+    path: web::Path<String>,
+    body: crate::http::json::Json<SecondEntry>,
+) -> Result<web::Json<SheetIntake>, ApiError> {
+    let id = path.into_inner();
+    let number = normalise_admission_number(&body.into_inner()?.admission_number)?;
+    let now = state.now();
+    let (vault, me) = (state.vault.clone(), custodian.id.clone());
+    let audit = custodian.audit("sheet.confirm").object("sheet", &id);
+    let entry = audit.clone();
+    let result = state
+        .db
+        .write(move |c| -> Result<SheetIntake, ApiError> {
+            let sheet = db::scripts::sheet(c, &id).map_err(missing("sheet"))?;
+            db::custody::batch_locked(c, &sheet.batch_id)?;
+            two_on_duty(c, &sheet.exam_id, &me)?;
+            if sheet.entry != Entry::Typed.as_str() || sheet.confirmed_by.is_some() || sheet.status != "active" {
+                return Err(RuleError::conflict("nothing_to_confirm", "this sheet needs no second entry").into());
+            }
+            // The second entry names a candidate; it must be the sheet's own (compared by keyed
+            // hash, so neither number is opened).
+            let named = db::candidates::by_lookup(c, &sheet.exam_id, &vault.lookup(&sheet.exam_id, &number))?;
+            let same =
+                named.is_some_and(|(cid, _)| sheet_lookup(&vault, &sheet.exam_id, &cid) == sheet.candidate_lookup);
+            let (first, second) = if same { ("same", "same") } else { ("first", "second") };
+            crate::domain::custody::check_second_entry(&sheet.entered_by, &me, first, second)?;
+            db::scripts::confirm_sheet(c, &sheet.exam_id, &sheet.id, &me)?;
+            entry.exam(&sheet.exam_id).append(c, now)?;
+            let scripts = db::scripts::scripts_of_sheet(c, &sheet.exam_id, &sheet.id)?;
+            let codes = db::exams::questions_of(c, &sheet.exam_id)?;
+            Ok(SheetIntake {
+                scripts: scripts
+                    .into_iter()
+                    .map(|s| ScriptIntake {
+                        question: codes
+                            .iter()
+                            .find(|q| q.id == s.question_id)
+                            .map(|q| q.code.clone())
+                            .unwrap_or_default(),
+                        script_id: s.id,
+                        state: s.state,
+                    })
+                    .collect(),
+                sheet_id: sheet.id,
+                batch: sheet.batch_id,
+                entry: sheet.entry,
+                confirmed: true,
+            })
+        })
+        .await;
+    audit_refusal(&state, audit, result).await.map(web::Json)
+}
