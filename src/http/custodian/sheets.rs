@@ -40,6 +40,7 @@ pub struct SheetIntake {
 }
 
 /// What the database says before any image work: the sheet may come in.
+#[derive(Clone)]
 struct Admitted {
     exam_id: String,
     batch_id: String,
@@ -217,12 +218,7 @@ async fn record(
     let now = state.now();
     let vault = state.vault.clone();
     let (me, sheet_id) = (me.to_string(), sheet_id.to_string());
-    let a = Admitted {
-        template: a.template.clone(),
-        questions: a.questions.clone(),
-        replacing: a.replacing.clone(),
-        ..clone_ids(a)
-    };
+    let a = a.clone();
     let cuts: Vec<(String, u32, bool)> = treated
         .questions
         .iter()
@@ -310,19 +306,6 @@ async fn record(
             })
         })
         .await
-}
-
-fn clone_ids(a: &Admitted) -> Admitted {
-    Admitted {
-        exam_id: a.exam_id.clone(),
-        batch_id: a.batch_id.clone(),
-        template: a.template.clone(),
-        questions: vec![],
-        candidate_id: a.candidate_id.clone(),
-        school_code: a.school_code.clone(),
-        sheet_lookup: a.sheet_lookup.clone(),
-        replacing: None,
-    }
 }
 
 /// A script under a fresh anonymous code; a code already taken in the exam is drawn again.
