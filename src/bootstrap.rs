@@ -163,7 +163,7 @@ pub fn create_workstation(db: &Db, name: &str) -> Result<(String, String), Boots
     let key_hash = secrets::sha256_hex(key.as_bytes());
     let now = Utc::now();
     let id = db.write_now(|c| -> Result<String, BootstrapError> {
-        let id = db::workstations::insert(c, &name, &key_hash, None, now).map_err(|e| match e {
+        let id = db::workstations::insert(c, &name, &key_hash, false, None, now).map_err(|e| match e {
             DbError::Duplicate(_) => BootstrapError::Taken(name.to_string()),
             other => other.into(),
         })?;

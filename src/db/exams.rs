@@ -149,6 +149,18 @@ pub fn by_code_locked(conn: &mut DbConn, code: &str) -> Result<ExamRow, DbError>
     })
 }
 
+/// Locks the exam's row for the rest of the transaction on PostgreSQL (see `by_code_locked`).
+pub fn lock_by_id(conn: &mut DbConn, exam_id: &str) -> Result<(), DbError> {
+    if let DbConn::Pg(c) = conn {
+        exams::table
+            .find(exam_id)
+            .select(exams::id)
+            .for_update()
+            .first::<String>(c)?;
+    }
+    Ok(())
+}
+
 pub fn ids_by_codes(conn: &mut DbConn, codes: &[String]) -> Result<Vec<(String, String)>, DbError> {
     Ok(exams::table
         .filter(exams::code.eq_any(codes))

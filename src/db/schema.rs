@@ -43,6 +43,7 @@ diesel::table! {
         active -> Bool,
         created_at -> Timestamp,
         created_by -> Nullable<Text>,
+        scanner -> Bool,
     }
 }
 

@@ -144,8 +144,17 @@ pub fn scripts_beyond_intake(conn: &mut DbConn, exam_id: &str, sheet_id: &str) -
         .get_result(conn)?)
 }
 
-/// The replaced sheet stays, flagged; its scripts are voided (nothing is deleted).
+/// The replaced sheet stays, flagged; its scripts are voided (nothing is deleted) and every
+/// link to their images ends.
 pub fn replace_sheet(conn: &mut DbConn, exam_id: &str, sheet_id: &str) -> Result<(), DbError> {
+    let ids: Vec<String> = scripts::table
+        .filter(scripts::exam_id.eq(exam_id))
+        .filter(scripts::sheet_id.eq(sheet_id))
+        .select(scripts::id)
+        .load(conn)?;
+    for id in &ids {
+        revoke_image_tokens(conn, exam_id, id)?;
+    }
     diesel::update(sheets::table.find((exam_id, sheet_id)))
         .set(sheets::status.eq("replaced"))
         .execute(conn)?;
@@ -353,4 +362,13 @@ pub fn revoke_image_tokens(conn: &mut DbConn, exam_id: &str, script_id: &str) ->
     )
     .set(image_tokens::revoked.eq(true))
     .execute(conn)?)
+}
+
+/// Whether any script's current image is this object (then it is kept).
+pub fn image_in_use(conn: &mut DbConn, image_key: &str) -> Result<bool, DbError> {
+    let n: i64 = scripts::table
+        .filter(scripts::image_key.eq(image_key))
+        .count()
+        .get_result(conn)?;
+    Ok(n > 0)
 }

@@ -6,10 +6,13 @@ use diesel::prelude::*;
 use super::schema::workstations;
 use super::{DbConn, DbError, db_time};
 
+/// A new workstation; `scanner` marks a scanning station, whose barcode entries need no second
+/// typing.
 pub fn insert(
     conn: &mut DbConn,
     name: &str,
     key_hash: &str,
+    scanner: bool,
     by: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<String, DbError> {
@@ -22,6 +25,7 @@ pub fn insert(
             workstations::active.eq(true),
             workstations::created_at.eq(db_time(now)),
             workstations::created_by.eq(by),
+            workstations::scanner.eq(scanner),
         ))
         .execute(conn)?;
     Ok(id)
@@ -35,4 +39,15 @@ pub fn by_key_hash(conn: &mut DbConn, key_hash: &str) -> Result<Option<String>, 
         .select(workstations::id)
         .first(conn)
         .optional()?)
+}
+
+/// Whether the workstation is a registered scanning station.
+pub fn is_scanner(conn: &mut DbConn, id: &str) -> Result<bool, DbError> {
+    Ok(workstations::table
+        .find(id)
+        .filter(workstations::active.eq(true))
+        .select(workstations::scanner)
+        .first(conn)
+        .optional()?
+        .unwrap_or(false))
 }

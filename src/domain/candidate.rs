@@ -83,9 +83,10 @@ pub fn check_candidate(at: &str, c: &CandidateInput) -> Result<Candidate, RuleEr
 /// twice in one list is refused too (which of the two would stand?).
 pub fn check_list(rows: &[(String, CandidateInput)]) -> Result<Vec<Candidate>, RuleError> {
     let mut out: Vec<Candidate> = Vec::with_capacity(rows.len());
+    let mut seen = std::collections::HashSet::with_capacity(rows.len());
     for (at, row) in rows {
         let c = check_candidate(at, row)?;
-        if out.iter().any(|o| o.admission_number == c.admission_number) {
+        if !seen.insert(c.admission_number.clone()) {
             return Err(RuleError::invalid(
                 "duplicate_candidate",
                 format!("{at}.admission_number"),

@@ -140,10 +140,16 @@ impl ApiError {
     }
 
     /// A refusal worth an audit entry: the caller was told no by a rule, not by bad syntax.
+    /// Refusals are audited. So is a vault lookup that found nobody: probing admission numbers
+    /// is a read of the identity vault, and every read of it leaves a trace.
     pub fn is_refusal(&self) -> bool {
         matches!(
             self,
             ApiError::Rule(RuleError::Refused { .. } | RuleError::Conflict { .. })
+                | ApiError::Rule(RuleError::Invalid {
+                    code: "unknown_candidate",
+                    ..
+                })
                 | ApiError::Forbidden { .. }
                 | ApiError::Unauthenticated { .. }
                 | ApiError::Locked { .. }

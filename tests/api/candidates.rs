@@ -79,6 +79,11 @@ async fn candidates_are_sealed_and_a_bad_line_stores_nothing() {
     let r = upload(&app, &cust, "text/csv", csv_with_bad_line_7()).await;
     let p = expect_problem(r, StatusCode::UNPROCESSABLE_ENTITY, "invalid_candidate").await;
     assert_eq!(p["field"], "line 7.name", "{p}");
+    // Lines are the file's own: a blank line and a quoted line break count.
+    let odd = "admission_number,name,school_code\n\n20260001,\"Wang\nFang\",S01\n20260002,,S01\n";
+    let r = upload(&app, &cust, "text/csv", odd.into()).await;
+    let p = expect_problem(r, StatusCode::UNPROCESSABLE_ENTITY, "invalid_candidate").await;
+    assert_eq!(p["field"], "line 5.name", "{p}");
     let r = upload(&app, &cust, "application/json", "[]".into()).await;
     expect_problem(r, StatusCode::UNPROCESSABLE_ENTITY, "empty_list").await;
     let r = upload(&app, &cust, "text/plain", "hello".into()).await;

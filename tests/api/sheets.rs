@@ -24,7 +24,7 @@ struct Room {
 /// An exam with W1 and S2 on the standard template, three candidates, two custodians on duty
 /// and an open batch.
 async fn room(app: &TestApp) -> Room {
-    let (_, chief, _) = app.staff().await;
+    let (admin, chief, _) = app.staff().await;
     app.exam(&chief, "GK").await;
     for q in [
         json!({ "code": "W1", "kind": "essay", "max_score": 60, "step": 1 }),
@@ -50,10 +50,19 @@ async fn room(app: &TestApp) -> Room {
         .collect();
     let r = app.post("/api/v1/exams/GK/candidates", Some(&chief), json!(list)).await;
     assert_eq!(r.status(), StatusCode::OK);
+    // The custodians work at a scanning station: its barcode entries need no second typing.
+    let r = app
+        .post(
+            "/api/v1/workstations",
+            Some(&admin),
+            json!({ "name": "scanner 1", "scanner": true }),
+        )
+        .await;
+    let scanner = r.json::<Value>().await.unwrap()["key"].as_str().unwrap().to_string();
     let mut c = vec![];
     for name in ["cust1", "cust2"] {
         app.insert_account(name, Role::Custodian);
-        let s = app.login(name, None).await;
+        let s = app.login(name, Some(&scanner)).await;
         assert_eq!(
             app.post("/api/v1/exams/GK/shifts/check-in", Some(&s), json!({}))
                 .await
@@ -118,19 +127,20 @@ async fn send_form(
     for (k, v) in fields {
         form = form.text(k.to_string(), v.to_string());
     }
+    let mut request = app
+        .client
+        .post(format!("{}/api/v1/batches/{batch}/sheets", app.base))
+        .bearer_auth(&who.token);
+    if let Some(key) = &who.key {
+        request = request.header("X-Workstation-Key", key);
+    }
     for p in pages {
         form = form.part(
             "page",
             reqwest::multipart::Part::bytes(p).mime_str("image/png").unwrap(),
         );
     }
-    app.client
-        .post(format!("{}/api/v1/batches/{batch}/sheets", app.base))
-        .bearer_auth(&who.token)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap()
+    request.multipart(form).send().await.unwrap()
 }
 
 fn pngs(pages: &[GrayImage]) -> Vec<Vec<u8>> {
@@ -230,25 +240,45 @@ async fn a_page_without_anchor_waits_for_treatment_and_blocks_release() {
         .await
         .unwrap();
     assert_eq!(list.as_array().unwrap().len(), 2);
-    // A link minted before treatment dies when the images are redone.
+    // Nothing of an untreated page is stored in clear, so there is no image to link to yet.
     let first = list[0]["script_id"].as_str().unwrap().to_string();
-    let (url, r) = image(&app, &room.c[0], &first).await;
+    let r = app
+        .post(
+            &format!("/api/v1/scripts/{first}/image-link"),
+            Some(&room.c[0]),
+            json!({}),
+        )
+        .await;
+    expect_problem(r, StatusCode::CONFLICT, "no_image").await;
+    // Treating one script treats its page: every script cut from it.
+    let r = app
+        .post(
+            &format!("/api/v1/scripts/{first}/treatment"),
+            Some(&room.c[1]),
+            json!({ "turn": true }),
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::OK);
-    for item in list.as_array().unwrap() {
-        let id = item["script_id"].as_str().unwrap();
-        let r = app
-            .post(
-                &format!("/api/v1/scripts/{id}/treatment"),
-                Some(&room.c[1]),
-                json!({ "turn": true }),
-            )
-            .await;
-        if r.status() != StatusCode::OK {
-            panic!("{}", r.text().await.unwrap());
-        }
-    }
-    let r = app.client.get(format!("{}{url}", app.base)).send().await.unwrap();
-    expect_problem(r, StatusCode::NOT_FOUND, "not_found").await;
+    let left: Value = app
+        .get("/api/v1/exams/GK/treatment", Some(&room.c[1]))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        left.as_array().unwrap().len(),
+        0,
+        "both scripts of the page are treated"
+    );
+    // A treated script is not treated again.
+    let r = app
+        .post(
+            &format!("/api/v1/scripts/{first}/treatment"),
+            Some(&room.c[1]),
+            json!({ "turn": false }),
+        )
+        .await;
+    expect_problem(r, StatusCode::CONFLICT, "no_treatment_needed").await;
     let upright = generate_sheet(&room.template, &spec(false, false));
     let (_, r) = image(&app, &room.c[0], &first).await;
     let treated = decoded(r).await;
@@ -468,4 +498,61 @@ async fn a_typed_number_is_entered_twice_and_a_sheet_is_replaced_only_while_unma
     let r = send(app, &room.c[1], &room.batch, "20260001", pages).await;
     expect_problem(r, StatusCode::FORBIDDEN, "not_on_duty").await;
     let _ = &room.chief;
+}
+
+#[tokio::test]
+async fn identical_uploads_at_once_keep_the_winner_s_images_and_outside_a_scanner_a_number_is_typed() {
+    let app = TestApp::spawn().await;
+    let room = room(&app).await;
+    let pages = pngs(&generate_sheet(&room.template, &spec(false, false)));
+    let (a, b) = tokio::join!(
+        send(&app, &room.c[0], &room.batch, "20260001", pages.clone()),
+        send(&app, &room.c[1], &room.batch, "20260001", pages.clone())
+    );
+    let (won, lost) = if a.status() == StatusCode::CREATED {
+        (a, b)
+    } else {
+        (b, a)
+    };
+    let won: Value = won.json().await.unwrap();
+    expect_problem(lost, StatusCode::CONFLICT, "sheet_exists").await;
+    // The loser removed nothing the winner uses.
+    let script = won["scripts"][0]["script_id"].as_str().unwrap().to_string();
+    let (url, r) = image(&app, &room.c[0], &script).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    // A replacement ends every link to the replaced sheet's images.
+    let replace = [
+        ("admission_number", "20260001"),
+        ("entry", "barcode"),
+        ("replaces", "true"),
+    ];
+    let r = send_form(&app, &room.c[1], &room.batch, &replace, pages.clone()).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let r = app.client.get(format!("{}{url}", app.base)).send().await.unwrap();
+    expect_problem(r, StatusCode::NOT_FOUND, "not_found").await;
+    // Barcode entries count only from a scanning station: elsewhere the number was typed.
+    app.insert_account("cust3", Role::Custodian);
+    let c3 = app.login("cust3", None).await;
+    assert_eq!(
+        app.post("/api/v1/exams/GK/shifts/check-in", Some(&c3), json!({}))
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    let r = send(&app, &c3, &room.batch, "20260002", pages).await;
+    let sheet: Value = r.json().await.unwrap();
+    assert_eq!(
+        (sheet["entry"].as_str(), sheet["confirmed"].as_bool()),
+        (Some("typed"), Some(false))
+    );
+    // With a batch open, the template stays as the sheets were cut by it.
+    let r = app
+        .call(
+            Method::PUT,
+            "/api/v1/exams/GK/template",
+            Some(&room.chief),
+            Some(serde_json::to_value(&room.template).unwrap()),
+        )
+        .await;
+    expect_problem(r, StatusCode::CONFLICT, "template_in_use").await;
 }

@@ -1,3 +1,4 @@
+ALTER TABLE workstations DROP COLUMN scanner;
 DROP TABLE image_tokens;
 DROP TABLE scripts;
 DROP TABLE sheet_pages;

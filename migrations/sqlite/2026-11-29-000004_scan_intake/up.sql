@@ -144,3 +144,7 @@ CREATE TABLE image_tokens (
     FOREIGN KEY (exam_id, script_id) REFERENCES scripts (exam_id, id)
 );
 CREATE UNIQUE INDEX image_tokens_hash ON image_tokens (token_hash);
+
+-- A scanning station reads admission numbers from the sheet's barcode; only its entries need
+-- no second custodian's typing.
+ALTER TABLE workstations ADD COLUMN scanner BOOLEAN NOT NULL DEFAULT 0;

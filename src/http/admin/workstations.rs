@@ -16,6 +16,10 @@ pub struct CreateWorkstation {
     /// Where it stands, e.g. "Room 3, desk 14".
     #[schema(max_length = 100, pattern = r"\S")]
     pub name: String,
+    /// A scanning station: sheets it sends with `entry=barcode` need no second custodian's
+    /// typing of the admission number (from any other workstation they do).
+    #[serde(default)]
+    pub scanner: bool,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -42,7 +46,9 @@ pub async fn create_workstation(
     admin: Admin,
     body: Json<CreateWorkstation>,
 ) -> Result<HttpResponse, ApiError> {
-    let name = check_workstation_name(&body.into_inner()?.name)?;
+    let body = body.into_inner()?;
+    let scanner = body.scanner;
+    let name = check_workstation_name(&body.name)?;
     let key = random_key();
     let hash = sha256_hex(key.as_bytes());
     let now = state.now();
@@ -54,7 +60,7 @@ pub async fn create_workstation(
     let id = state
         .db
         .write(move |c| -> Result<String, ApiError> {
-            let id = db::workstations::insert(c, &stored_name, &hash, Some(&by), now)
+            let id = db::workstations::insert(c, &stored_name, &hash, scanner, Some(&by), now)
                 .map_err(taken("name_taken", "a workstation has that name"))?;
             audit.object("workstation", &id).append(c, now)?;
             Ok(id)

@@ -61,14 +61,22 @@ fn json_rows(bytes: &[u8]) -> Result<Vec<(String, CandidateInput)>, ApiError> {
 /// by its line in the file.
 fn csv_rows(bytes: &[u8]) -> Result<Vec<(String, CandidateInput)>, ApiError> {
     let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(bytes);
+    let headers = reader
+        .headers()
+        .map_err(|e| invalid("line 1".into(), format!("line 1: {e}")))?
+        .clone();
     let mut out = vec![];
-    for record in reader.deserialize::<CandidateInput>() {
+    for record in reader.records() {
         let record = record.map_err(|e| {
             let line = e.position().map_or(0, |p| p.line());
             invalid(format!("line {line}"), format!("line {line}: {e}"))
         })?;
-        let line = out.len() + 2;
-        out.push((format!("line {line}"), record));
+        // The reader's own position: blank lines and quoted line breaks count as in the file.
+        let at = format!("line {}", record.position().map_or(0, |p| p.line()));
+        let row: CandidateInput = record
+            .deserialize(Some(&headers))
+            .map_err(|e| invalid(at.clone(), format!("{at}: {e}")))?;
+        out.push((at, row));
     }
     Ok(out)
 }

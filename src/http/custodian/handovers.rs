@@ -105,6 +105,11 @@ pub async fn record_handover(
             let refs: Vec<&str> = names.iter().map(String::as_str).collect();
             let ids = people(c, &refs)?;
             check_handover(&me, [&ids[0], &ids[1]], [&ids[2], &ids[3]])?;
+            // Both givers hold the batch now: both are custodians on duty for the exam.
+            let on = db::custody::on_duty(c, &batch.exam_id)?;
+            if !(on.contains(&ids[0]) && on.contains(&ids[1])) {
+                return Err(RuleError::invalid("giver_not_on_duty", "from", "both givers are custodians on duty for the exam").into());
+            }
             let new = db::custody::NewHandover {
                 exam_id: &batch.exam_id,
                 batch_id: &batch.id,

@@ -15,9 +15,21 @@ pub struct StoredObjects {
 }
 
 impl StoredObjects {
-    pub async fn remove_new(&self, storage: &Storage) {
+    /// Removes what this upload created. A masked image is content-addressed, so an identical
+    /// upload at the same moment may have committed a script that uses the same object: it is
+    /// removed only when no script refers to it.
+    pub async fn remove_new(&self, state: &AppState) {
         for key in &self.created {
-            if let Err(e) = storage.delete(key).await {
+            let k = key.clone();
+            let used = state
+                .db
+                .read(move |c| crate::db::scripts::image_in_use(c, &k).map_err(ApiError::from))
+                .await
+                .unwrap_or(true);
+            if used {
+                continue;
+            }
+            if let Err(e) = state.storage.delete(key).await {
                 tracing::error!(error = %e, key, "could not remove an object of a refused upload");
             }
         }
@@ -60,6 +72,12 @@ pub async fn store_sheet(state: &AppState, sheet_id: &str, treated: &TreatedShee
             stored.originals.push(key);
         }
         for q in &treated.questions {
+            // A page whose anchor was not found may lie upside down, identity showing where an
+            // answer should be: nothing of it is stored in clear until a custodian treats it.
+            if q.needs_treatment {
+                stored.images.push(String::new());
+                continue;
+            }
             let (key, new) = put_content(&state.storage, "images", q.png.clone()).await?;
             if new {
                 stored.created.push(key.clone());
@@ -70,7 +88,7 @@ pub async fn store_sheet(state: &AppState, sheet_id: &str, treated: &TreatedShee
     }
     .await;
     if let Err(e) = result {
-        stored.remove_new(&state.storage).await;
+        stored.remove_new(state).await;
         return Err(e);
     }
     Ok(stored)

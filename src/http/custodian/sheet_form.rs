@@ -10,6 +10,11 @@ use crate::domain::custody::Entry;
 use crate::http::error::ApiError;
 use crate::http::upload::too_large;
 
+/// A template has at most 64 pages; three more parts carry the number, the entry and `replaces`.
+const MAX_PARTS: usize = 64 + 3;
+/// What a part's boundary and headers cost at least, counted against the upload limit.
+const PART_OVERHEAD: usize = 64;
+
 pub struct SheetForm {
     pub admission_number: String,
     pub entry: Entry,
@@ -32,8 +37,16 @@ fn text(bytes: Vec<u8>, field: &str) -> Result<String, ApiError> {
 pub async fn read(mut form: Multipart, max_page: usize, max_total: usize) -> Result<SheetForm, ApiError> {
     let (mut number, mut entry, mut replaces, mut pages) = (None, None, false, vec![]);
     let mut total = 0usize;
+    let mut parts = 0usize;
     while let Some(field) = form.next().await {
         let mut field = field.map_err(|e| bad_form(format!("send the sheet as multipart/form-data: {e}")))?;
+        // A sheet has at most MAX_PARTS parts; each costs its headers too, so thousands of empty
+        // parts cannot slip past the size limit.
+        parts += 1;
+        total += PART_OVERHEAD;
+        if parts > MAX_PARTS || total > max_total {
+            return Err(too_large(max_total));
+        }
         let name = field.name().unwrap_or_default().to_string();
         let mime = field
             .content_type()
@@ -59,6 +72,11 @@ pub async fn read(mut form: Multipart, max_page: usize, max_total: usize) -> Res
                 })
             }
             "replaces" => replaces = text(bytes, "replaces")? == "true",
+            "page" if bytes.is_empty() => {
+                return Err(
+                    RuleError::invalid("invalid_image", format!("page[{}]", pages.len()), "the page is empty").into(),
+                );
+            }
             "page" => pages.push((mime, bytes)),
             other => {
                 return Err(

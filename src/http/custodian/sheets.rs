@@ -167,7 +167,8 @@ pub async fn upload_sheet(
 ) -> Result<HttpResponse, ApiError> {
     let batch_id = path.into_inner();
     let audit = custodian.audit("sheet.upload").object("batch", &batch_id);
-    let result = intake(&state, &custodian.id, batch_id, form, audit.clone()).await;
+    let at = custodian.workstation.clone();
+    let result = intake(&state, &custodian.id, at, batch_id, form, audit.clone()).await;
     let intake = audit_refusal(&state, audit, result).await?;
     Ok(HttpResponse::Created().json(intake))
 }
@@ -175,6 +176,7 @@ pub async fn upload_sheet(
 async fn intake(
     state: &AppState,
     me: &str,
+    workstation: Option<String>,
     batch_id: String,
     form: Multipart,
     audit: Audit,
@@ -188,16 +190,38 @@ async fn intake(
     } = sheet_form::read(form, s.scans.max_page_bytes, s.http.max_upload_bytes).await?;
     let number = normalise_admission_number(&admission_number)?;
     let (vault, who, batch) = (state.vault.clone(), me.to_string(), batch_id.clone());
-    let admitted = state
+    let (admitted, scanner) = state
         .db
-        .read(move |c| admit(c, &vault, &who, &batch, &number, replaces))
+        .read(move |c| -> Result<_, ApiError> {
+            let scanner = match &workstation {
+                Some(w) => db::workstations::is_scanner(c, w)?,
+                None => false,
+            };
+            Ok((admit(c, &vault, &who, &batch, &number, replaces)?, scanner))
+        })
         .await?;
+    // Only a scanning station reads the number off the barcode; a number from anywhere else
+    // was typed by a person, and a second custodian types it again.
+    let entry = if entry == Entry::Barcode && !scanner {
+        Entry::Typed
+    } else {
+        entry
+    };
+    // Counted before anything is decoded: each page may decode to the per-page limit, so the
+    // count bounds the memory one upload can take.
+    if pages.len() != admitted.template.pages as usize {
+        let e = crate::scans::ScanError::PageCountMismatch {
+            given: pages.len(),
+            expected: admitted.template.pages,
+        };
+        return Err(scan_problem(e, "page"));
+    }
     let treated = treat(pages, admitted.template.clone(), state).await?;
     let sheet_id = db::new_id();
     let stored = store_sheet(state, &sheet_id, &treated).await?;
     let result = record(state, me, &sheet_id, entry, &admitted, &treated, &stored, audit).await;
     if result.is_err() {
-        stored.remove_new(&state.storage).await;
+        stored.remove_new(state).await;
     }
     result
 }

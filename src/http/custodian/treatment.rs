@@ -131,6 +131,16 @@ async fn treat(state: &AppState, me: &str, script_id: &str, t: Treatment, audit:
         .read(move |c| -> Result<_, ApiError> {
             let script = db::scripts::script(c, &sid).map_err(missing("script"))?;
             two_on_duty(c, &script.exam_id, &who)?;
+            if script.state != "needs_treatment" {
+                return Err(RuleError::conflict(
+                    "no_treatment_needed",
+                    format!(
+                        "the script is {}; only scripts that need treatment are treated",
+                        script.state
+                    ),
+                )
+                .into());
+            }
             let page = db::scripts::page(c, &script.exam_id, &script.sheet_id, script.page)?;
             let template = db::exams::template_of(c, &script.exam_id)?.ok_or(ApiError::NotFound("template"))?;
             Ok((script, page, template))
@@ -188,11 +198,12 @@ async fn treat(state: &AppState, me: &str, script_id: &str, t: Treatment, audit:
         let (key, _) = put_content(&state.storage, "images", cut.png).await?;
         images.push((cut.code, key));
     }
-    record(state, &script, t, images, audit).await
+    record(state, me, &script, t, images, audit).await
 }
 
 async fn record(
     state: &AppState,
+    me: &str,
     script: &db::scripts::ScriptRow,
     t: Treatment,
     images: Vec<(String, String)>,
@@ -200,13 +211,17 @@ async fn record(
 ) -> Result<Treated, ApiError> {
     let now = state.now();
     let (exam_id, sheet_id, page) = (script.exam_id.clone(), script.sheet_id.clone(), script.page);
+    let me = me.to_string();
     let masks = serde_json::to_string(&t.masks).map_err(|e| ApiError::Internal(e.to_string()))?;
     state
         .db
         .write(move |c| -> Result<Treated, ApiError> {
             let sheet = db::scripts::sheet(c, &sheet_id)?;
             let batch = db::custody::batch_locked(c, &sheet.batch_id)?;
-            let next = if batch.status == "open" { "held" } else { "awaiting" };
+            // Treated scripts wait in the open batch for its two-person release, like any other.
+            crate::domain::custody::check_batch_open(batch.status()?)?;
+            two_on_duty(c, &exam_id, &me)?;
+            let next = "held";
             let codes: Vec<(String, String)> = db::exams::questions_of(c, &exam_id)?
                 .into_iter()
                 .map(|q| (q.code, q.id))
@@ -214,7 +229,7 @@ async fn record(
             let mut done = vec![];
             for s in db::scripts::scripts_of_sheet(c, &exam_id, &sheet_id)?
                 .into_iter()
-                .filter(|s| s.page == page && s.state != "void")
+                .filter(|s| s.page == page && s.state == "needs_treatment")
             {
                 let code = codes
                     .iter()
@@ -275,6 +290,13 @@ pub async fn image_link(
         .write(move |c| -> Result<ImageLink, ApiError> {
             let script = db::scripts::script(c, &id).map_err(missing("script"))?;
             two_on_duty(c, &script.exam_id, &me)?;
+            if script.image_key.is_empty() {
+                return Err(RuleError::conflict(
+                    "no_image",
+                    "the script waits for treatment: it has no masked image yet",
+                )
+                .into());
+            }
             let (url, expires_at) = crate::http::image_links::mint(c, &script, &me, now, life)?;
             entry.exam(&script.exam_id).append(c, now)?;
             Ok(ImageLink { url, expires_at })

@@ -159,6 +159,9 @@ pub fn apply(c: &mut DbConn, row: &ApprovalRow, now: DateTime<Utc>) -> Result<()
         (ApprovalKind::OpenBatch, Some(exam_id)) => {
             let p: OpenBatchPayload = payload_of(kind, &payload, "").map_err(internal)?;
             let decider = row.decided_by.as_deref().unwrap_or_default();
+            // The exam row, as check-out takes it: a batch never opens while the second
+            // custodian is checking out.
+            db::exams::lock_by_id(c, exam_id)?;
             two_on_duty(c, exam_id, decider)?;
             db::custody::insert_batch(c, exam_id, &p.label, &row.id, now)?;
             Ok(())

@@ -5,11 +5,11 @@ use utoipa::ToSchema;
 
 use crate::db::exams::ExamRow;
 use crate::db::{self, DbConn};
-use crate::domain::Score;
 use crate::domain::exam::{ExamDraft, MarkingWindow, check_unlocked, validate_exam};
 use crate::domain::question::{Criterion, Question, QuestionDraft, QuestionKind, validate_question};
 use crate::domain::rules::MarkingRules;
 use crate::domain::template::{SheetTemplate, validate_template};
+use crate::domain::{RuleError, Score};
 use crate::http::audit_entry::audit_refusal;
 use crate::http::caller::{Chief, Leader};
 use crate::http::error::{ApiError, Problem, missing, taken};
@@ -361,8 +361,17 @@ pub async fn put_template(
     let stored = state
         .db
         .write(move |c| -> Result<SheetTemplate, ApiError> {
-            let exam = exam_by_code(c, &code)?;
+            let exam = db::exams::by_code_locked(c, &code).map_err(missing("exam"))?;
             check_unlocked(exam.locked)?;
+            // Sheets are cut by the template: once a batch exists, changing it would cut later
+            // sheets differently from earlier ones, or leave an answer uncut.
+            if !db::custody::batches_of(c, &exam.id)?.is_empty() {
+                return Err(RuleError::conflict(
+                    "template_in_use",
+                    "a batch of this exam exists; the template is fixed",
+                )
+                .into());
+            }
             let codes: Vec<String> = db::exams::questions_of(c, &exam.id)?
                 .into_iter()
                 .map(|q| q.code)
