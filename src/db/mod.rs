@@ -9,6 +9,7 @@ pub mod custody;
 pub mod error;
 pub mod exams;
 pub mod keys;
+pub mod markers;
 pub mod schema;
 pub mod scripts;
 pub mod service_clients;

@@ -191,6 +191,13 @@ diesel::allow_tables_to_appear_in_same_query!(
     sheet_pages,
     scripts,
     image_tokens,
+    markers,
+    relatives,
+    marker_exams,
+    marker_status_history,
+    marker_reviews,
+    trainings,
+    marker_questions,
 );
 
 diesel::table! {
@@ -315,5 +322,89 @@ diesel::table! {
         holder -> Text,
         expires_at -> Timestamp,
         revoked -> Bool,
+    }
+}
+
+diesel::table! {
+    markers (id) {
+        id -> Text,
+        user_id -> Text,
+        birth_date -> Date,
+        school_code -> Text,
+        subject -> Text,
+        years_teaching -> Integer,
+        recommended_by -> Nullable<Text>,
+        recommending_school -> Nullable<Text>,
+        recommended_on -> Nullable<Date>,
+        health_attested -> Bool,
+        conduct_attested -> Bool,
+        created_at -> Timestamp,
+        created_by -> Text,
+    }
+}
+
+diesel::table! {
+    relatives (exam_id, user_id, lookup) {
+        exam_id -> Text,
+        user_id -> Text,
+        lookup -> Text,
+        declared_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    marker_exams (exam_id, marker_id) {
+        exam_id -> Text,
+        marker_id -> Text,
+        status -> Text,
+        reasons -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    marker_status_history (exam_id, id) {
+        exam_id -> Text,
+        id -> Text,
+        marker_id -> Text,
+        n -> Integer,
+        from_status -> Nullable<Text>,
+        to_status -> Text,
+        changed_by -> Nullable<Text>,
+        reason -> Text,
+        changed_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    marker_reviews (exam_id, id) {
+        exam_id -> Text,
+        id -> Text,
+        marker_id -> Text,
+        kind -> Text,
+        evidence -> Text,
+        status -> Text,
+        opened_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    trainings (exam_id, marker_id, question_id) {
+        exam_id -> Text,
+        marker_id -> Text,
+        question_id -> Text,
+        course -> Text,
+        trained_on -> Date,
+        trainer -> Text,
+        recorded_by -> Text,
+        recorded_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    marker_questions (exam_id, marker_id, question_id) {
+        exam_id -> Text,
+        marker_id -> Text,
+        question_id -> Text,
     }
 }

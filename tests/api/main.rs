@@ -14,6 +14,7 @@ mod exams;
 mod forged_tokens;
 mod helpers;
 mod login_throttle;
+mod markers;
 mod people;
 mod queries;
 mod room_workstations;

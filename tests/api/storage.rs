@@ -184,6 +184,43 @@ fn exam_scoped_rows(user: &str, client: &str) -> Vec<(&'static str, String)> {
                 .to_string(),
         ),
         (
+            "relatives",
+            format!(
+                "INSERT INTO relatives (exam_id, user_id, lookup, declared_at) \
+                 VALUES ('{{exam}}', '{user}', 'l1', CURRENT_TIMESTAMP)"
+            ),
+        ),
+        (
+            "marker_exams",
+            "INSERT INTO marker_exams (exam_id, marker_id, status, reasons, updated_at) \
+             VALUES ('{exam}', 'marker-1', 'eligible', '[]', CURRENT_TIMESTAMP)"
+                .to_string(),
+        ),
+        (
+            "marker_status_history",
+            "INSERT INTO marker_status_history (exam_id, id, marker_id, n, to_status, reason, changed_at) \
+             VALUES ('{exam}', 'h-1', 'marker-1', 1, 'eligible', 'test', CURRENT_TIMESTAMP)"
+                .to_string(),
+        ),
+        (
+            "marker_reviews",
+            "INSERT INTO marker_reviews (exam_id, id, marker_id, kind, evidence, status, opened_at) \
+             VALUES ('{exam}', 'r-1', 'marker-1', 'ineligible', '[]', 'open', CURRENT_TIMESTAMP)"
+                .to_string(),
+        ),
+        (
+            "trainings",
+            format!(
+                "INSERT INTO trainings (exam_id, marker_id, question_id, course, trained_on, trainer, recorded_by, \
+                 recorded_at) VALUES ('{{exam}}', 'marker-1', 'q-1', 'c', '2026-01-01', 't', '{user}', CURRENT_TIMESTAMP)"
+            ),
+        ),
+        (
+            "marker_questions",
+            "INSERT INTO marker_questions (exam_id, marker_id, question_id) VALUES ('{exam}', 'marker-1', 'q-1')"
+                .to_string(),
+        ),
+        (
             "image_tokens",
             format!(
                 "INSERT INTO image_tokens (exam_id, token_hash, script_id, image_key, holder, expires_at, revoked) \
@@ -238,6 +275,12 @@ async fn exam_scoped_rows_cannot_point_at_a_missing_exam() {
                 "INSERT INTO service_clients (id, name, secret_hash, active, created_at) \
                  VALUES ('client-1', 'Admissions', 'x', TRUE, CURRENT_TIMESTAMP)",
             )
+            .execute(c)?;
+            sql_query(format!(
+                "INSERT INTO markers (id, user_id, birth_date, school_code, subject, years_teaching, \
+                 health_attested, conduct_attested, created_at, created_by) VALUES ('marker-1', '{user}', \
+                 '1985-01-01', 'S01', 'Chinese', 10, TRUE, TRUE, CURRENT_TIMESTAMP, '{user}')"
+            ))
             .execute(c)?;
             let rows = exam_scoped_rows(&user, "client-1");
             let mut covered: Vec<&str> = rows

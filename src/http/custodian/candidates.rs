@@ -151,6 +151,7 @@ pub async fn import_candidates(
     let list = check_list(&rows)?;
     let now = state.now();
     let vault = state.vault.clone();
+    let defaults = state.settings.rules.clone();
     let audit = staff.audit("candidates.import").object("exam_code", &code);
     let entry = audit.clone();
     let source = mime.clone();
@@ -163,6 +164,13 @@ pub async fn import_candidates(
                 created += usize::from(sealed_write(c, &vault, &exam.id, cand, now)?);
             }
             let updated = list.len() - created;
+            // Someone's declared relative may be on the list now (R3): their standing changes.
+            let max_age = exam.rules(&defaults)?.marker_max_age;
+            for user in db::markers::users_with_relatives(c, &exam.id)? {
+                if let Some(m) = db::markers::by_user(c, &user)? {
+                    crate::http::leader::markers::reevaluate_if_known(c, &exam, &m, max_age, now)?;
+                }
+            }
             // Counts only: identity never enters the audit log.
             let details = serde_json::json!({ "created": created, "updated": updated, "format": source });
             entry.exam(&exam.id).details(details).append(c, now)?;

@@ -4,6 +4,7 @@ mod approval_kinds;
 pub(crate) mod approvals;
 mod exam_settings;
 mod exams;
+pub(crate) mod markers;
 
 pub use exams::exam_by_code;
 
@@ -12,6 +13,12 @@ use utoipa_actix_web::service_config::ServiceConfig;
 pub fn routes(cfg: &mut ServiceConfig) {
     cfg.service(exams::create_exam)
         .service(exams::get_exam)
+        .service(markers::create_marker)
+        .service(markers::get_marker)
+        .service(markers::appoint)
+        .service(markers::record_training)
+        .service(markers::assign_questions)
+        .service(markers::declare_relatives)
         .service(exam_settings::change_settings)
         .service(exams::add_question)
         .service(exams::put_template)

@@ -1,0 +1,301 @@
+//! The marker archive: records across exams, and each marker's standing per exam with its history.
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use diesel::prelude::*;
+
+use super::schema::{
+    candidates, marker_exams, marker_questions, marker_reviews, marker_status_history, markers, relatives, trainings,
+};
+use super::{DbConn, DbError, db_time};
+use crate::domain::marker_status::MarkerStatus;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = markers)]
+pub struct MarkerRow {
+    pub id: String,
+    pub user_id: String,
+    pub birth_date: NaiveDate,
+    pub school_code: String,
+    pub subject: String,
+    pub years_teaching: i32,
+    pub recommended_by: Option<String>,
+    pub recommending_school: Option<String>,
+    pub recommended_on: Option<NaiveDate>,
+    pub health_attested: bool,
+    pub conduct_attested: bool,
+    pub created_at: NaiveDateTime,
+    pub created_by: String,
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = markers)]
+pub struct NewMarker {
+    pub id: String,
+    pub user_id: String,
+    pub birth_date: NaiveDate,
+    pub school_code: String,
+    pub subject: String,
+    pub years_teaching: i32,
+    pub recommended_by: Option<String>,
+    pub recommending_school: Option<String>,
+    pub recommended_on: Option<NaiveDate>,
+    pub health_attested: bool,
+    pub conduct_attested: bool,
+    pub created_at: NaiveDateTime,
+    pub created_by: String,
+}
+
+pub fn insert(conn: &mut DbConn, m: &NewMarker) -> Result<(), DbError> {
+    diesel::insert_into(markers::table).values(m.clone()).execute(conn)?;
+    Ok(())
+}
+
+pub fn find(conn: &mut DbConn, id: &str) -> Result<MarkerRow, DbError> {
+    Ok(markers::table.find(id).select(MarkerRow::as_select()).first(conn)?)
+}
+
+pub fn by_user(conn: &mut DbConn, user_id: &str) -> Result<Option<MarkerRow>, DbError> {
+    Ok(markers::table
+        .filter(markers::user_id.eq(user_id))
+        .select(MarkerRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// The marker's status for the exam (`Applied` before anything was recorded).
+pub fn status(conn: &mut DbConn, exam_id: &str, marker_id: &str) -> Result<MarkerStatus, DbError> {
+    let s: Option<String> = marker_exams::table
+        .find((exam_id, marker_id))
+        .select(marker_exams::status)
+        .first(conn)
+        .optional()?;
+    match s {
+        None => Ok(MarkerStatus::Applied),
+        Some(s) => MarkerStatus::parse(&s).ok_or_else(|| DbError::Corrupt(format!("marker {marker_id} status {s}"))),
+    }
+}
+
+pub struct Change<'a> {
+    pub exam_id: &'a str,
+    pub marker_id: &'a str,
+    pub from: MarkerStatus,
+    pub to: MarkerStatus,
+    pub by: Option<&'a str>,
+    pub reason: &'a str,
+    /// The eligibility reasons in force (JSON array).
+    pub reasons: &'a str,
+}
+
+/// Records a status (and its reasons) with who, when and why; the history keeps every change.
+pub fn set_status(conn: &mut DbConn, c: &Change<'_>, now: DateTime<Utc>) -> Result<(), DbError> {
+    let updated = diesel::update(marker_exams::table.find((c.exam_id, c.marker_id)))
+        .set((
+            marker_exams::status.eq(c.to.as_str()),
+            marker_exams::reasons.eq(c.reasons),
+            marker_exams::updated_at.eq(db_time(now)),
+        ))
+        .execute(conn)?;
+    if updated == 0 {
+        diesel::insert_into(marker_exams::table)
+            .values((
+                marker_exams::exam_id.eq(c.exam_id),
+                marker_exams::marker_id.eq(c.marker_id),
+                marker_exams::status.eq(c.to.as_str()),
+                marker_exams::reasons.eq(c.reasons),
+                marker_exams::updated_at.eq(db_time(now)),
+            ))
+            .execute(conn)?;
+    }
+    if c.from != c.to || updated == 0 {
+        // Changes in one transaction share a time; their order is their number.
+        let n: i64 = marker_status_history::table
+            .filter(marker_status_history::exam_id.eq(c.exam_id))
+            .filter(marker_status_history::marker_id.eq(c.marker_id))
+            .count()
+            .get_result(conn)?;
+        diesel::insert_into(marker_status_history::table)
+            .values((
+                marker_status_history::exam_id.eq(c.exam_id),
+                marker_status_history::id.eq(super::new_id()),
+                marker_status_history::marker_id.eq(c.marker_id),
+                marker_status_history::n.eq(i32::try_from(n + 1).unwrap_or(i32::MAX)),
+                marker_status_history::from_status.eq(Some(c.from.as_str())),
+                marker_status_history::to_status.eq(c.to.as_str()),
+                marker_status_history::changed_by.eq(c.by),
+                marker_status_history::reason.eq(c.reason),
+                marker_status_history::changed_at.eq(db_time(now)),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// How many of the user's declared relatives are in the exam's candidate list.
+pub fn relatives_sitting(conn: &mut DbConn, exam_id: &str, user_id: &str) -> Result<usize, DbError> {
+    let n: i64 = relatives::table
+        .inner_join(
+            candidates::table.on(candidates::exam_id
+                .eq(relatives::exam_id)
+                .and(candidates::lookup.eq(relatives::lookup))),
+        )
+        .filter(relatives::exam_id.eq(exam_id))
+        .filter(relatives::user_id.eq(user_id))
+        .count()
+        .get_result(conn)?;
+    Ok(usize::try_from(n).unwrap_or(usize::MAX))
+}
+
+/// Declares a relative (by keyed hash); declaring one twice changes nothing.
+pub fn declare_relative(
+    conn: &mut DbConn,
+    exam_id: &str,
+    user_id: &str,
+    lookup: &str,
+    now: DateTime<Utc>,
+) -> Result<(), DbError> {
+    let exists: i64 = relatives::table
+        .find((exam_id, user_id, lookup))
+        .count()
+        .get_result(conn)?;
+    if exists == 0 {
+        diesel::insert_into(relatives::table)
+            .values((
+                relatives::exam_id.eq(exam_id),
+                relatives::user_id.eq(user_id),
+                relatives::lookup.eq(lookup),
+                relatives::declared_at.eq(db_time(now)),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Users with a relative declared for the exam (to re-evaluate when the candidate list changes).
+pub fn users_with_relatives(conn: &mut DbConn, exam_id: &str) -> Result<Vec<String>, DbError> {
+    let mut users: Vec<String> = relatives::table
+        .filter(relatives::exam_id.eq(exam_id))
+        .select(relatives::user_id)
+        .load(conn)?;
+    users.sort();
+    users.dedup();
+    Ok(users)
+}
+
+pub fn open_review(
+    conn: &mut DbConn,
+    exam_id: &str,
+    marker_id: &str,
+    kind: &str,
+    evidence: &str,
+    now: DateTime<Utc>,
+) -> Result<String, DbError> {
+    let id = super::new_id();
+    diesel::insert_into(marker_reviews::table)
+        .values((
+            marker_reviews::exam_id.eq(exam_id),
+            marker_reviews::id.eq(&id),
+            marker_reviews::marker_id.eq(marker_id),
+            marker_reviews::kind.eq(kind),
+            marker_reviews::evidence.eq(evidence),
+            marker_reviews::status.eq("open"),
+            marker_reviews::opened_at.eq(db_time(now)),
+        ))
+        .execute(conn)?;
+    Ok(id)
+}
+
+pub struct Training<'a> {
+    pub exam_id: &'a str,
+    pub marker_id: &'a str,
+    pub question_id: &'a str,
+    pub course: &'a str,
+    pub trained_on: NaiveDate,
+    pub trainer: &'a str,
+    pub recorded_by: &'a str,
+}
+
+pub fn record_training(conn: &mut DbConn, t: &Training<'_>, now: DateTime<Utc>) -> Result<(), DbError> {
+    diesel::insert_into(trainings::table)
+        .values((
+            trainings::exam_id.eq(t.exam_id),
+            trainings::marker_id.eq(t.marker_id),
+            trainings::question_id.eq(t.question_id),
+            trainings::course.eq(t.course),
+            trainings::trained_on.eq(t.trained_on),
+            trainings::trainer.eq(t.trainer),
+            trainings::recorded_by.eq(t.recorded_by),
+            trainings::recorded_at.eq(db_time(now)),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn assign_question(conn: &mut DbConn, exam_id: &str, marker_id: &str, question_id: &str) -> Result<(), DbError> {
+    let exists: i64 = marker_questions::table
+        .find((exam_id, marker_id, question_id))
+        .count()
+        .get_result(conn)?;
+    if exists == 0 {
+        diesel::insert_into(marker_questions::table)
+            .values((
+                marker_questions::exam_id.eq(exam_id),
+                marker_questions::marker_id.eq(marker_id),
+                marker_questions::question_id.eq(question_id),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Per exam: (exam id, status, reasons JSON).
+pub fn standings(conn: &mut DbConn, marker_id: &str) -> Result<Vec<(String, String, String)>, DbError> {
+    Ok(marker_exams::table
+        .filter(marker_exams::marker_id.eq(marker_id))
+        .select((marker_exams::exam_id, marker_exams::status, marker_exams::reasons))
+        .load(conn)?)
+}
+
+/// One change of standing: (from, to, by, reason, at).
+pub type HistoryRow = (Option<String>, String, Option<String>, String, NaiveDateTime);
+
+/// The history of one exam, oldest first.
+pub fn history(conn: &mut DbConn, exam_id: &str, marker_id: &str) -> Result<Vec<HistoryRow>, DbError> {
+    Ok(marker_status_history::table
+        .filter(marker_status_history::exam_id.eq(exam_id))
+        .filter(marker_status_history::marker_id.eq(marker_id))
+        .order(marker_status_history::n)
+        .select((
+            marker_status_history::from_status,
+            marker_status_history::to_status,
+            marker_status_history::changed_by,
+            marker_status_history::reason,
+            marker_status_history::changed_at,
+        ))
+        .load(conn)?)
+}
+
+/// Training records of one exam: (question id, course, date, trainer).
+pub fn trainings_of(
+    conn: &mut DbConn,
+    exam_id: &str,
+    marker_id: &str,
+) -> Result<Vec<(String, String, NaiveDate, String)>, DbError> {
+    Ok(trainings::table
+        .filter(trainings::exam_id.eq(exam_id))
+        .filter(trainings::marker_id.eq(marker_id))
+        .select((
+            trainings::question_id,
+            trainings::course,
+            trainings::trained_on,
+            trainings::trainer,
+        ))
+        .load(conn)?)
+}
+
+pub fn questions_of(conn: &mut DbConn, exam_id: &str, marker_id: &str) -> Result<Vec<String>, DbError> {
+    Ok(marker_questions::table
+        .filter(marker_questions::exam_id.eq(exam_id))
+        .filter(marker_questions::marker_id.eq(marker_id))
+        .select(marker_questions::question_id)
+        .load(conn)?)
+}

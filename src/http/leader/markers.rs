@@ -1,0 +1,698 @@
+//! The marker archive over HTTP (R2, R4): records made by leaders, vetting per exam with every
+//! failed rule named, appointment, training, question assignment; relatives declared by staff.
+
+use actix_web::{HttpResponse, get, post, web};
+use chrono::{NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::exams::exam_by_code;
+use crate::db::exams::ExamRow;
+use crate::db::markers::{Change, MarkerRow};
+use crate::db::{self, DbConn};
+use crate::domain::RuleError;
+use crate::domain::eligibility::{Ineligibility, MarkerFacts, eligibility};
+use crate::domain::marker_status::{MarkerEvent, MarkerStatus, transition};
+use crate::domain::role::{Role, check_person, check_username};
+use crate::http::audit_entry::audit_refusal;
+use crate::http::caller::{Caller, Leader};
+use crate::http::error::{ApiError, Problem, missing};
+use crate::http::json::Json;
+use crate::http::state::AppState;
+use crate::secrets;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Recommendation {
+    pub principal: String,
+    pub school: String,
+    pub date: NaiveDate,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Attestations {
+    #[serde(default)]
+    pub health: bool,
+    #[serde(default)]
+    pub conduct: bool,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateMarker {
+    #[schema(min_length = 3, max_length = 64, pattern = r"^[A-Za-z0-9._@-]+$")]
+    pub username: String,
+    #[schema(max_length = 100)]
+    pub full_name: String,
+    #[schema(pattern = "^[ -]*([A-Za-z0-9][ -]*){4,32}$")]
+    pub id_document: String,
+    pub birth_date: NaiveDate,
+    #[schema(pattern = "^[A-Za-z0-9_-]{1,32}$")]
+    pub school_code: String,
+    #[schema(max_length = 100)]
+    pub subject: String,
+    #[schema(minimum = 0, maximum = 60)]
+    pub years_teaching: u32,
+    #[serde(default)]
+    pub recommendation: Option<Recommendation>,
+    pub attestations: Attestations,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MarkerCreated {
+    pub id: String,
+    pub user_id: String,
+    pub username: String,
+    /// Shown once: the marker sets their own password with it before anything else.
+    pub one_time_password: String,
+}
+
+fn text(field: &str, raw: &str) -> Result<String, RuleError> {
+    let t = raw.split_whitespace().collect::<Vec<_>>().join(" ");
+    if t.is_empty() || t.chars().count() > 100 {
+        return Err(RuleError::invalid(
+            "invalid_marker",
+            field,
+            format!("{field} is 1 to 100 characters"),
+        ));
+    }
+    Ok(t)
+}
+
+/// Create a marker's archive record and login account (one person, one account).
+#[utoipa::path(
+    tag = "markers",
+    request_body = CreateMarker,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Created; the one-time password is shown once", body = MarkerCreated),
+        (status = 409, description = "Username taken, or the person holds an account", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/markers")]
+pub async fn create_marker(
+    state: web::Data<AppState>,
+    leader: Leader,
+    body: Json<CreateMarker>,
+) -> Result<HttpResponse, ApiError> {
+    let m = body.into_inner()?;
+    check_username(&m.username)?;
+    let person = check_person(&m.full_name, &m.id_document)?;
+    crate::domain::exam::check_code("school_code", &m.school_code)?;
+    let subject = text("subject", &m.subject)?;
+    let one_time = secrets::one_time_password();
+    let pw = one_time.clone();
+    let hash = tokio::task::spawn_blocking(move || secrets::hash_password(&pw))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let document_hash = secrets::keyed_hash(&state.identity_key, &person.id_document);
+    let now = state.now();
+    let expires = now + chrono::Duration::minutes(state.settings.auth.one_time_password_minutes);
+    let by = leader.id.clone();
+    let audit = leader
+        .audit("marker.create")
+        .details(serde_json::json!({ "username": m.username }));
+    let entry = audit.clone();
+    let result = state
+        .db
+        .write(move |c| -> Result<MarkerCreated, ApiError> {
+            if db::users::find_by_username(c, &m.username)?.is_some() {
+                return Err(RuleError::conflict("username_taken", "that username is taken").into());
+            }
+            if db::users::find_by_document(c, &document_hash)?.is_some() {
+                return Err(RuleError::conflict("person_has_account", "this person already holds an account").into());
+            }
+            let user_id = db::users::insert(
+                c,
+                &db::users::NewUser {
+                    username: &m.username,
+                    password_hash: &hash,
+                    role: Role::Marker,
+                    chief: false,
+                    active: true,
+                    created_by: Some(&by),
+                    full_name: &person.full_name,
+                    id_document_hash: &document_hash,
+                    must_change_password: true,
+                    one_time_password_expires_at: Some(expires),
+                },
+                now,
+            )?;
+            let id = db::new_id();
+            let rec = m.recommendation.as_ref();
+            db::markers::insert(
+                c,
+                &db::markers::NewMarker {
+                    id: id.clone(),
+                    user_id: user_id.clone(),
+                    birth_date: m.birth_date,
+                    school_code: m.school_code.clone(),
+                    subject,
+                    years_teaching: i32::try_from(m.years_teaching).unwrap_or(i32::MAX),
+                    recommended_by: rec.map(|r| r.principal.clone()),
+                    recommending_school: rec.map(|r| r.school.clone()),
+                    recommended_on: rec.map(|r| r.date),
+                    health_attested: m.attestations.health,
+                    conduct_attested: m.attestations.conduct,
+                    created_at: crate::db::db_time(now),
+                    created_by: by.clone(),
+                },
+            )?;
+            entry.object("marker", &id).append(c, now)?;
+            Ok(MarkerCreated {
+                id,
+                user_id,
+                username: m.username.clone(),
+                one_time_password: one_time,
+            })
+        })
+        .await;
+    let created = audit_refusal(&state, audit, result).await?;
+    Ok(HttpResponse::Created().json(created))
+}
+
+/// The first marking day, in the exam's own time zone.
+fn first_day(exam: &ExamRow) -> NaiveDate {
+    let tz: chrono_tz::Tz = exam.time_zone.parse().unwrap_or(chrono_tz::UTC);
+    exam.window().start.with_timezone(&tz).date_naive()
+}
+
+/// Every eligibility rule the marker fails for the exam.
+fn evaluate(c: &mut DbConn, exam: &ExamRow, m: &MarkerRow, max_age: u32) -> Result<Vec<Ineligibility>, ApiError> {
+    let facts = MarkerFacts {
+        birth_date: m.birth_date,
+        recommended: m.recommended_by.is_some(),
+        health_attested: m.health_attested,
+        conduct_attested: m.conduct_attested,
+        relatives_sitting: db::markers::relatives_sitting(c, &exam.id, &m.user_id)?,
+    };
+    Ok(eligibility(&facts, first_day(exam), max_age))
+}
+
+fn reasons_json(failed: &[Ineligibility], max_age: u32) -> String {
+    serde_json::to_string(&failed.iter().map(|f| f.reason(max_age)).collect::<Vec<_>>()).unwrap_or_else(|_| "[]".into())
+}
+
+/// Applies the eligibility rules anew and records what changes (a marker at work found
+/// ineligible is paused and a review opened). Returns the status and the failed rules.
+pub fn reevaluate(
+    c: &mut DbConn,
+    exam: &ExamRow,
+    m: &MarkerRow,
+    max_age: u32,
+    by: Option<&str>,
+    now: chrono::DateTime<Utc>,
+) -> Result<(MarkerStatus, Vec<Ineligibility>), ApiError> {
+    let failed = evaluate(c, exam, m, max_age)?;
+    let from = db::markers::status(c, &exam.id, &m.id)?;
+    let to = transition(from, MarkerEvent::Evaluated(failed.is_empty()))?;
+    let reasons = reasons_json(&failed, max_age);
+    let change = Change {
+        exam_id: &exam.id,
+        marker_id: &m.id,
+        from,
+        to,
+        by,
+        reason: "eligibility rules applied",
+        reasons: &reasons,
+    };
+    db::markers::set_status(c, &change, now)?;
+    if from == MarkerStatus::Active && to == MarkerStatus::Paused {
+        db::markers::open_review(c, &exam.id, &m.id, "ineligible", &reasons, now)?;
+        db::users::bump_token_version(c, &m.user_id)?;
+    }
+    Ok((to, failed))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Appoint {
+    #[schema(pattern = "^[A-Za-z0-9_-]{1,32}$")]
+    pub exam: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Standing {
+    pub exam: String,
+    pub status: String,
+    /// Every failed eligibility rule, readable.
+    pub reasons: Vec<String>,
+}
+
+fn event_for(
+    c: &mut DbConn,
+    exam: &ExamRow,
+    m: &MarkerRow,
+    event: MarkerEvent,
+    by: &str,
+    why: &str,
+    now: chrono::DateTime<Utc>,
+) -> Result<MarkerStatus, ApiError> {
+    let from = db::markers::status(c, &exam.id, &m.id)?;
+    let to = transition(from, event)?;
+    let change = Change {
+        exam_id: &exam.id,
+        marker_id: &m.id,
+        from,
+        to,
+        by: Some(by),
+        reason: why,
+        reasons: "[]",
+    };
+    db::markers::set_status(c, &change, now)?;
+    Ok(to)
+}
+
+/// Appoint (聘请) a marker to an exam: the eligibility rules are applied first, and an
+/// ineligible marker is refused with every failed rule named.
+#[utoipa::path(
+    tag = "markers",
+    params(("id" = String, Path, description = "Marker id")),
+    request_body = Appoint,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Appointed", body = Standing),
+        (status = 404, description = "No such marker or exam", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Ineligible (every reason named), or not in a state to be appointed", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/markers/{id}/appointments")]
+pub async fn appoint(
+    state: web::Data<AppState>,
+    leader: Leader,
+    path: web::Path<String>,
+    body: Json<Appoint>,
+) -> Result<web::Json<Standing>, ApiError> {
+    let id = path.into_inner();
+    let code = body.into_inner()?.exam;
+    let now = state.now();
+    let defaults = state.settings.rules.clone();
+    let by = leader.id.clone();
+    let audit = leader.audit("marker.appoint").object("marker", &id);
+    let entry = audit.clone();
+    let result = state
+        .db
+        .write(move |c| -> Result<Standing, ApiError> {
+            let m = db::markers::find(c, &id).map_err(missing("marker"))?;
+            let exam = exam_by_code(c, &code)?;
+            let max_age = exam.rules(&defaults)?.marker_max_age;
+            let (status, failed) = reevaluate(c, &exam, &m, max_age, Some(&by), now)?;
+            if !failed.is_empty() {
+                let why: Vec<String> = failed.iter().map(|f| f.reason(max_age)).collect();
+                entry
+                    .clone()
+                    .exam(&exam.id)
+                    .details(serde_json::json!({ "ineligible": why }))
+                    .append(c, now)?;
+                return Ok(Standing {
+                    exam: exam.code,
+                    status: status.as_str().into(),
+                    reasons: why,
+                });
+            }
+            let to = event_for(c, &exam, &m, MarkerEvent::Appoint, &by, "appointed", now)?;
+            entry.exam(&exam.id).append(c, now)?;
+            Ok(Standing {
+                exam: exam.code,
+                status: to.as_str().into(),
+                reasons: vec![],
+            })
+        })
+        .await;
+    let standing = audit_refusal(&state, audit, result).await?;
+    if standing.status == MarkerStatus::Ineligible.as_str() {
+        return Err(RuleError::conflict(
+            "ineligible",
+            format!("the marker is ineligible: {}", standing.reasons.join("; ")),
+        )
+        .into());
+    }
+    Ok(web::Json(standing))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecordTraining {
+    #[schema(pattern = "^[A-Za-z0-9_-]{1,32}$")]
+    pub exam: String,
+    #[schema(pattern = "^[A-Za-z0-9_-]{1,32}$")]
+    pub question: String,
+    #[schema(max_length = 100)]
+    pub course: String,
+    pub date: NaiveDate,
+    #[schema(max_length = 100)]
+    pub trainer: String,
+}
+
+/// Record a completed training for an exam's question ("no training, no post"). The marker
+/// must be appointed (or trained already, for another question).
+#[utoipa::path(
+    tag = "markers",
+    params(("id" = String, Path, description = "Marker id")),
+    request_body = RecordTraining,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Recorded", body = Standing),
+        (status = 404, description = "No such marker, exam or question", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not appointed (the problem names the current status), or recorded already", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/markers/{id}/training")]
+pub async fn record_training(
+    state: web::Data<AppState>,
+    leader: Leader,
+    path: web::Path<String>,
+    body: Json<RecordTraining>,
+) -> Result<web::Json<Standing>, ApiError> {
+    let id = path.into_inner();
+    let t = body.into_inner()?;
+    let course = text("course", &t.course)?;
+    let trainer = text("trainer", &t.trainer)?;
+    let now = state.now();
+    let by = leader.id.clone();
+    let audit = leader.audit("marker.training").object("marker", &id);
+    let entry = audit.clone();
+    let result = state
+        .db
+        .write(move |c| -> Result<Standing, ApiError> {
+            let m = db::markers::find(c, &id).map_err(missing("marker"))?;
+            let exam = exam_by_code(c, &t.exam)?;
+            let question = question_id(c, &exam, &t.question)?;
+            let to = event_for(c, &exam, &m, MarkerEvent::Train, &by, "training recorded", now)?;
+            let training = db::markers::Training {
+                exam_id: &exam.id,
+                marker_id: &m.id,
+                question_id: &question,
+                course: &course,
+                trained_on: t.date,
+                trainer: &trainer,
+                recorded_by: &by,
+            };
+            db::markers::record_training(c, &training, now).map_err(|e| match e {
+                db::DbError::Duplicate(_) => {
+                    RuleError::conflict("already_trained", "this training is recorded already").into()
+                }
+                other => ApiError::from(other),
+            })?;
+            entry
+                .exam(&exam.id)
+                .details(serde_json::json!({ "question": t.question, "course": course }))
+                .append(c, now)?;
+            Ok(Standing {
+                exam: exam.code,
+                status: to.as_str().into(),
+                reasons: vec![],
+            })
+        })
+        .await;
+    audit_refusal(&state, audit, result).await.map(web::Json)
+}
+
+fn question_id(c: &mut DbConn, exam: &ExamRow, code: &str) -> Result<String, ApiError> {
+    db::exams::questions_of(c, &exam.id)?
+        .into_iter()
+        .find(|q| q.code == code)
+        .map(|q| q.id)
+        .ok_or_else(|| {
+            RuleError::invalid(
+                "unknown_question",
+                "question",
+                format!("the exam has no question {code}"),
+            )
+            .into()
+        })
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AssignQuestions {
+    #[schema(pattern = "^[A-Za-z0-9_-]{1,32}$")]
+    pub exam: String,
+    #[schema(min_items = 1)]
+    pub questions: Vec<String>,
+}
+
+/// Assign an appointed marker to questions of the exam.
+#[utoipa::path(
+    tag = "markers",
+    params(("id" = String, Path, description = "Marker id")),
+    request_body = AssignQuestions,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Assigned", body = Standing),
+        (status = 404, description = "No such marker or exam", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not appointed yet", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Unknown question", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/markers/{id}/questions")]
+pub async fn assign_questions(
+    state: web::Data<AppState>,
+    leader: Leader,
+    path: web::Path<String>,
+    body: Json<AssignQuestions>,
+) -> Result<web::Json<Standing>, ApiError> {
+    let id = path.into_inner();
+    let a = body.into_inner()?;
+    let now = state.now();
+    let audit = leader.audit("marker.questions").object("marker", &id);
+    let entry = audit.clone();
+    let result = state
+        .db
+        .write(move |c| -> Result<Standing, ApiError> {
+            let m = db::markers::find(c, &id).map_err(missing("marker"))?;
+            let exam = exam_by_code(c, &a.exam)?;
+            let status = db::markers::status(c, &exam.id, &m.id)?;
+            if matches!(
+                status,
+                MarkerStatus::Applied
+                    | MarkerStatus::Eligible
+                    | MarkerStatus::Ineligible
+                    | MarkerStatus::Suspended
+                    | MarkerStatus::Dismissed
+            ) {
+                return Err(RuleError::conflict(
+                    "invalid_transition",
+                    format!("the marker is {} for this exam; appoint first", status.as_str()),
+                )
+                .into());
+            }
+            for q in &a.questions {
+                let qid = question_id(c, &exam, q)?;
+                db::markers::assign_question(c, &exam.id, &m.id, &qid)?;
+            }
+            entry
+                .exam(&exam.id)
+                .details(serde_json::json!({ "questions": a.questions }))
+                .append(c, now)?;
+            Ok(Standing {
+                exam: exam.code,
+                status: status.as_str().into(),
+                reasons: vec![],
+            })
+        })
+        .await;
+    audit_refusal(&state, audit, result).await.map(web::Json)
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ExamRecord {
+    pub exam: String,
+    pub status: String,
+    pub reasons: Vec<String>,
+    #[schema(value_type = Vec<Object>)]
+    pub history: Vec<serde_json::Value>,
+    #[schema(value_type = Vec<Object>)]
+    pub training: Vec<serde_json::Value>,
+    pub questions: Vec<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MarkerView {
+    pub id: String,
+    pub username: String,
+    pub full_name: String,
+    pub birth_date: NaiveDate,
+    pub school_code: String,
+    pub subject: String,
+    pub years_teaching: i32,
+    pub recommended_by: Option<String>,
+    pub recommending_school: Option<String>,
+    pub recommended_on: Option<NaiveDate>,
+    pub health_attested: bool,
+    pub conduct_attested: bool,
+    /// Per exam: eligibility reasons, status and its history, training, questions.
+    pub exams: Vec<ExamRecord>,
+}
+
+fn exam_record(
+    c: &mut DbConn,
+    m: &MarkerRow,
+    exam_id: String,
+    status: String,
+    reasons: String,
+) -> Result<ExamRecord, ApiError> {
+    let codes = db::exams::questions_of(c, &exam_id)?;
+    let code_of = |id: &str| {
+        codes
+            .iter()
+            .find(|q| q.id == id)
+            .map(|q| q.code.clone())
+            .unwrap_or_default()
+    };
+    let history = db::markers::history(c, &exam_id, &m.id)?
+        .into_iter()
+        .map(|(from, to, by, reason, at)| serde_json::json!({ "from": from, "to": to, "by": by, "reason": reason, "at": at.and_utc() }))
+        .collect();
+    let training = db::markers::trainings_of(c, &exam_id, &m.id)?
+        .into_iter()
+        .map(|(q, course, date, trainer)| serde_json::json!({ "question": code_of(&q), "course": course, "date": date, "trainer": trainer }))
+        .collect();
+    let questions = db::markers::questions_of(c, &exam_id, &m.id)?
+        .iter()
+        .map(|q| code_of(q))
+        .collect();
+    Ok(ExamRecord {
+        exam: db::exams::code_of(c, &exam_id)?.unwrap_or_default(),
+        status,
+        reasons: serde_json::from_str(&reasons).unwrap_or_default(),
+        history,
+        training,
+        questions,
+    })
+}
+
+/// The marker's archive record with every exam's standing.
+#[utoipa::path(
+    tag = "markers",
+    params(("id" = String, Path, description = "Marker id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The record", body = MarkerView),
+        (status = 404, description = "No such marker", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/markers/{id}")]
+pub async fn get_marker(
+    state: web::Data<AppState>,
+    _leader: Leader,
+    path: web::Path<String>,
+) -> Result<web::Json<MarkerView>, ApiError> {
+    let id = path.into_inner();
+    let view = state
+        .db
+        .read(move |c| -> Result<MarkerView, ApiError> {
+            let m = db::markers::find(c, &id).map_err(missing("marker"))?;
+            let user = db::users::find(c, &m.user_id)?.ok_or(ApiError::NotFound("marker"))?;
+            let mut exams = vec![];
+            for (exam_id, status, reasons) in db::markers::standings(c, &m.id)? {
+                exams.push(exam_record(c, &m, exam_id, status, reasons)?);
+            }
+            Ok(MarkerView {
+                id: m.id.clone(),
+                username: user.username,
+                full_name: user.full_name,
+                birth_date: m.birth_date,
+                school_code: m.school_code.clone(),
+                subject: m.subject.clone(),
+                years_teaching: m.years_teaching,
+                recommended_by: m.recommended_by.clone(),
+                recommending_school: m.recommending_school.clone(),
+                recommended_on: m.recommended_on,
+                health_attested: m.health_attested,
+                conduct_attested: m.conduct_attested,
+                exams,
+            })
+        })
+        .await?;
+    Ok(web::Json(view))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeclareRelatives {
+    /// Admission numbers of the caller's immediate relatives sitting this exam (kept only as
+    /// keyed hashes).
+    #[schema(min_items = 1)]
+    pub admission_numbers: Vec<String>,
+}
+
+/// Declare your immediate relatives sitting an exam (R3). A marker with one in the candidate
+/// list becomes ineligible (paused, with a review, when already at work).
+#[utoipa::path(
+    tag = "markers",
+    params(("exam" = String, Path, description = "Exam code")),
+    request_body = DeclareRelatives,
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Declared"),
+        (status = 404, description = "No such exam", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A malformed admission number", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/exams/{exam}/relatives")]
+pub async fn declare_relatives(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+    body: Json<DeclareRelatives>,
+) -> Result<HttpResponse, ApiError> {
+    let code = path.into_inner();
+    let d = body.into_inner()?;
+    if caller.role == Role::Admissions {
+        return Err(ApiError::forbidden("not_a_person", "service clients have no relatives"));
+    }
+    let numbers = d
+        .admission_numbers
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            crate::domain::candidate::normalise_admission_number(n)
+                .map_err(|e| RuleError::invalid(e.code(), format!("admission_numbers[{i}]"), e.to_string()))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let now = state.now();
+    let (vault, me, defaults) = (state.vault.clone(), caller.id.clone(), state.settings.rules.clone());
+    let audit = caller.audit("relatives.declare").object("exam_code", &code);
+    let entry = audit.clone();
+    let result = state
+        .db
+        .write(move |c| -> Result<(), ApiError> {
+            let exam = exam_by_code(c, &code)?;
+            for n in &numbers {
+                db::markers::declare_relative(c, &exam.id, &me, &vault.lookup(&exam.id, n), now)?;
+            }
+            if let Some(m) = db::markers::by_user(c, &me)? {
+                let max_age = exam.rules(&defaults)?.marker_max_age;
+                reevaluate_if_known(c, &exam, &m, max_age, now)?;
+            }
+            entry
+                .exam(&exam.id)
+                .details(serde_json::json!({ "declared": numbers.len() }))
+                .append(c, now)?;
+            Ok(())
+        })
+        .await;
+    audit_refusal(&state, audit, result).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Re-applies the rules to a marker who already has a standing in the exam.
+pub fn reevaluate_if_known(
+    c: &mut DbConn,
+    exam: &ExamRow,
+    m: &MarkerRow,
+    max_age: u32,
+    now: chrono::DateTime<Utc>,
+) -> Result<(), ApiError> {
+    let known = db::markers::standings(c, &m.id)?
+        .into_iter()
+        .any(|(e, _, _)| e == exam.id);
+    if known {
+        reevaluate(c, exam, m, max_age, None, now)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,167 @@
+//! The marker archive: vetting with every failed rule named, appointment, training; relatives.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{Session, TestApp, expect_problem};
+
+/// An exam whose first marking day is 29 December 2026 in Shanghai.
+async fn exam(app: &TestApp, chief: &Session) {
+    let r = app
+        .post(
+            "/api/v1/exams",
+            Some(chief),
+            json!({
+                "code": "GK", "name": "County exam", "time_zone": "Asia/Shanghai",
+                "window_start": "2026-12-28T16:00:00Z", "window_end": "2027-01-10T00:00:00Z",
+            }),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let q = json!({ "code": "W1", "kind": "essay", "max_score": 60, "step": 1 });
+    assert_eq!(
+        app.post("/api/v1/exams/GK/questions", Some(chief), q).await.status(),
+        StatusCode::CREATED
+    );
+}
+
+async fn marker(app: &TestApp, leader: &Session, username: &str, born: &str) -> (String, String) {
+    let body = json!({
+        "username": username, "full_name": format!("Teacher {username}"), "id_document": format!("ID{username}"),
+        "birth_date": born, "school_code": "S01", "subject": "Chinese", "years_teaching": 12,
+        "recommendation": { "principal": "Principal Zhou", "school": "No. 1 Middle School", "date": "2026-10-01" },
+        "attestations": { "health": true, "conduct": true },
+    });
+    let r = app.post("/api/v1/markers", Some(leader), body).await;
+    assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());
+    let created: Value = r.json().await.unwrap();
+    (
+        created["id"].as_str().unwrap().into(),
+        created["one_time_password"].as_str().unwrap().into(),
+    )
+}
+
+async fn appoint(app: &TestApp, leader: &Session, id: &str) -> reqwest::Response {
+    app.post(
+        &format!("/api/v1/markers/{id}/appointments"),
+        Some(leader),
+        json!({ "exam": "GK" }),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn forty_five_on_the_first_marking_day_is_appointed_forty_six_is_not() {
+    let app = TestApp::spawn().await;
+    let (admin, chief, _) = app.staff().await;
+    exam(&app, &chief).await;
+    let (young, _) = marker(&app, &chief, "mk45", "1981-12-29").await;
+    let (old, _) = marker(&app, &chief, "mk46", "1980-12-29").await;
+    let r = appoint(&app, &chief, &young).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.json::<Value>().await.unwrap()["status"], "appointed");
+    let r = appoint(&app, &chief, &old).await;
+    let p = expect_problem(r, StatusCode::CONFLICT, "ineligible").await;
+    assert!(p["detail"].as_str().unwrap().contains("older than 45"), "{p}");
+    let record: Value = app
+        .get(&format!("/api/v1/markers/{old}"), Some(&chief))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(record["exams"][0]["status"], "ineligible");
+    assert_eq!(
+        record["exams"][0]["reasons"],
+        json!(["older than 45 on the first marking day"])
+    );
+
+    // No training before appointment; after it, training is recorded and shown.
+    let train = json!({ "exam": "GK", "question": "W1", "course": "Essay standard", "date": "2026-12-20", "trainer": "Leader Li" });
+    let r = app
+        .post(&format!("/api/v1/markers/{old}/training"), Some(&chief), train.clone())
+        .await;
+    let p = expect_problem(r, StatusCode::CONFLICT, "invalid_transition").await;
+    assert!(p["detail"].as_str().unwrap().contains("ineligible"));
+    let r = app
+        .post(&format!("/api/v1/markers/{young}/training"), Some(&chief), train)
+        .await;
+    assert_eq!(r.json::<Value>().await.unwrap()["status"], "trained");
+    let r = app
+        .post(
+            &format!("/api/v1/markers/{young}/questions"),
+            Some(&chief),
+            json!({ "exam": "GK", "questions": ["W1"] }),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let record: Value = app
+        .get(&format!("/api/v1/markers/{young}"), Some(&chief))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let gk = &record["exams"][0];
+    let steps: Vec<&str> = gk["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["to"].as_str().unwrap())
+        .collect();
+    assert_eq!(steps, ["eligible", "appointed", "trained"]);
+    assert_eq!(gk["training"][0]["course"], "Essay standard");
+    assert_eq!(gk["questions"], json!(["W1"]));
+    let entries = app.audit_entries(&admin).await;
+    for action in ["marker.create", "marker.appoint", "marker.training", "marker.questions"] {
+        assert!(entries.iter().any(|e| e["action"] == action), "{action} audited");
+    }
+}
+
+#[tokio::test]
+async fn a_relative_on_the_candidate_list_makes_a_marker_ineligible_even_when_added_later() {
+    let app = TestApp::spawn().await;
+    let (_, chief, _) = app.staff().await;
+    exam(&app, &chief).await;
+    let (id, otp) = marker(&app, &chief, "mk1", "1985-05-05").await;
+    app.set_own_password("mk1", &otp, None).await;
+    let m1 = app.login("mk1", None).await;
+    assert_eq!(appoint(&app, &chief, &id).await.status(), StatusCode::OK);
+    let r = app
+        .post(
+            "/api/v1/exams/GK/relatives",
+            Some(&m1),
+            json!({ "admission_numbers": ["20260001"] }),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let record: Value = app
+        .get(&format!("/api/v1/markers/{id}"), Some(&chief))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        record["exams"][0]["status"], "appointed",
+        "the relative is not a candidate (yet)"
+    );
+    // The relative's name comes onto the candidate list: the appointment lapses.
+    let list = json!([{ "admission_number": "20260001", "name": "Child", "school_code": "S02" }]);
+    assert_eq!(
+        app.post("/api/v1/exams/GK/candidates", Some(&chief), list)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    let record: Value = app
+        .get(&format!("/api/v1/markers/{id}"), Some(&chief))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(record["exams"][0]["status"], "ineligible");
+    assert_eq!(
+        record["exams"][0]["reasons"],
+        json!(["an immediate relative sits this exam"])
+    );
+    let p = expect_problem(appoint(&app, &chief, &id).await, StatusCode::CONFLICT, "ineligible").await;
+    assert!(p["detail"].as_str().unwrap().contains("relative"));
+}
