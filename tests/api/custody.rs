@@ -263,3 +263,38 @@ async fn a_hand_over_is_confirmed_by_all_four_and_the_chain_reads_back_in_order(
         );
     }
 }
+
+#[tokio::test]
+async fn a_custodian_with_a_relative_sitting_the_exam_does_not_work_on_it() {
+    let app = TestApp::spawn().await;
+    let (_, chief, _) = app.staff().await;
+    let c = room(&app, &chief, false, 2).await;
+    check_in(&app, &c[0]).await;
+    check_in(&app, &c[1]).await;
+    let list = json!([{ "admission_number": "20260009", "name": "Nephew", "school_code": "S01" }]);
+    assert_eq!(
+        app.post("/api/v1/exams/GK/candidates", Some(&chief), list)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    let r = app
+        .post(
+            "/api/v1/exams/GK/relatives",
+            Some(&c[0]),
+            json!({ "admission_numbers": ["20260009"] }),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let r = ask(&app, &c[0]).await;
+    expect_problem(r, StatusCode::FORBIDDEN, "relative_sitting").await;
+    // The other custodian may ask; the barred one may not approve.
+    let r = ask(&app, &c[1]).await;
+    let request: Value = r.json().await.unwrap();
+    expect_problem(
+        approve(&app, &c[0], &request).await,
+        StatusCode::FORBIDDEN,
+        "relative_sitting",
+    )
+    .await;
+}
