@@ -165,3 +165,49 @@ async fn a_relative_on_the_candidate_list_makes_a_marker_ineligible_even_when_ad
     let p = expect_problem(appoint(&app, &chief, &id).await, StatusCode::CONFLICT, "ineligible").await;
     assert!(p["detail"].as_str().unwrap().contains("relative"));
 }
+
+#[tokio::test]
+async fn a_leader_with_a_relative_sitting_the_exam_is_refused_on_it() {
+    let app = TestApp::spawn().await;
+    let (admin, chief1, chief2) = app.staff().await;
+    exam(&app, &chief1).await;
+    let list = json!([{ "admission_number": "20260007", "name": "Daughter", "school_code": "S03" }]);
+    assert_eq!(
+        app.post("/api/v1/exams/GK/candidates", Some(&chief1), list)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    let r = app
+        .post(
+            "/api/v1/exams/GK/relatives",
+            Some(&chief2),
+            json!({ "admission_numbers": ["20260007"] }),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    expect_problem(
+        app.get("/api/v1/exams/GK", Some(&chief2)).await,
+        StatusCode::FORBIDDEN,
+        "relative_sitting",
+    )
+    .await;
+    let r = app
+        .post("/api/v1/exams/GK/room", Some(&chief2), json!({ "open": true }))
+        .await;
+    expect_problem(r, StatusCode::FORBIDDEN, "relative_sitting").await;
+    let q = json!({ "code": "S2", "kind": "short", "max_score": 10, "step": 1 });
+    let r = app.post("/api/v1/exams/GK/questions", Some(&chief2), q).await;
+    expect_problem(r, StatusCode::FORBIDDEN, "relative_sitting").await;
+    // The other chief is not barred; the refusals are audited.
+    assert_eq!(
+        app.get("/api/v1/exams/GK", Some(&chief1)).await.status(),
+        StatusCode::OK
+    );
+    let entries = app.audit_entries(&admin).await;
+    assert!(
+        entries
+            .iter()
+            .any(|e| e["outcome"] == "refused" && e["details"]["code"] == "relative_sitting")
+    );
+}

@@ -152,6 +152,7 @@ pub async fn import_candidates(
     let now = state.now();
     let vault = state.vault.clone();
     let defaults = state.settings.rules.clone();
+    let me = staff.id.clone();
     let audit = staff.audit("candidates.import").object("exam_code", &code);
     let entry = audit.clone();
     let source = mime.clone();
@@ -159,6 +160,7 @@ pub async fn import_candidates(
         .db
         .write(move |c| -> Result<Imported, ApiError> {
             let exam = exam_by_code(c, &code)?;
+            crate::http::leader::not_related(c, &exam.id, &me)?;
             let mut created = 0;
             for cand in &list {
                 created += usize::from(sealed_write(c, &vault, &exam.id, cand, now)?);
@@ -234,6 +236,7 @@ pub async fn record_absence(
         .db
         .write(move |c| -> Result<AbsenceRecorded, ApiError> {
             let exam = exam_by_code(c, &code)?;
+            crate::http::leader::not_related(c, &exam.id, &by)?;
             let lookup = vault.lookup(&exam.id, &number);
             let (candidate_id, _) = db::candidates::by_lookup(c, &exam.id, &lookup)?.ok_or_else(|| {
                 RuleError::invalid(

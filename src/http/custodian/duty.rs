@@ -1,7 +1,6 @@
 //! Who is on duty for an exam, and the two-custodian rule every act on the sheets passes.
 
 use crate::db::{self, DbConn};
-use crate::domain::RuleError;
 use crate::domain::custody::check_sheet_act;
 use crate::http::error::ApiError;
 
@@ -14,13 +13,7 @@ pub fn on_duty_for(c: &mut DbConn, exam_id: &str, user_id: &str) -> Result<(bool
 /// Refuses unless the caller and at least one other custodian are on duty for the exam, and
 /// the caller has no declared relative sitting it (R3: such a person does not work on the exam).
 pub fn two_on_duty(c: &mut DbConn, exam_id: &str, user_id: &str) -> Result<(), ApiError> {
-    if db::markers::relatives_sitting(c, exam_id, user_id)? > 0 {
-        return Err(RuleError::refused(
-            "relative_sitting",
-            "an immediate relative of yours sits this exam: you may not work on it",
-        )
-        .into());
-    }
+    crate::http::leader::not_related(c, exam_id, user_id)?;
     let (me, count) = on_duty_for(c, exam_id, user_id)?;
     Ok(check_sheet_act(me, count)?)
 }

@@ -160,6 +160,7 @@ pub(crate) async fn file_request(
             check_filing(kind, exam.is_some())?;
             let mut person = person;
             if let Some(e) = &exam {
+                super::exams::not_related(c, &e.id, &person.id)?;
                 person.on_duty = on_duty_for(c, &e.id, &person.id)?.0;
                 if person.role == Role::Custodian && kind.authority() == Authority::Custodian {
                     // Say what is missing: the caller's shift, or a second custodian on it.
@@ -359,6 +360,7 @@ async fn decide(
             let row = db::approvals::find(c, &id).map_err(missing("approval"))?;
             let mut person = person;
             if let Some(exam) = &row.exam_id {
+                super::exams::not_related(c, exam, &person.id)?;
                 person.on_duty = on_duty_for(c, exam, &person.id)?.0;
             }
             may_decide(&row.state()?, &person, now)?;

@@ -71,12 +71,14 @@ pub async fn change_settings(
     let defaults = state.settings.rules.clone();
     let now = state.now();
     let audit = chief.audit("exam.settings").object("exam_code", &code);
+    let me = chief.id.clone();
     let entry = audit.clone();
     let result = state
         .db
         .write(move |c| -> Result<ExamView, ApiError> {
             // Locked row: two changes at once take turns, and neither is lost.
             let exam = db::exams::by_code_locked(c, &code).map_err(missing("exam"))?;
+            super::exams::not_related(c, &exam.id, &me)?;
             check_unlocked(exam.locked)?;
             let current = exam.rules(&defaults)?;
             let questions = db::exams::questions_of(c, &exam.id)?

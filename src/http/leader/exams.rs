@@ -134,6 +134,18 @@ pub struct RoomState {
     pub open: bool,
 }
 
+/// R3: whoever has an immediate relative on the exam's candidate list does not work on it.
+pub fn not_related(c: &mut DbConn, exam_id: &str, user_id: &str) -> Result<(), ApiError> {
+    if db::markers::relatives_sitting(c, exam_id, user_id)? > 0 {
+        return Err(RuleError::refused(
+            "relative_sitting",
+            "an immediate relative of yours sits this exam: you may not work on it",
+        )
+        .into());
+    }
+    Ok(())
+}
+
 /// The exam named in the path, or 404.
 pub fn exam_by_code(c: &mut DbConn, code: &str) -> Result<ExamRow, ApiError> {
     db::exams::by_code(c, code).map_err(missing("exam"))
@@ -254,6 +266,7 @@ pub async fn get_exam(
         .db
         .read(move |c| -> Result<ExamView, ApiError> {
             let exam = exam_by_code(c, &code)?;
+            not_related(c, &exam.id, &id)?;
             if !chief && db::users::scope_codes(c, &exam.id, &id)?.is_empty() {
                 return Err(ApiError::forbidden("not_in_scope", "you lead no question of this exam"));
             }
@@ -310,10 +323,12 @@ pub async fn add_question(
     let defaults = state.settings.rules.clone();
     let now = state.now();
     let audit = chief.audit("question.create");
+    let me = chief.id.clone();
     let question = state
         .db
         .write(move |c| -> Result<Question, ApiError> {
             let exam = db::exams::by_code_locked(c, &code).map_err(missing("exam"))?;
+            not_related(c, &exam.id, &me)?;
             check_unlocked(exam.locked)?;
             let rules = exam.rules(&defaults)?;
             let question = validate_question(draft, rules.default_tolerance_percent, rules.default_final_step)?;
@@ -362,6 +377,7 @@ pub async fn put_template(
         .db
         .write(move |c| -> Result<SheetTemplate, ApiError> {
             let exam = db::exams::by_code_locked(c, &code).map_err(missing("exam"))?;
+            not_related(c, &exam.id, &by)?;
             check_unlocked(exam.locked)?;
             // Sheets are cut by the template: once a batch exists, changing it would cut later
             // sheets differently from earlier ones, or leave an answer uncut.
@@ -411,10 +427,12 @@ pub async fn set_room(
     let open = body.into_inner()?.open;
     let now = state.now();
     let audit = chief.audit(if open { "room.open" } else { "room.close" });
+    let me = chief.id.clone();
     state
         .db
         .write(move |c| -> Result<(), ApiError> {
             let exam = exam_by_code(c, &code)?;
+            not_related(c, &exam.id, &me)?;
             db::exams::set_room_open(c, &exam.id, open)?;
             audit.object("exam", &exam.id).exam(&exam.id).append(c, now)?;
             Ok(())

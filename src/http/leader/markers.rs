@@ -298,6 +298,7 @@ pub async fn appoint(
         .write(move |c| -> Result<Standing, ApiError> {
             let m = db::markers::find(c, &id).map_err(missing("marker"))?;
             let exam = exam_by_code(c, &code)?;
+            super::exams::not_related(c, &exam.id, &by)?;
             let max_age = exam.rules(&defaults)?.marker_max_age;
             let (status, failed) = reevaluate(c, &exam, &m, max_age, Some(&by), now)?;
             if !failed.is_empty() {
@@ -380,6 +381,7 @@ pub async fn record_training(
         .write(move |c| -> Result<Standing, ApiError> {
             let m = db::markers::find(c, &id).map_err(missing("marker"))?;
             let exam = exam_by_code(c, &t.exam)?;
+            super::exams::not_related(c, &exam.id, &by)?;
             let question = question_id(c, &exam, &t.question)?;
             let to = event_for(c, &exam, &m, MarkerEvent::Train, &by, "training recorded", now)?;
             let training = db::markers::Training {
@@ -459,12 +461,14 @@ pub async fn assign_questions(
     let a = body.into_inner()?;
     let now = state.now();
     let audit = leader.audit("marker.questions").object("marker", &id);
+    let me = leader.id.clone();
     let entry = audit.clone();
     let result = state
         .db
         .write(move |c| -> Result<Standing, ApiError> {
             let m = db::markers::find(c, &id).map_err(missing("marker"))?;
             let exam = exam_by_code(c, &a.exam)?;
+            super::exams::not_related(c, &exam.id, &me)?;
             let status = db::markers::status(c, &exam.id, &m.id)?;
             if matches!(
                 status,

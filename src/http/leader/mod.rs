@@ -6,7 +6,7 @@ mod exam_settings;
 mod exams;
 pub(crate) mod markers;
 
-pub use exams::exam_by_code;
+pub use exams::{exam_by_code, not_related};
 
 use utoipa_actix_web::service_config::ServiceConfig;
 
