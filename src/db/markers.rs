@@ -4,7 +4,8 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use diesel::prelude::*;
 
 use super::schema::{
-    candidates, marker_exams, marker_questions, marker_reviews, marker_status_history, markers, relatives, trainings,
+    candidates, certifications, marker_exams, marker_questions, marker_reviews, marker_status_history, markers,
+    relatives, trainings,
 };
 use super::{DbConn, DbError, db_time};
 use crate::domain::marker_status::MarkerStatus;
@@ -297,5 +298,48 @@ pub fn questions_of(conn: &mut DbConn, exam_id: &str, marker_id: &str) -> Result
         .filter(marker_questions::exam_id.eq(exam_id))
         .filter(marker_questions::marker_id.eq(marker_id))
         .select(marker_questions::question_id)
+        .load(conn)?)
+}
+
+pub struct Certification<'a> {
+    pub marker_id: &'a str,
+    pub subject: &'a str,
+    pub level: &'a str,
+    pub issued: NaiveDate,
+    pub expires: Option<NaiveDate>,
+    pub recorded_by: &'a str,
+}
+
+pub fn record_certification(conn: &mut DbConn, c: &Certification<'_>, now: DateTime<Utc>) -> Result<String, DbError> {
+    let id = super::new_id();
+    diesel::insert_into(certifications::table)
+        .values((
+            certifications::id.eq(&id),
+            certifications::marker_id.eq(c.marker_id),
+            certifications::subject.eq(c.subject),
+            certifications::level.eq(c.level),
+            certifications::issued.eq(c.issued),
+            certifications::expires.eq(c.expires),
+            certifications::recorded_by.eq(c.recorded_by),
+            certifications::recorded_at.eq(db_time(now)),
+        ))
+        .execute(conn)?;
+    Ok(id)
+}
+
+/// A certification as listed: (subject, level, issued, expires).
+pub type CertificationRow = (String, String, NaiveDate, Option<NaiveDate>);
+
+/// A marker's certifications, oldest first.
+pub fn certifications_of(conn: &mut DbConn, marker_id: &str) -> Result<Vec<CertificationRow>, DbError> {
+    Ok(certifications::table
+        .filter(certifications::marker_id.eq(marker_id))
+        .order(certifications::issued)
+        .select((
+            certifications::subject,
+            certifications::level,
+            certifications::issued,
+            certifications::expires,
+        ))
         .load(conn)?)
 }

@@ -198,6 +198,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     marker_reviews,
     trainings,
     marker_questions,
+    certifications,
 );
 
 diesel::table! {
@@ -406,5 +407,18 @@ diesel::table! {
         exam_id -> Text,
         marker_id -> Text,
         question_id -> Text,
+    }
+}
+
+diesel::table! {
+    certifications (id) {
+        id -> Text,
+        marker_id -> Text,
+        subject -> Text,
+        level -> Text,
+        issued -> Date,
+        expires -> Nullable<Date>,
+        recorded_by -> Text,
+        recorded_at -> Timestamp,
     }
 }

@@ -110,8 +110,36 @@ async fn forty_five_on_the_first_marking_day_is_appointed_forty_six_is_not() {
     assert_eq!(steps, ["eligible", "appointed", "trained"]);
     assert_eq!(gk["training"][0]["course"], "Essay standard");
     assert_eq!(gk["questions"], json!(["W1"]));
+    // A certification goes into the archive; an expiry before issue is refused.
+    let cert = json!({ "subject": "Chinese", "level": "provincial", "issued": "2026-12-31", "expires": "2029-12-31" });
+    let r = app
+        .post(&format!("/api/v1/markers/{young}/certifications"), Some(&chief), cert)
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let bad = json!({ "subject": "Chinese", "level": "provincial", "issued": "2026-12-31", "expires": "2026-01-01" });
+    let r = app
+        .post(&format!("/api/v1/markers/{young}/certifications"), Some(&chief), bad)
+        .await;
+    expect_problem(r, StatusCode::UNPROCESSABLE_ENTITY, "invalid_certification").await;
+    let record: Value = app
+        .get(&format!("/api/v1/markers/{young}"), Some(&chief))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(record["certifications"][0]["level"], "provincial");
+    assert_eq!(
+        record["exams"][0]["status"], "trained",
+        "a certification waives nothing"
+    );
     let entries = app.audit_entries(&admin).await;
-    for action in ["marker.create", "marker.appoint", "marker.training", "marker.questions"] {
+    for action in [
+        "marker.create",
+        "marker.appoint",
+        "marker.training",
+        "marker.questions",
+        "marker.certification",
+    ] {
         assert!(entries.iter().any(|e| e["action"] == action), "{action} audited");
     }
 }

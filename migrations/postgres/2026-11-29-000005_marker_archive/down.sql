@@ -1,3 +1,4 @@
+DROP TABLE certifications;
 DROP TABLE marker_questions;
 DROP TABLE trainings;
 DROP TABLE marker_reviews;

@@ -79,3 +79,16 @@ CREATE TABLE marker_questions (
     PRIMARY KEY (exam_id, marker_id, question_id),
     FOREIGN KEY (exam_id, question_id) REFERENCES questions (exam_id, id)
 );
+
+-- Certifications (资格认定) and discipline entries belong to the archive, across exams.
+CREATE TABLE certifications (
+    id          TEXT PRIMARY KEY,
+    marker_id   TEXT NOT NULL REFERENCES markers (id),
+    subject     TEXT NOT NULL,
+    level       TEXT NOT NULL,
+    issued      DATE NOT NULL,
+    expires     DATE,
+    recorded_by TEXT NOT NULL REFERENCES users (id),
+    recorded_at TIMESTAMP NOT NULL,
+    CHECK (expires IS NULL OR expires > issued)
+);

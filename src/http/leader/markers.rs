@@ -530,6 +530,9 @@ pub struct MarkerView {
     pub conduct_attested: bool,
     /// Per exam: eligibility reasons, status and its history, training, questions.
     pub exams: Vec<ExamRecord>,
+    /// Certifications (资格认定); they do not waive training or qualification for a new exam.
+    #[schema(value_type = Vec<Object>)]
+    pub certifications: Vec<serde_json::Value>,
 }
 
 fn exam_record(
@@ -595,7 +598,12 @@ pub async fn get_marker(
             for (exam_id, status, reasons) in db::markers::standings(c, &m.id)? {
                 exams.push(exam_record(c, &m, exam_id, status, reasons)?);
             }
+            let certifications = db::markers::certifications_of(c, &m.id)?
+                .into_iter()
+                .map(|(subject, level, issued, expires)| serde_json::json!({ "subject": subject, "level": level, "issued": issued, "expires": expires }))
+                .collect();
             Ok(MarkerView {
+                certifications,
                 id: m.id.clone(),
                 username: user.username,
                 full_name: user.full_name,
@@ -699,4 +707,75 @@ pub fn reevaluate_if_known(
         reevaluate(c, exam, m, max_age, None, now)?;
     }
     Ok(())
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecordCertification {
+    #[schema(max_length = 100)]
+    pub subject: String,
+    #[schema(max_length = 100)]
+    pub level: String,
+    pub issued: NaiveDate,
+    #[serde(default)]
+    pub expires: Option<NaiveDate>,
+}
+
+/// Record a certification (资格认定) in the marker's archive, from qualification results. It
+/// is shown with the record; it waives neither training nor qualification for a new exam.
+#[utoipa::path(
+    tag = "markers",
+    params(("id" = String, Path, description = "Marker id")),
+    request_body = RecordCertification,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Recorded"),
+        (status = 404, description = "No such marker", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid (an expiry not after the issue date)", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/markers/{id}/certifications")]
+pub async fn record_certification(
+    state: web::Data<AppState>,
+    leader: Leader,
+    path: web::Path<String>,
+    body: Json<RecordCertification>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner();
+    let r = body.into_inner()?;
+    let subject = text("subject", &r.subject)?;
+    let level = text("level", &r.level)?;
+    if r.expires.is_some_and(|e| e <= r.issued) {
+        return Err(RuleError::invalid(
+            "invalid_certification",
+            "expires",
+            "a certification expires after it is issued",
+        )
+        .into());
+    }
+    let now = state.now();
+    let by = leader.id.clone();
+    let audit = leader.audit("marker.certification").object("marker", &id);
+    let entry = audit.clone();
+    let result = state
+        .db
+        .write(move |c| -> Result<(), ApiError> {
+            let m = db::markers::find(c, &id).map_err(missing("marker"))?;
+            let cert = db::markers::Certification {
+                marker_id: &m.id,
+                subject: &subject,
+                level: &level,
+                issued: r.issued,
+                expires: r.expires,
+                recorded_by: &by,
+            };
+            db::markers::record_certification(c, &cert, now)?;
+            entry
+                .details(serde_json::json!({ "subject": subject, "level": level }))
+                .append(c, now)?;
+            Ok(())
+        })
+        .await;
+    audit_refusal(&state, audit, result).await?;
+    Ok(HttpResponse::Created().finish())
 }

@@ -19,6 +19,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(markers::record_training)
         .service(markers::assign_questions)
         .service(markers::declare_relatives)
+        .service(markers::record_certification)
         .service(exam_settings::change_settings)
         .service(exams::add_question)
         .service(exams::put_template)
