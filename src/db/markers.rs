@@ -10,7 +10,8 @@ use super::schema::{
 use super::{DbConn, DbError, db_time};
 use crate::domain::marker_status::MarkerStatus;
 
-#[derive(Debug, Clone, Queryable, Selectable)]
+/// A marker's archive record, as read and as written.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = markers)]
 pub struct MarkerRow {
     pub id: String,
@@ -28,25 +29,7 @@ pub struct MarkerRow {
     pub created_by: String,
 }
 
-#[derive(Debug, Clone, Insertable)]
-#[diesel(table_name = markers)]
-pub struct NewMarker {
-    pub id: String,
-    pub user_id: String,
-    pub birth_date: NaiveDate,
-    pub school_code: String,
-    pub subject: String,
-    pub years_teaching: i32,
-    pub recommended_by: Option<String>,
-    pub recommending_school: Option<String>,
-    pub recommended_on: Option<NaiveDate>,
-    pub health_attested: bool,
-    pub conduct_attested: bool,
-    pub created_at: NaiveDateTime,
-    pub created_by: String,
-}
-
-pub fn insert(conn: &mut DbConn, m: &NewMarker) -> Result<(), DbError> {
+pub fn insert(conn: &mut DbConn, m: &MarkerRow) -> Result<(), DbError> {
     diesel::insert_into(markers::table).values(m.clone()).execute(conn)?;
     Ok(())
 }

@@ -145,7 +145,7 @@ pub fn check_confirmation(confirmer: &str, parties: [&str; 4], already: &[String
 /// The alphabet of anonymous codes: read aloud without ambiguity (no 0/O, 1/I/L, 2/Z, 5/S, 8/B).
 const CODE_ALPHABET: &[u8] = b"34679ACDEFGHJKMNPQRTUVWXY";
 
-/// A fresh anonymous code, `XXXX-XXXX`: 25^8 ≈ 1.5·10^11 codes, so a guess names no script; the
+/// A fresh anonymous code, four characters, a dash and four more: 25^8 ≈ 1.5·10^11 codes, so a guess names no script; the
 /// database's unique index catches the rare repeat (draw again). `rng` must be a CSPRNG: codes
 /// must not betray scan order.
 pub fn anonymous_code(rng: &mut impl rand::Rng) -> String {
@@ -175,6 +175,46 @@ impl Entry {
             Entry::Typed => "typed",
         }
     }
+}
+
+/// How an entry counts: only a scanning station reads the number off the barcode; a number
+/// from anywhere else was typed by a person, and a second custodian types it again.
+pub fn entry_counts_as(claimed: Entry, from_scanner: bool) -> Entry {
+    if claimed == Entry::Barcode && !from_scanner {
+        Entry::Typed
+    } else {
+        claimed
+    }
+}
+
+/// A candidate's second sheet: only when asked for, and only while the first one's scripts are
+/// still in intake (none marked). `beyond_intake` counts the first sheet's scripts past it.
+pub fn check_replacement(replaces: bool, beyond_intake: usize) -> Result<(), RuleError> {
+    if !replaces {
+        return Err(RuleError::conflict(
+            "sheet_exists",
+            "this candidate's sheet is in already; send replaces=true to replace it while its scripts are unmarked",
+        ));
+    }
+    if beyond_intake > 0 {
+        return Err(RuleError::conflict(
+            "sheet_in_marking",
+            "the sheet it would replace is being marked",
+        ));
+    }
+    Ok(())
+}
+
+/// Technical treatment is for scripts that need it, nothing else (R9): a treated or released
+/// script is not re-cut by one custodian.
+pub fn check_treatable(script_state: &str) -> Result<(), RuleError> {
+    if script_state != "needs_treatment" {
+        return Err(RuleError::conflict(
+            "no_treatment_needed",
+            format!("the script is {script_state}; only scripts that need treatment are treated"),
+        ));
+    }
+    Ok(())
 }
 
 /// The second entry of a typed admission number: by someone else, and the same number.
@@ -259,6 +299,18 @@ mod tests {
             "already_confirmed"
         );
         assert_eq!(check_confirmation("e", parties, &[]).unwrap_err().code(), "not_a_party");
+    }
+
+    #[test]
+    fn only_a_scanner_reads_barcodes_and_only_unmarked_sheets_are_replaced() {
+        assert_eq!(entry_counts_as(Entry::Barcode, true), Entry::Barcode);
+        assert_eq!(entry_counts_as(Entry::Barcode, false), Entry::Typed);
+        assert_eq!(entry_counts_as(Entry::Typed, true), Entry::Typed);
+        assert_eq!(check_replacement(false, 0).unwrap_err().code(), "sheet_exists");
+        assert_eq!(check_replacement(true, 1).unwrap_err().code(), "sheet_in_marking");
+        assert!(check_replacement(true, 0).is_ok());
+        assert!(check_treatable("needs_treatment").is_ok());
+        assert_eq!(check_treatable("held").unwrap_err().code(), "no_treatment_needed");
     }
 
     #[test]

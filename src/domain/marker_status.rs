@@ -77,6 +77,18 @@ impl MarkerStatus {
     }
 }
 
+/// Questions are assigned to a marker appointed to the exam and still in good standing.
+pub fn check_assignable(status: MarkerStatus) -> Result<(), RuleError> {
+    use MarkerStatus as S;
+    match status {
+        S::Appointed | S::Trained | S::Qualified | S::Active | S::Paused => Ok(()),
+        other => Err(RuleError::conflict(
+            "invalid_transition",
+            format!("the marker is {} for this exam; appoint first", other.as_str()),
+        )),
+    }
+}
+
 /// The status after `event`, or a refusal naming the current status.
 pub fn transition(from: MarkerStatus, event: MarkerEvent) -> Result<MarkerStatus, RuleError> {
     use MarkerEvent as E;
@@ -129,6 +141,21 @@ mod tests {
         let e = transition(MarkerStatus::Eligible, E::Qualify).unwrap_err();
         assert_eq!(e.code(), "invalid_transition");
         assert!(e.to_string().contains("eligible"));
+    }
+
+    #[test]
+    fn questions_go_to_appointed_markers_only() {
+        assert!(check_assignable(MarkerStatus::Appointed).is_ok());
+        assert!(check_assignable(MarkerStatus::Paused).is_ok());
+        for s in [
+            MarkerStatus::Applied,
+            MarkerStatus::Eligible,
+            MarkerStatus::Ineligible,
+            MarkerStatus::Suspended,
+            MarkerStatus::Dismissed,
+        ] {
+            assert_eq!(check_assignable(s).unwrap_err().code(), "invalid_transition");
+        }
     }
 
     fn event() -> impl Strategy<Value = MarkerEvent> {

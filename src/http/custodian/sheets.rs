@@ -12,7 +12,7 @@ use super::sheet_form::{self, SheetForm};
 use crate::db::{self, DbConn};
 use crate::domain::RuleError;
 use crate::domain::candidate::normalise_admission_number;
-use crate::domain::custody::{Entry, anonymous_code, check_batch_open};
+use crate::domain::custody::{Entry, anonymous_code, check_batch_open, check_replacement, entry_counts_as};
 use crate::domain::template::SheetTemplate;
 use crate::http::audit_entry::{Audit, audit_refusal};
 use crate::http::caller::Custodian;
@@ -85,17 +85,11 @@ fn admit(
     let sheet_lookup = sheet_lookup(vault, &batch.exam_id, &candidate_id);
     let replacing = match db::scripts::active_sheet_of(c, &batch.exam_id, &sheet_lookup)? {
         None => None,
-        Some(_) if !replaces => {
-            return Err(RuleError::conflict(
-                "sheet_exists",
-                "this candidate's sheet is in already; send replaces=true to replace it while its scripts are unmarked",
-            )
-            .into());
+        Some(old) => {
+            let beyond = db::scripts::scripts_beyond_intake(c, &old.exam_id, &old.id)?;
+            check_replacement(replaces, usize::try_from(beyond).unwrap_or(usize::MAX))?;
+            Some(old.id)
         }
-        Some(old) if db::scripts::scripts_beyond_intake(c, &old.exam_id, &old.id)? > 0 => {
-            return Err(RuleError::conflict("sheet_in_marking", "the sheet it would replace is being marked").into());
-        }
-        Some(old) => Some(old.id),
     };
     Ok(Admitted {
         exam_id: batch.exam_id,
@@ -200,13 +194,7 @@ async fn intake(
             Ok((admit(c, &vault, &who, &batch, &number, replaces)?, scanner))
         })
         .await?;
-    // Only a scanning station reads the number off the barcode; a number from anywhere else
-    // was typed by a person, and a second custodian types it again.
-    let entry = if entry == Entry::Barcode && !scanner {
-        Entry::Typed
-    } else {
-        entry
-    };
+    let entry = entry_counts_as(entry, scanner);
     // Counted before anything is decoded: each page may decode to the per-page limit, so the
     // count bounds the memory one upload can take.
     if pages.len() != admitted.template.pages as usize {

@@ -9,6 +9,7 @@ use super::duty::two_on_duty;
 use super::images::{page_context, put_content};
 use crate::db;
 use crate::domain::RuleError;
+use crate::domain::custody::check_treatable;
 use crate::domain::template::Region;
 use crate::http::audit_entry::{Audit, audit_refusal};
 use crate::http::caller::Custodian;
@@ -131,16 +132,7 @@ async fn treat(state: &AppState, me: &str, script_id: &str, t: Treatment, audit:
         .read(move |c| -> Result<_, ApiError> {
             let script = db::scripts::script(c, &sid).map_err(missing("script"))?;
             two_on_duty(c, &script.exam_id, &who)?;
-            if script.state != "needs_treatment" {
-                return Err(RuleError::conflict(
-                    "no_treatment_needed",
-                    format!(
-                        "the script is {}; only scripts that need treatment are treated",
-                        script.state
-                    ),
-                )
-                .into());
-            }
+            check_treatable(&script.state)?;
             let page = db::scripts::page(c, &script.exam_id, &script.sheet_id, script.page)?;
             let template = db::exams::template_of(c, &script.exam_id)?.ok_or(ApiError::NotFound("template"))?;
             Ok((script, page, template))

@@ -12,7 +12,7 @@ use crate::db::markers::{Change, MarkerRow};
 use crate::db::{self, DbConn};
 use crate::domain::RuleError;
 use crate::domain::eligibility::{Ineligibility, MarkerFacts, eligibility};
-use crate::domain::marker_status::{MarkerEvent, MarkerStatus, transition};
+use crate::domain::marker_status::{MarkerEvent, MarkerStatus, check_assignable, transition};
 use crate::domain::role::{Role, check_person, check_username};
 use crate::http::audit_entry::audit_refusal;
 use crate::http::caller::{Caller, Leader};
@@ -145,7 +145,7 @@ pub async fn create_marker(
             let rec = m.recommendation.as_ref();
             db::markers::insert(
                 c,
-                &db::markers::NewMarker {
+                &MarkerRow {
                     id: id.clone(),
                     user_id: user_id.clone(),
                     birth_date: m.birth_date,
@@ -470,20 +470,7 @@ pub async fn assign_questions(
             let exam = exam_by_code(c, &a.exam)?;
             super::exams::not_related(c, &exam.id, &me)?;
             let status = db::markers::status(c, &exam.id, &m.id)?;
-            if matches!(
-                status,
-                MarkerStatus::Applied
-                    | MarkerStatus::Eligible
-                    | MarkerStatus::Ineligible
-                    | MarkerStatus::Suspended
-                    | MarkerStatus::Dismissed
-            ) {
-                return Err(RuleError::conflict(
-                    "invalid_transition",
-                    format!("the marker is {} for this exam; appoint first", status.as_str()),
-                )
-                .into());
-            }
+            check_assignable(status)?;
             for q in &a.questions {
                 let qid = question_id(c, &exam, q)?;
                 db::markers::assign_question(c, &exam.id, &m.id, &qid)?;
