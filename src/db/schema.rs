@@ -199,6 +199,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     trainings,
     marker_questions,
     certifications,
+    prescored_scripts,
+    qualification_attempts,
+    qualification_tasks,
+    discipline_entries,
 );
 
 diesel::table! {
@@ -318,11 +322,12 @@ diesel::table! {
     image_tokens (exam_id, token_hash) {
         exam_id -> Text,
         token_hash -> Text,
-        script_id -> Text,
+        script_id -> Nullable<Text>,
         image_key -> Text,
         holder -> Text,
         expires_at -> Timestamp,
         revoked -> Bool,
+        prescored_id -> Nullable<Text>,
     }
 }
 
@@ -386,6 +391,9 @@ diesel::table! {
         evidence -> Text,
         status -> Text,
         opened_at -> Timestamp,
+        decision -> Nullable<Text>,
+        decided_by -> Nullable<Text>,
+        decided_at -> Nullable<Timestamp>,
     }
 }
 
@@ -419,6 +427,62 @@ diesel::table! {
         issued -> Date,
         expires -> Nullable<Date>,
         recorded_by -> Text,
+        recorded_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    prescored_scripts (exam_id, id) {
+        exam_id -> Text,
+        id -> Text,
+        question_id -> Text,
+        role -> Text,
+        definitive -> BigInt,
+        image_key -> Text,
+        uploaded_by -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    qualification_attempts (exam_id, id) {
+        exam_id -> Text,
+        id -> Text,
+        marker_id -> Text,
+        question_id -> Text,
+        n -> Integer,
+        started_at -> Timestamp,
+        finished_at -> Nullable<Timestamp>,
+        passed -> Nullable<Bool>,
+        within_count -> Nullable<Integer>,
+        total -> Integer,
+        max_deviation -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    qualification_tasks (exam_id, id) {
+        exam_id -> Text,
+        id -> Text,
+        attempt_id -> Text,
+        prescored_id -> Text,
+        position -> Integer,
+        score -> Nullable<BigInt>,
+        deviation -> Nullable<BigInt>,
+        scored_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    discipline_entries (exam_id, id) {
+        exam_id -> Text,
+        id -> Text,
+        marker_id -> Text,
+        kind -> Text,
+        reason -> Text,
+        approval_id -> Text,
+        requested_by -> Text,
+        decided_by -> Text,
         recorded_at -> Timestamp,
     }
 }

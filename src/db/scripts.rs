@@ -314,20 +314,32 @@ pub fn set_image(conn: &mut DbConn, exam_id: &str, id: &str, image_key: &str, st
     Ok(())
 }
 
+/// What an image link shows: a live script or a pre-scored one.
+#[derive(Debug, Clone, Copy)]
+pub enum ImageOf<'a> {
+    Script(&'a str),
+    Prescored(&'a str),
+}
+
 pub fn insert_image_token(
     conn: &mut DbConn,
     exam_id: &str,
     token_hash: &str,
-    script_id: &str,
+    of: ImageOf<'_>,
     image_key: &str,
     holder: &str,
     expires_at: DateTime<Utc>,
 ) -> Result<(), DbError> {
+    let (script, prescored) = match of {
+        ImageOf::Script(id) => (Some(id), None),
+        ImageOf::Prescored(id) => (None, Some(id)),
+    };
     diesel::insert_into(image_tokens::table)
         .values((
             image_tokens::exam_id.eq(exam_id),
             image_tokens::token_hash.eq(token_hash),
-            image_tokens::script_id.eq(script_id),
+            image_tokens::script_id.eq(script),
+            image_tokens::prescored_id.eq(prescored),
             image_tokens::image_key.eq(image_key),
             image_tokens::holder.eq(holder),
             image_tokens::expires_at.eq(db_time(expires_at)),
@@ -337,17 +349,13 @@ pub fn insert_image_token(
     Ok(())
 }
 
-/// The image a live token opens: (image key, script id), unless revoked or expired.
-pub fn image_for_token(
-    conn: &mut DbConn,
-    token_hash: &str,
-    now: DateTime<Utc>,
-) -> Result<Option<(String, String)>, DbError> {
+/// The image key a live token opens, unless revoked or expired.
+pub fn image_for_token(conn: &mut DbConn, token_hash: &str, now: DateTime<Utc>) -> Result<Option<String>, DbError> {
     Ok(image_tokens::table
         .filter(image_tokens::token_hash.eq(token_hash))
         .filter(image_tokens::revoked.eq(false))
         .filter(image_tokens::expires_at.gt(db_time(now)))
-        .select((image_tokens::image_key, image_tokens::script_id))
+        .select(image_tokens::image_key)
         .first(conn)
         .optional()?)
 }
@@ -364,11 +372,33 @@ pub fn revoke_image_tokens(conn: &mut DbConn, exam_id: &str, script_id: &str) ->
     .execute(conn)?)
 }
 
-/// Whether any script's current image is this object (then it is kept).
+/// Ends a holder's links to a pre-scored script (its qualification task was scored).
+pub fn revoke_prescored_tokens(
+    conn: &mut DbConn,
+    exam_id: &str,
+    prescored_id: &str,
+    holder: &str,
+) -> Result<usize, DbError> {
+    Ok(diesel::update(
+        image_tokens::table
+            .filter(image_tokens::exam_id.eq(exam_id))
+            .filter(image_tokens::prescored_id.eq(prescored_id))
+            .filter(image_tokens::holder.eq(holder))
+            .filter(image_tokens::revoked.eq(false)),
+    )
+    .set(image_tokens::revoked.eq(true))
+    .execute(conn)?)
+}
+
+/// Whether any script's (or pre-scored script's) current image is this object (then it is kept).
 pub fn image_in_use(conn: &mut DbConn, image_key: &str) -> Result<bool, DbError> {
     let n: i64 = scripts::table
         .filter(scripts::image_key.eq(image_key))
         .count()
         .get_result(conn)?;
-    Ok(n > 0)
+    let p: i64 = super::schema::prescored_scripts::table
+        .filter(super::schema::prescored_scripts::image_key.eq(image_key))
+        .count()
+        .get_result(conn)?;
+    Ok(n + p > 0)
 }

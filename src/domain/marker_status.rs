@@ -94,6 +94,10 @@ pub fn transition(from: MarkerStatus, event: MarkerEvent) -> Result<MarkerStatus
     use MarkerEvent as E;
     use MarkerStatus as S;
     let to = match (from, event) {
+        // Re-applying the rules never fails: a marker out of the room stays out, and one at
+        // work or awaiting review stays where the review will decide.
+        (S::Dismissed | S::Suspended, E::Evaluated(_)) => Some(from),
+        (S::Paused, E::Evaluated(_)) => Some(S::Paused),
         (S::Dismissed, _) => None,
         (_, E::Dismiss) => Some(S::Dismissed),
         (S::Applied | S::Eligible | S::Ineligible, E::Evaluated(ok)) => {
@@ -103,10 +107,13 @@ pub fn transition(from: MarkerStatus, event: MarkerEvent) -> Result<MarkerStatus
         // it the marker is paused (and a review opened) instead.
         (S::Appointed | S::Trained | S::Qualified, E::Evaluated(false)) => Some(S::Ineligible),
         (S::Active, E::Evaluated(false)) => Some(S::Paused),
-        (S::Appointed | S::Trained | S::Qualified | S::Active | S::Paused, E::Evaluated(true)) => Some(from),
+        (S::Appointed | S::Trained | S::Qualified | S::Active, E::Evaluated(true)) => Some(from),
         (S::Eligible, E::Appoint) => Some(S::Appointed),
         (S::Appointed | S::Trained, E::Train) => Some(S::Trained),
+        // Training or qualifying for a further question leaves a marker further on where they are.
+        (S::Qualified | S::Active | S::Paused, E::Train) => Some(from),
         (S::Trained | S::Qualified, E::Qualify) => Some(S::Qualified),
+        (S::Active, E::Qualify) => Some(S::Active),
         (S::Qualified | S::Active, E::Activate) => Some(S::Active),
         (S::Active, E::Pause) => Some(S::Paused),
         (S::Paused, E::Reinstate) => Some(S::Active),
@@ -141,6 +148,29 @@ mod tests {
         let e = transition(MarkerStatus::Eligible, E::Qualify).unwrap_err();
         assert_eq!(e.code(), "invalid_transition");
         assert!(e.to_string().contains("eligible"));
+    }
+
+    #[test]
+    fn re_applying_the_rules_never_fails() {
+        for s in MarkerStatus::ALL {
+            for ok in [true, false] {
+                let to = transition(s, MarkerEvent::Evaluated(ok)).unwrap();
+                if matches!(
+                    s,
+                    MarkerStatus::Paused | MarkerStatus::Suspended | MarkerStatus::Dismissed
+                ) {
+                    assert_eq!(to, s, "{s:?} stays");
+                }
+            }
+        }
+        assert_eq!(
+            transition(MarkerStatus::Active, MarkerEvent::Train).unwrap(),
+            MarkerStatus::Active
+        );
+        assert_eq!(
+            transition(MarkerStatus::Active, MarkerEvent::Qualify).unwrap(),
+            MarkerStatus::Active
+        );
     }
 
     #[test]
@@ -189,7 +219,7 @@ mod tests {
                 }
                 if next == MarkerStatus::Ineligible { appointed = false; trained = false; qualified = false; }
                 if next.marks() { prop_assert!(appointed && trained && qualified); }
-                if s == MarkerStatus::Dismissed { prop_assert!(false, "left dismissal"); }
+                if s == MarkerStatus::Dismissed { prop_assert_eq!(next, MarkerStatus::Dismissed, "left dismissal"); }
                 s = next;
             }
         }

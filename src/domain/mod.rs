@@ -12,6 +12,7 @@ pub mod eligibility;
 pub mod error;
 pub mod exam;
 pub mod marker_status;
+pub mod qualification;
 pub mod question;
 pub mod role;
 pub mod rule_change;

@@ -72,6 +72,23 @@ pub struct Question {
     pub criteria: Vec<Criterion>,
 }
 
+impl Question {
+    /// A score this question can be given: a multiple of its step within [0, max].
+    pub fn check_score(&self, field: &str, score: Score) -> Result<(), RuleError> {
+        if score < Score::ZERO || score > self.max || !score.is_multiple_of(self.step) {
+            return Err(RuleError::invalid(
+                "invalid_score",
+                field,
+                format!(
+                    "question {} takes a score from 0 to {} in steps of {}",
+                    self.code, self.max, self.step
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// The most independent marks a question may ask for; beyond this nobody means it.
 const MAX_MARKS_REQUIRED: u32 = 9;
 

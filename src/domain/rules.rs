@@ -46,6 +46,13 @@ pub struct MarkingRules {
     /// How long a marker holds a leased task.
     #[serde(deserialize_with = "super::whole::deserialize")]
     pub lease_minutes: u32,
+    /// Qualification: this share of the calibration set must lie within the question's tolerance.
+    pub qualification_pass_share: f64,
+    /// Qualification: no score may lie further than this many tolerances from the definitive one.
+    pub qualification_max_deviation_tolerances: f64,
+    /// Qualification: attempts a marker has per question, each on a fresh random order.
+    #[serde(deserialize_with = "super::whole::deserialize")]
+    pub qualification_attempts: u32,
 }
 
 impl Default for MarkingRules {
@@ -67,6 +74,9 @@ impl Default for MarkingRules {
             default_tolerance_percent: 10,
             default_final_step: Score::from_hundredths(50),
             lease_minutes: 10,
+            qualification_pass_share: 0.7,
+            qualification_max_deviation_tolerances: 2.0,
+            qualification_attempts: 2,
         }
     }
 }
@@ -91,6 +101,23 @@ impl MarkingRules {
         share("severity_limit_fraction", self.severity_limit_fraction)?;
         share("central_sd_ratio", self.central_sd_ratio)?;
         share("drift_min_change_fraction", self.drift_min_change_fraction)?;
+        share("qualification_pass_share", self.qualification_pass_share)?;
+        if !(self.qualification_max_deviation_tolerances.is_finite()
+            && self.qualification_max_deviation_tolerances >= 1.0)
+        {
+            return Err(RuleError::invalid(
+                "invalid_setting",
+                "qualification_max_deviation_tolerances",
+                "qualification_max_deviation_tolerances must be at least 1",
+            ));
+        }
+        if !(1..=10).contains(&self.qualification_attempts) {
+            return Err(RuleError::invalid(
+                "invalid_setting",
+                "qualification_attempts",
+                "qualification_attempts must be between 1 and 10",
+            ));
+        }
         if !(self.trigger_p > 0.0 && self.trigger_p < 1.0) {
             return Err(RuleError::invalid(
                 "invalid_setting",

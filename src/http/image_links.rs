@@ -24,14 +24,26 @@ pub fn mint(
     now: DateTime<Utc>,
     life: Duration,
 ) -> Result<(String, DateTime<Utc>), ApiError> {
+    let of = db::scripts::ImageOf::Script(&script.id);
+    mint_for(c, &script.exam_id, of, &script.image_key, holder, now + life)
+}
+
+/// Mints a link to one stored masked image, of a live or a pre-scored script.
+pub fn mint_for(
+    c: &mut DbConn,
+    exam_id: &str,
+    of: db::scripts::ImageOf<'_>,
+    image_key: &str,
+    holder: &str,
+    expires: DateTime<Utc>,
+) -> Result<(String, DateTime<Utc>), ApiError> {
     let token = random_key();
-    let expires = now + life;
     db::scripts::insert_image_token(
         c,
-        &script.exam_id,
+        exam_id,
         &sha256_hex(token.as_bytes()),
-        &script.id,
-        &script.image_key,
+        of,
+        image_key,
         holder,
         expires,
     )?;
@@ -64,7 +76,7 @@ pub async fn image(state: web::Data<AppState>, path: web::Path<String>) -> Resul
         .db
         .read(move |c| db::scripts::image_for_token(c, &hash, now).map_err(ApiError::from))
         .await?;
-    let Some((key, _script)) = found else {
+    let Some(key) = found else {
         return Err(gone());
     };
     let bytes = state.storage.get(&key).await.map_err(|_| gone())?;

@@ -11,6 +11,7 @@ pub mod image_links;
 pub mod json;
 pub mod leader;
 pub mod openapi;
+pub mod page_form;
 pub mod query_errors;
 pub mod request_id;
 pub mod schemas;

@@ -196,10 +196,29 @@ fn rule_properties() -> ObjectBuilder {
         whole(0, Some(100), "default tolerance, % of the maximum"),
     );
     b = p(b, "default_final_step", RefOr::T(positive_score()));
-    p(
+    b = p(
         b,
         "lease_minutes",
         whole(1, Some(240), "how long a marker holds a leased task"),
+    );
+    b = p(
+        b,
+        "qualification_pass_share",
+        share("qualification: share of the calibration set within the tolerance"),
+    );
+    let deviation = ObjectBuilder::new()
+        .schema_type(Type::Number)
+        .minimum(Some(1.0))
+        .description(Some("qualification: no score further than this many tolerances"));
+    b = p(
+        b,
+        "qualification_max_deviation_tolerances",
+        RefOr::T(deviation.build().into()),
+    );
+    p(
+        b,
+        "qualification_attempts",
+        whole(1, Some(10), "qualification: attempts per question"),
     )
 }
 

@@ -5,9 +5,9 @@ mod candidates;
 mod chain;
 mod duty;
 mod handovers;
-mod images;
+pub(crate) mod images;
 mod sheet_form;
-mod sheets;
+pub(crate) mod sheets;
 mod shifts;
 mod treatment;
 

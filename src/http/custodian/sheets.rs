@@ -104,7 +104,7 @@ fn admit(
 }
 
 /// Decoding and treatment, off the async threads.
-async fn treat(
+pub(crate) async fn treat_pages(
     form_pages: Vec<(String, Vec<u8>)>,
     template: SheetTemplate,
     state: &AppState,
@@ -204,7 +204,7 @@ async fn intake(
         };
         return Err(scan_problem(e, "page"));
     }
-    let treated = treat(pages, admitted.template.clone(), state).await?;
+    let treated = treat_pages(pages, admitted.template.clone(), state).await?;
     let sheet_id = db::new_id();
     let stored = store_sheet(state, &sheet_id, &treated).await?;
     let result = record(state, me, &sheet_id, entry, &admitted, &treated, &stored, audit).await;

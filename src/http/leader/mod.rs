@@ -5,6 +5,7 @@ pub(crate) mod approvals;
 mod exam_settings;
 mod exams;
 pub(crate) mod markers;
+mod prescored;
 
 pub use exams::{exam_by_code, not_related};
 
@@ -20,6 +21,8 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(markers::assign_questions)
         .service(markers::declare_relatives)
         .service(markers::record_certification)
+        .service(prescored::upload_prescored)
+        .service(prescored::list_prescored)
         .service(exam_settings::change_settings)
         .service(exams::add_question)
         .service(exams::put_template)

@@ -1,0 +1,11 @@
+DELETE FROM image_tokens WHERE prescored_id IS NOT NULL;
+ALTER TABLE image_tokens DROP CONSTRAINT image_tokens_one_subject;
+ALTER TABLE image_tokens DROP COLUMN prescored_id;
+ALTER TABLE image_tokens ALTER COLUMN script_id SET NOT NULL;
+ALTER TABLE marker_reviews DROP COLUMN decided_at;
+ALTER TABLE marker_reviews DROP COLUMN decided_by;
+ALTER TABLE marker_reviews DROP COLUMN decision;
+DROP TABLE discipline_entries;
+DROP TABLE qualification_tasks;
+DROP TABLE qualification_attempts;
+DROP TABLE prescored_scripts;
