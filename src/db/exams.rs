@@ -138,6 +138,10 @@ pub fn by_code(conn: &mut DbConn, code: &str) -> Result<ExamRow, DbError> {
         .first(conn)?)
 }
 
+pub fn by_id(conn: &mut DbConn, id: &str) -> Result<ExamRow, DbError> {
+    Ok(exams::table.find(id).select(ExamRow::as_select()).first(conn)?)
+}
+
 /// The exam, its row locked for the rest of the transaction on PostgreSQL, so that changes
 /// made from what was read (its rules, its next question position) take turns and none is lost
 /// (SQLite has one writer, so it needs no lock).

@@ -59,6 +59,16 @@ pub fn status(conn: &mut DbConn, exam_id: &str, marker_id: &str) -> Result<Marke
     }
 }
 
+/// The eligibility reasons in force (JSON array; `[]` before anything was recorded).
+pub fn reasons(conn: &mut DbConn, exam_id: &str, marker_id: &str) -> Result<String, DbError> {
+    Ok(marker_exams::table
+        .find((exam_id, marker_id))
+        .select(marker_exams::reasons)
+        .first(conn)
+        .optional()?
+        .unwrap_or_else(|| "[]".into()))
+}
+
 pub struct Change<'a> {
     pub exam_id: &'a str,
     pub marker_id: &'a str,
@@ -229,6 +239,15 @@ pub fn assign_question(conn: &mut DbConn, exam_id: &str, marker_id: &str, questi
             .execute(conn)?;
     }
     Ok(())
+}
+
+/// The markers with a standing in the exam: (record, status, since).
+pub fn of_exam(conn: &mut DbConn, exam_id: &str) -> Result<Vec<(MarkerRow, String, NaiveDateTime)>, DbError> {
+    Ok(marker_exams::table
+        .inner_join(markers::table)
+        .filter(marker_exams::exam_id.eq(exam_id))
+        .select((MarkerRow::as_select(), marker_exams::status, marker_exams::updated_at))
+        .load(conn)?)
 }
 
 /// Per exam: (exam id, status, reasons JSON).

@@ -166,6 +166,7 @@ diesel::table! {
 diesel::joinable!(questions -> exams (exam_id));
 diesel::joinable!(service_client_exams -> exams (exam_id));
 diesel::joinable!(service_client_exams -> service_clients (client_id));
+diesel::joinable!(marker_exams -> markers (marker_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,

@@ -16,6 +16,8 @@ pub enum ApprovalKind {
     OpenBatch,
     ReleaseBatch,
     SuspendMarker,
+    /// Dismiss a marker from an exam: a sanction, like suspension, taken by two chief leaders.
+    DismissMarker,
     Lock,
     Release,
     Unlock,
@@ -47,11 +49,12 @@ impl Authority {
 }
 
 impl ApprovalKind {
-    pub const ALL: [ApprovalKind; 8] = [
+    pub const ALL: [ApprovalKind; 9] = [
         ApprovalKind::ActivateStaff,
         ApprovalKind::OpenBatch,
         ApprovalKind::ReleaseBatch,
         ApprovalKind::SuspendMarker,
+        ApprovalKind::DismissMarker,
         ApprovalKind::Lock,
         ApprovalKind::Release,
         ApprovalKind::Unlock,
@@ -64,6 +67,7 @@ impl ApprovalKind {
             ApprovalKind::OpenBatch => "open_batch",
             ApprovalKind::ReleaseBatch => "release_batch",
             ApprovalKind::SuspendMarker => "suspend_marker",
+            ApprovalKind::DismissMarker => "dismiss_marker",
             ApprovalKind::Lock => "lock",
             ApprovalKind::Release => "release",
             ApprovalKind::Unlock => "unlock",

@@ -292,6 +292,14 @@ impl Guard for CustodianRole {
     }
 }
 
+pub struct MarkerRole;
+impl Guard for MarkerRole {
+    const WHO: &'static str = "a marker";
+    fn allows(c: &Caller) -> bool {
+        c.role == Role::Marker
+    }
+}
+
 pub struct StaffRole;
 impl Guard for StaffRole {
     const WHO: &'static str = "a leader or custodian";
@@ -305,3 +313,4 @@ pub type Leader = Authorized<LeaderRole>;
 pub type Chief = Authorized<ChiefRole>;
 pub type Custodian = Authorized<CustodianRole>;
 pub type Staff = Authorized<StaffRole>;
+pub type MarkerCaller = Authorized<MarkerRole>;

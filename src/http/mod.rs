@@ -10,6 +10,7 @@ pub mod health;
 pub mod image_links;
 pub mod json;
 pub mod leader;
+pub mod marker;
 pub mod openapi;
 pub mod page_form;
 pub mod query_errors;
@@ -62,6 +63,7 @@ fn api_scope() -> utoipa_actix_web::scope::Scope<
         .configure(admin::routes)
         .configure(leader::routes)
         .configure(custodian::routes)
+        .configure(marker::routes)
         .configure(image_links::routes)
 }
 

@@ -227,6 +227,33 @@ fn exam_scoped_rows(user: &str, client: &str) -> Vec<(&'static str, String)> {
                  VALUES ('{{exam}}', 'tok-1', 'script-1', 'img', '{user}', CURRENT_TIMESTAMP, FALSE)"
             ),
         ),
+        (
+            "prescored_scripts",
+            format!(
+                "INSERT INTO prescored_scripts (exam_id, id, question_id, role, definitive, image_key, uploaded_by, \
+                 created_at) VALUES ('{{exam}}', 'pre-1', 'q-1', 'calibration', 3000, 'img', '{user}', CURRENT_TIMESTAMP)"
+            ),
+        ),
+        (
+            "qualification_attempts",
+            "INSERT INTO qualification_attempts (exam_id, id, marker_id, question_id, n, started_at, total) \
+             VALUES ('{exam}', 'att-1', 'marker-1', 'q-1', 1, CURRENT_TIMESTAMP, 1)"
+                .to_string(),
+        ),
+        (
+            "qualification_tasks",
+            "INSERT INTO qualification_tasks (exam_id, id, attempt_id, prescored_id, position) \
+             VALUES ('{exam}', 'qt-1', 'att-1', 'pre-1', 1)"
+                .to_string(),
+        ),
+        (
+            "discipline_entries",
+            format!(
+                "INSERT INTO discipline_entries (exam_id, id, marker_id, kind, reason, approval_id, requested_by, \
+                 decided_by, recorded_at) VALUES ('{{exam}}', 'd-1', 'marker-1', 'suspended', 'r', 'approval-{{real}}', \
+                 '{user}', '{user}', CURRENT_TIMESTAMP)"
+            ),
+        ),
     ]
 }
 

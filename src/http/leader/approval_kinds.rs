@@ -17,6 +17,7 @@ use crate::domain::role::Person;
 use crate::domain::template::template_complete;
 use crate::http::custodian::two_on_duty;
 use crate::http::error::{ApiError, missing};
+use crate::http::leader::marker_standing::{SanctionPayload, apply_sanction, check_sanction};
 
 /// `activate_staff`: the leader or custodian account to activate.
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
@@ -47,6 +48,8 @@ pub enum ApprovalPayload {
     ActivateStaff(ActivateStaffPayload),
     OpenBatch(OpenBatchPayload),
     ReleaseBatch(ReleaseBatchPayload),
+    /// `suspend_marker` and `dismiss_marker`.
+    Sanction(SanctionPayload),
 }
 
 fn payload_of<T: serde::de::DeserializeOwned>(
@@ -108,6 +111,11 @@ pub fn check_payload(
             check_release(batch.status()?, db::scripts::release_blockers(c, &exam.id, &batch.id)?)?;
             canonical(&ApprovalPayload::ReleaseBatch(p))
         }
+        (ApprovalKind::SuspendMarker | ApprovalKind::DismissMarker, Some(exam)) => {
+            let p: SanctionPayload = payload_of(kind, payload, "{\"marker_id\": …, \"reason\": …}")?;
+            let checked = check_sanction(c, &exam.id, p, kind == ApprovalKind::DismissMarker)?;
+            canonical(&ApprovalPayload::Sanction(checked))
+        }
         (other, _) => Err(RuleError::invalid(
             "unsupported_kind",
             "kind",
@@ -137,7 +145,9 @@ fn canonical(p: &ApprovalPayload) -> Result<String, ApiError> {
 /// The account a request is about, shown by name to whoever decides it.
 pub fn subject(kind: ApprovalKind, payload: &serde_json::Value) -> Option<String> {
     match kind {
-        ApprovalKind::ActivateStaff => payload.get("user_id").and_then(|v| v.as_str()).map(str::to_string),
+        ApprovalKind::ActivateStaff | ApprovalKind::SuspendMarker | ApprovalKind::DismissMarker => {
+            payload.get("user_id").and_then(|v| v.as_str()).map(str::to_string)
+        }
         _ => None,
     }
 }
@@ -175,6 +185,10 @@ pub fn apply(c: &mut DbConn, row: &ApprovalRow, now: DateTime<Utc>) -> Result<()
             db::custody::set_released(c, exam_id, &batch.id, now)?;
             db::scripts::release_held(c, exam_id, &batch.id, now)?;
             Ok(())
+        }
+        (ApprovalKind::SuspendMarker | ApprovalKind::DismissMarker, Some(exam_id)) => {
+            let p: SanctionPayload = payload_of(kind, &payload, "").map_err(internal)?;
+            apply_sanction(c, exam_id, &p, kind == ApprovalKind::DismissMarker, row, now)
         }
         (other, _) => Err(ApiError::Internal(format!("no effect defined for {}", other.as_str()))),
     }

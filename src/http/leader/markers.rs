@@ -1,7 +1,7 @@
 //! The marker archive over HTTP (R2, R4): records made by leaders, vetting per exam with every
 //! failed rule named, appointment, training, question assignment; relatives declared by staff.
 
-use actix_web::{HttpResponse, get, post, web};
+use actix_web::{HttpResponse, post, web};
 use chrono::{NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -190,6 +190,14 @@ fn evaluate(c: &mut DbConn, exam: &ExamRow, m: &MarkerRow, max_age: u32) -> Resu
         relatives_sitting: db::markers::relatives_sitting(c, &exam.id, &m.user_id)?,
     };
     Ok(eligibility(&facts, first_day(exam), max_age))
+}
+
+/// The failed rules, as readable reasons.
+pub fn evaluate_reasons(c: &mut DbConn, exam: &ExamRow, m: &MarkerRow, max_age: u32) -> Result<Vec<String>, ApiError> {
+    Ok(evaluate(c, exam, m, max_age)?
+        .iter()
+        .map(|f| f.reason(max_age))
+        .collect())
 }
 
 fn reasons_json(failed: &[Ineligibility], max_age: u32) -> String {
@@ -487,127 +495,6 @@ pub async fn assign_questions(
         })
         .await;
     audit_refusal(&state, audit, result).await.map(web::Json)
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ExamRecord {
-    pub exam: String,
-    pub status: String,
-    pub reasons: Vec<String>,
-    #[schema(value_type = Vec<Object>)]
-    pub history: Vec<serde_json::Value>,
-    #[schema(value_type = Vec<Object>)]
-    pub training: Vec<serde_json::Value>,
-    pub questions: Vec<String>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct MarkerView {
-    pub id: String,
-    pub username: String,
-    pub full_name: String,
-    pub birth_date: NaiveDate,
-    pub school_code: String,
-    pub subject: String,
-    pub years_teaching: i32,
-    pub recommended_by: Option<String>,
-    pub recommending_school: Option<String>,
-    pub recommended_on: Option<NaiveDate>,
-    pub health_attested: bool,
-    pub conduct_attested: bool,
-    /// Per exam: eligibility reasons, status and its history, training, questions.
-    pub exams: Vec<ExamRecord>,
-    /// Certifications (资格认定); they do not waive training or qualification for a new exam.
-    #[schema(value_type = Vec<Object>)]
-    pub certifications: Vec<serde_json::Value>,
-}
-
-fn exam_record(
-    c: &mut DbConn,
-    m: &MarkerRow,
-    exam_id: String,
-    status: String,
-    reasons: String,
-) -> Result<ExamRecord, ApiError> {
-    let codes = db::exams::questions_of(c, &exam_id)?;
-    let code_of = |id: &str| {
-        codes
-            .iter()
-            .find(|q| q.id == id)
-            .map(|q| q.code.clone())
-            .unwrap_or_default()
-    };
-    let history = db::markers::history(c, &exam_id, &m.id)?
-        .into_iter()
-        .map(|(from, to, by, reason, at)| serde_json::json!({ "from": from, "to": to, "by": by, "reason": reason, "at": at.and_utc() }))
-        .collect();
-    let training = db::markers::trainings_of(c, &exam_id, &m.id)?
-        .into_iter()
-        .map(|(q, course, date, trainer)| serde_json::json!({ "question": code_of(&q), "course": course, "date": date, "trainer": trainer }))
-        .collect();
-    let questions = db::markers::questions_of(c, &exam_id, &m.id)?
-        .iter()
-        .map(|q| code_of(q))
-        .collect();
-    Ok(ExamRecord {
-        exam: db::exams::code_of(c, &exam_id)?.unwrap_or_default(),
-        status,
-        reasons: serde_json::from_str(&reasons).unwrap_or_default(),
-        history,
-        training,
-        questions,
-    })
-}
-
-/// The marker's archive record with every exam's standing.
-#[utoipa::path(
-    tag = "markers",
-    params(("id" = String, Path, description = "Marker id")),
-    security(("bearer" = [])),
-    responses(
-        (status = 200, description = "The record", body = MarkerView),
-        (status = 404, description = "No such marker", body = Problem, content_type = "application/problem+json"),
-    )
-)]
-#[get("/markers/{id}")]
-pub async fn get_marker(
-    state: web::Data<AppState>,
-    _leader: Leader,
-    path: web::Path<String>,
-) -> Result<web::Json<MarkerView>, ApiError> {
-    let id = path.into_inner();
-    let view = state
-        .db
-        .read(move |c| -> Result<MarkerView, ApiError> {
-            let m = db::markers::find(c, &id).map_err(missing("marker"))?;
-            let user = db::users::find(c, &m.user_id)?.ok_or(ApiError::NotFound("marker"))?;
-            let mut exams = vec![];
-            for (exam_id, status, reasons) in db::markers::standings(c, &m.id)? {
-                exams.push(exam_record(c, &m, exam_id, status, reasons)?);
-            }
-            let certifications = db::markers::certifications_of(c, &m.id)?
-                .into_iter()
-                .map(|(subject, level, issued, expires)| serde_json::json!({ "subject": subject, "level": level, "issued": issued, "expires": expires }))
-                .collect();
-            Ok(MarkerView {
-                certifications,
-                id: m.id.clone(),
-                username: user.username,
-                full_name: user.full_name,
-                birth_date: m.birth_date,
-                school_code: m.school_code.clone(),
-                subject: m.subject.clone(),
-                years_teaching: m.years_teaching,
-                recommended_by: m.recommended_by.clone(),
-                recommending_school: m.recommending_school.clone(),
-                recommended_on: m.recommended_on,
-                health_attested: m.health_attested,
-                conduct_attested: m.conduct_attested,
-                exams,
-            })
-        })
-        .await?;
-    Ok(web::Json(view))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -4,6 +4,8 @@ mod approval_kinds;
 pub(crate) mod approvals;
 mod exam_settings;
 mod exams;
+mod marker_record;
+mod marker_standing;
 pub(crate) mod markers;
 mod prescored;
 
@@ -15,13 +17,16 @@ pub fn routes(cfg: &mut ServiceConfig) {
     cfg.service(exams::create_exam)
         .service(exams::get_exam)
         .service(markers::create_marker)
-        .service(markers::get_marker)
+        .service(marker_record::get_marker)
+        .service(marker_record::list_exam_markers)
         .service(markers::appoint)
         .service(markers::record_training)
         .service(markers::assign_questions)
         .service(markers::declare_relatives)
         .service(markers::record_certification)
         .service(prescored::upload_prescored)
+        .service(marker_standing::pause)
+        .service(marker_standing::reinstate)
         .service(prescored::list_prescored)
         .service(exam_settings::change_settings)
         .service(exams::add_question)

@@ -1,0 +1,242 @@
+//! A marker's standing changed by leadership (R6, R10): a leader pauses a marker pending
+//! review or reinstates one; suspension and dismissal are sanctions, taken only on a
+//! two-person approval (`suspend_marker`, `dismiss_marker`), and written to the archive as
+//! discipline entries. Pausing and sanctions end the marker's tokens at once.
+
+use actix_web::{post, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::exams::{exam_by_code, not_related};
+use super::markers::{Standing, evaluate_reasons};
+use crate::db::approvals::ApprovalRow;
+use crate::db::markers::Change;
+use crate::db::{self, DbConn};
+use crate::domain::RuleError;
+use crate::domain::marker_status::{MarkerEvent, MarkerStatus, transition};
+use crate::http::audit_entry::audit_refusal;
+use crate::http::caller::Leader;
+use crate::http::error::{ApiError, Problem, missing};
+use crate::http::json::Json;
+use crate::http::state::AppState;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StandingChange {
+    #[schema(pattern = "^[A-Za-z0-9_-]{1,32}$")]
+    pub exam: String,
+    /// Why, in words the archive keeps.
+    #[schema(max_length = 500, pattern = r"\S")]
+    pub reason: String,
+}
+
+pub fn check_reason(field: &str, raw: &str) -> Result<String, RuleError> {
+    let t = raw.split_whitespace().collect::<Vec<_>>().join(" ");
+    if t.is_empty() || t.chars().count() > 500 {
+        return Err(RuleError::invalid(
+            "invalid_reason",
+            field,
+            "a reason is 1 to 500 characters",
+        ));
+    }
+    Ok(t)
+}
+
+/// Applies `event` to the marker's standing in the exam, recording who and why.
+pub fn change_standing(
+    c: &mut DbConn,
+    exam_id: &str,
+    marker_id: &str,
+    event: MarkerEvent,
+    by: &str,
+    why: &str,
+    now: DateTime<Utc>,
+) -> Result<(MarkerStatus, MarkerStatus), ApiError> {
+    let from = db::markers::status(c, exam_id, marker_id)?;
+    let to = transition(from, event)?;
+    let reasons = db::markers::reasons(c, exam_id, marker_id)?;
+    let change = Change {
+        exam_id,
+        marker_id,
+        from,
+        to,
+        by: Some(by),
+        reason: why,
+        reasons: &reasons,
+    };
+    db::markers::set_status(c, &change, now)?;
+    Ok((from, to))
+}
+
+async fn leader_act(
+    state: web::Data<AppState>,
+    leader: Leader,
+    id: String,
+    body: Json<StandingChange>,
+    event: MarkerEvent,
+) -> Result<web::Json<Standing>, ApiError> {
+    let action = if event == MarkerEvent::Pause {
+        "marker.pause"
+    } else {
+        "marker.reinstate"
+    };
+    let audit = leader.audit(action).object("marker", &id);
+    let result = async {
+        let b = body.into_inner()?;
+        let reason = check_reason("reason", &b.reason)?;
+        let now = state.now();
+        let (me, defaults, entry) = (leader.id.clone(), state.settings.rules.clone(), audit.clone());
+        state
+            .db
+            .write(move |c| -> Result<Standing, ApiError> {
+                let m = db::markers::find(c, &id).map_err(missing("marker"))?;
+                let exam = exam_by_code(c, &b.exam)?;
+                not_related(c, &exam.id, &me)?;
+                if event == MarkerEvent::Reinstate {
+                    // Nobody goes back to work while a rule still bars them.
+                    let max_age = exam.rules(&defaults)?.marker_max_age;
+                    let failed = evaluate_reasons(c, &exam, &m, max_age)?;
+                    if !failed.is_empty() {
+                        return Err(RuleError::conflict(
+                            "ineligible",
+                            format!("the marker is ineligible: {}", failed.join("; ")),
+                        )
+                        .into());
+                    }
+                }
+                let (_, to) = change_standing(c, &exam.id, &m.id, event, &me, &reason, now)?;
+                if event == MarkerEvent::Pause {
+                    let evidence = serde_json::json!([reason]).to_string();
+                    db::markers::open_review(c, &exam.id, &m.id, "leader", &evidence, now)?;
+                    db::users::bump_token_version(c, &m.user_id)?;
+                } else {
+                    db::discipline::decide_open_reviews(c, &exam.id, &m.id, "reinstate", &me, now)?;
+                }
+                entry
+                    .exam(&exam.id)
+                    .details(serde_json::json!({ "reason": reason }))
+                    .append(c, now)?;
+                Ok(Standing {
+                    exam: exam.code,
+                    status: to.as_str().into(),
+                    reasons: vec![],
+                })
+            })
+            .await
+    }
+    .await;
+    audit_refusal(&state, audit, result).await.map(web::Json)
+}
+
+/// Pause an active marker pending review: their tokens end at once and a review opens.
+#[utoipa::path(
+    tag = "markers",
+    params(("id" = String, Path, description = "Marker id")),
+    request_body = StandingChange,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Paused", body = Standing),
+        (status = 404, description = "No such marker or exam", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not active (the problem names the current status)", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/markers/{id}/pause")]
+pub async fn pause(
+    state: web::Data<AppState>,
+    leader: Leader,
+    path: web::Path<String>,
+    body: Json<StandingChange>,
+) -> Result<web::Json<Standing>, ApiError> {
+    leader_act(state, leader, path.into_inner(), body, MarkerEvent::Pause).await
+}
+
+/// Reinstate a paused marker (closing their open reviews), when every eligibility rule holds.
+#[utoipa::path(
+    tag = "markers",
+    params(("id" = String, Path, description = "Marker id")),
+    request_body = StandingChange,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Active again", body = Standing),
+        (status = 404, description = "No such marker or exam", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not paused, or still ineligible (every reason named)", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/markers/{id}/reinstate")]
+pub async fn reinstate(
+    state: web::Data<AppState>,
+    leader: Leader,
+    path: web::Path<String>,
+    body: Json<StandingChange>,
+) -> Result<web::Json<Standing>, ApiError> {
+    leader_act(state, leader, path.into_inner(), body, MarkerEvent::Reinstate).await
+}
+
+/// `suspend_marker` and `dismiss_marker`: the marker and why.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SanctionPayload {
+    pub marker_id: String,
+    #[schema(max_length = 500, pattern = r"\S")]
+    pub reason: String,
+    /// Filled in by the server: the marker's account, so deciders see whom it concerns.
+    #[serde(default)]
+    pub user_id: Option<String>,
+}
+
+fn sanction_event(dismiss: bool) -> MarkerEvent {
+    if dismiss {
+        MarkerEvent::Dismiss
+    } else {
+        MarkerEvent::Suspend
+    }
+}
+
+/// Checks a sanction request when filed: the marker exists and the sanction applies now.
+pub fn check_sanction(
+    c: &mut DbConn,
+    exam_id: &str,
+    p: SanctionPayload,
+    dismiss: bool,
+) -> Result<SanctionPayload, ApiError> {
+    let reason = check_reason("payload.reason", &p.reason)?;
+    let m = db::markers::find(c, &p.marker_id)
+        .map_err(|_| RuleError::invalid("unknown_marker", "payload.marker_id", "no such marker"))?;
+    transition(db::markers::status(c, exam_id, &m.id)?, sanction_event(dismiss))?;
+    Ok(SanctionPayload {
+        marker_id: m.id,
+        reason,
+        user_id: Some(m.user_id),
+    })
+}
+
+/// Carries out an approved sanction: the standing changes, open reviews close with this
+/// decision, a discipline entry names both people, and the marker's tokens end.
+pub fn apply_sanction(
+    c: &mut DbConn,
+    exam_id: &str,
+    p: &SanctionPayload,
+    dismiss: bool,
+    row: &ApprovalRow,
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    let decider = row.decided_by.as_deref().unwrap_or_default();
+    let m = db::markers::find(c, &p.marker_id)?;
+    change_standing(c, exam_id, &m.id, sanction_event(dismiss), decider, &p.reason, now)?;
+    let kind = if dismiss { "dismissed" } else { "suspended" };
+    let decision = if dismiss { "dismiss" } else { "suspend" };
+    db::discipline::decide_open_reviews(c, exam_id, &m.id, decision, decider, now)?;
+    let entry = db::discipline::NewEntry {
+        exam_id,
+        marker_id: &m.id,
+        kind,
+        reason: &p.reason,
+        approval_id: &row.id,
+        requested_by: &row.requested_by,
+        decided_by: decider,
+    };
+    db::discipline::record(c, &entry, now)?;
+    db::users::bump_token_version(c, &m.user_id)?;
+    Ok(())
+}
