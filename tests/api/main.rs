@@ -16,6 +16,7 @@ mod helpers;
 mod login_throttle;
 mod markers;
 mod people;
+mod qualification;
 mod queries;
 mod room_workstations;
 mod routes;
