@@ -170,7 +170,7 @@ pub async fn import_candidates(
             let max_age = exam.rules(&defaults)?.marker_max_age;
             for user in db::markers::users_with_relatives(c, &exam.id)? {
                 if let Some(m) = db::markers::by_user(c, &user)? {
-                    crate::http::leader::markers::reevaluate_if_known(c, &exam, &m, max_age, now)?;
+                    crate::http::leader::relatives::reevaluate_if_known(c, &exam, &m, max_age, now)?;
                 }
             }
             // Counts only: identity never enters the audit log.

@@ -15,7 +15,7 @@ use crate::domain::eligibility::{Ineligibility, MarkerFacts, eligibility};
 use crate::domain::marker_status::{MarkerEvent, MarkerStatus, check_assignable, transition};
 use crate::domain::role::{Role, check_person, check_username};
 use crate::http::audit_entry::audit_refusal;
-use crate::http::caller::{Caller, Leader};
+use crate::http::caller::Leader;
 use crate::http::error::{ApiError, Problem, missing};
 use crate::http::json::Json;
 use crate::http::state::AppState;
@@ -68,7 +68,7 @@ pub struct MarkerCreated {
     pub one_time_password: String,
 }
 
-fn text(field: &str, raw: &str) -> Result<String, RuleError> {
+pub(crate) fn text(field: &str, raw: &str) -> Result<String, RuleError> {
     let t = raw.split_whitespace().collect::<Vec<_>>().join(" ");
     if t.is_empty() || t.chars().count() > 100 {
         return Err(RuleError::invalid(
@@ -495,161 +495,4 @@ pub async fn assign_questions(
         })
         .await;
     audit_refusal(&state, audit, result).await.map(web::Json)
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct DeclareRelatives {
-    /// Admission numbers of the caller's immediate relatives sitting this exam (kept only as
-    /// keyed hashes).
-    #[schema(min_items = 1)]
-    pub admission_numbers: Vec<String>,
-}
-
-/// Declare your immediate relatives sitting an exam (R3). A marker with one in the candidate
-/// list becomes ineligible (paused, with a review, when already at work).
-#[utoipa::path(
-    tag = "markers",
-    params(("exam" = String, Path, description = "Exam code")),
-    request_body = DeclareRelatives,
-    security(("bearer" = [])),
-    responses(
-        (status = 204, description = "Declared"),
-        (status = 404, description = "No such exam", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A malformed admission number", body = Problem, content_type = "application/problem+json"),
-    )
-)]
-#[post("/exams/{exam}/relatives")]
-pub async fn declare_relatives(
-    state: web::Data<AppState>,
-    caller: Caller,
-    path: web::Path<String>,
-    body: Json<DeclareRelatives>,
-) -> Result<HttpResponse, ApiError> {
-    let code = path.into_inner();
-    let d = body.into_inner()?;
-    if caller.role == Role::Admissions {
-        return Err(ApiError::forbidden("not_a_person", "service clients have no relatives"));
-    }
-    let numbers = d
-        .admission_numbers
-        .iter()
-        .enumerate()
-        .map(|(i, n)| {
-            crate::domain::candidate::normalise_admission_number(n)
-                .map_err(|e| RuleError::invalid(e.code(), format!("admission_numbers[{i}]"), e.to_string()))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    let now = state.now();
-    let (vault, me, defaults) = (state.vault.clone(), caller.id.clone(), state.settings.rules.clone());
-    let audit = caller.audit("relatives.declare").object("exam_code", &code);
-    let entry = audit.clone();
-    let result = state
-        .db
-        .write(move |c| -> Result<(), ApiError> {
-            let exam = exam_by_code(c, &code)?;
-            for n in &numbers {
-                db::markers::declare_relative(c, &exam.id, &me, &vault.lookup(&exam.id, n), now)?;
-            }
-            if let Some(m) = db::markers::by_user(c, &me)? {
-                let max_age = exam.rules(&defaults)?.marker_max_age;
-                reevaluate_if_known(c, &exam, &m, max_age, now)?;
-            }
-            entry
-                .exam(&exam.id)
-                .details(serde_json::json!({ "declared": numbers.len() }))
-                .append(c, now)?;
-            Ok(())
-        })
-        .await;
-    audit_refusal(&state, audit, result).await?;
-    Ok(HttpResponse::NoContent().finish())
-}
-
-/// Re-applies the rules to a marker who already has a standing in the exam.
-pub fn reevaluate_if_known(
-    c: &mut DbConn,
-    exam: &ExamRow,
-    m: &MarkerRow,
-    max_age: u32,
-    now: chrono::DateTime<Utc>,
-) -> Result<(), ApiError> {
-    let known = db::markers::standings(c, &m.id)?
-        .into_iter()
-        .any(|(e, _, _)| e == exam.id);
-    if known {
-        reevaluate(c, exam, m, max_age, None, now)?;
-    }
-    Ok(())
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RecordCertification {
-    #[schema(max_length = 100)]
-    pub subject: String,
-    #[schema(max_length = 100)]
-    pub level: String,
-    pub issued: NaiveDate,
-    #[serde(default)]
-    pub expires: Option<NaiveDate>,
-}
-
-/// Record a certification (资格认定) in the marker's archive, from qualification results. It
-/// is shown with the record; it waives neither training nor qualification for a new exam.
-#[utoipa::path(
-    tag = "markers",
-    params(("id" = String, Path, description = "Marker id")),
-    request_body = RecordCertification,
-    security(("bearer" = [])),
-    responses(
-        (status = 201, description = "Recorded"),
-        (status = 404, description = "No such marker", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid (an expiry not after the issue date)", body = Problem, content_type = "application/problem+json"),
-    )
-)]
-#[post("/markers/{id}/certifications")]
-pub async fn record_certification(
-    state: web::Data<AppState>,
-    leader: Leader,
-    path: web::Path<String>,
-    body: Json<RecordCertification>,
-) -> Result<HttpResponse, ApiError> {
-    let id = path.into_inner();
-    let r = body.into_inner()?;
-    let subject = text("subject", &r.subject)?;
-    let level = text("level", &r.level)?;
-    if r.expires.is_some_and(|e| e <= r.issued) {
-        return Err(RuleError::invalid(
-            "invalid_certification",
-            "expires",
-            "a certification expires after it is issued",
-        )
-        .into());
-    }
-    let now = state.now();
-    let by = leader.id.clone();
-    let audit = leader.audit("marker.certification").object("marker", &id);
-    let entry = audit.clone();
-    let result = state
-        .db
-        .write(move |c| -> Result<(), ApiError> {
-            let m = db::markers::find(c, &id).map_err(missing("marker"))?;
-            let cert = db::markers::Certification {
-                marker_id: &m.id,
-                subject: &subject,
-                level: &level,
-                issued: r.issued,
-                expires: r.expires,
-                recorded_by: &by,
-            };
-            db::markers::record_certification(c, &cert, now)?;
-            entry
-                .details(serde_json::json!({ "subject": subject, "level": level }))
-                .append(c, now)?;
-            Ok(())
-        })
-        .await;
-    audit_refusal(&state, audit, result).await?;
-    Ok(HttpResponse::Created().finish())
 }

@@ -2,12 +2,14 @@
 
 mod approval_kinds;
 pub(crate) mod approvals;
+mod certifications;
 mod exam_settings;
 mod exams;
 mod marker_record;
 mod marker_standing;
 pub(crate) mod markers;
 mod prescored;
+pub(crate) mod relatives;
 
 pub use exams::{exam_by_code, not_related};
 
@@ -22,8 +24,8 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(markers::appoint)
         .service(markers::record_training)
         .service(markers::assign_questions)
-        .service(markers::declare_relatives)
-        .service(markers::record_certification)
+        .service(relatives::declare_relatives)
+        .service(certifications::record_certification)
         .service(prescored::upload_prescored)
         .service(marker_standing::pause)
         .service(marker_standing::reinstate)

@@ -1,0 +1,86 @@
+//! Certifications (资格认定) in the marker archive (R4).
+
+use actix_web::{HttpResponse, post, web};
+use chrono::NaiveDate;
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use super::markers::text;
+use crate::db;
+use crate::domain::RuleError;
+use crate::http::audit_entry::audit_refusal;
+use crate::http::caller::Leader;
+use crate::http::error::{ApiError, Problem, missing};
+use crate::http::json::Json;
+use crate::http::state::AppState;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecordCertification {
+    #[schema(max_length = 100)]
+    pub subject: String,
+    #[schema(max_length = 100)]
+    pub level: String,
+    pub issued: NaiveDate,
+    #[serde(default)]
+    pub expires: Option<NaiveDate>,
+}
+
+/// Record a certification (资格认定) in the marker's archive, from qualification results. It
+/// is shown with the record; it waives neither training nor qualification for a new exam.
+#[utoipa::path(
+    tag = "markers",
+    params(("id" = String, Path, description = "Marker id")),
+    request_body = RecordCertification,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Recorded"),
+        (status = 404, description = "No such marker", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid (an expiry not after the issue date)", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/markers/{id}/certifications")]
+pub async fn record_certification(
+    state: web::Data<AppState>,
+    leader: Leader,
+    path: web::Path<String>,
+    body: Json<RecordCertification>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner();
+    let r = body.into_inner()?;
+    let subject = text("subject", &r.subject)?;
+    let level = text("level", &r.level)?;
+    if r.expires.is_some_and(|e| e <= r.issued) {
+        return Err(RuleError::invalid(
+            "invalid_certification",
+            "expires",
+            "a certification expires after it is issued",
+        )
+        .into());
+    }
+    let now = state.now();
+    let by = leader.id.clone();
+    let audit = leader.audit("marker.certification").object("marker", &id);
+    let entry = audit.clone();
+    let result = state
+        .db
+        .write(move |c| -> Result<(), ApiError> {
+            let m = db::markers::find(c, &id).map_err(missing("marker"))?;
+            let cert = db::markers::Certification {
+                marker_id: &m.id,
+                subject: &subject,
+                level: &level,
+                issued: r.issued,
+                expires: r.expires,
+                recorded_by: &by,
+            };
+            db::markers::record_certification(c, &cert, now)?;
+            entry
+                .details(serde_json::json!({ "subject": subject, "level": level }))
+                .append(c, now)?;
+            Ok(())
+        })
+        .await;
+    audit_refusal(&state, audit, result).await?;
+    Ok(HttpResponse::Created().finish())
+}
