@@ -8,6 +8,9 @@ pub enum DbError {
     /// A unique constraint refused the row: the thing already exists.
     #[error("already exists: {0}")]
     Duplicate(String),
+    /// The row changed between reading and writing it (another request got there first).
+    #[error("changed meanwhile: {0}")]
+    Stale(String),
     #[error("database: {0}")]
     Query(diesel::result::Error),
     #[error("database connection: {0}")]

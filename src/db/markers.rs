@@ -34,6 +34,23 @@ pub fn insert(conn: &mut DbConn, m: &MarkerRow) -> Result<(), DbError> {
     Ok(())
 }
 
+/// Writes back the record's changeable fields.
+pub fn update(conn: &mut DbConn, m: &MarkerRow) -> Result<(), DbError> {
+    diesel::update(markers::table.find(&m.id))
+        .set((
+            markers::school_code.eq(&m.school_code),
+            markers::subject.eq(&m.subject),
+            markers::years_teaching.eq(m.years_teaching),
+            markers::recommended_by.eq(&m.recommended_by),
+            markers::recommending_school.eq(&m.recommending_school),
+            markers::recommended_on.eq(m.recommended_on),
+            markers::health_attested.eq(m.health_attested),
+            markers::conduct_attested.eq(m.conduct_attested),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
 pub fn find(conn: &mut DbConn, id: &str) -> Result<MarkerRow, DbError> {
     Ok(markers::table.find(id).select(MarkerRow::as_select()).first(conn)?)
 }
@@ -80,28 +97,55 @@ pub struct Change<'a> {
     pub reasons: &'a str,
 }
 
-/// Records a status (and its reasons) with who, when and why; the history keeps every change.
+/// Records a status (and its reasons) with who, when and why; the history keeps every change
+/// of standing and every change of the reasons. The write holds only if the standing is still
+/// `from` (otherwise another request changed it meanwhile: `Stale`). A standing that bars work
+/// ends the marker's tokens and image links at once.
 pub fn set_status(conn: &mut DbConn, c: &Change<'_>, now: DateTime<Utc>) -> Result<(), DbError> {
-    let updated = diesel::update(marker_exams::table.find((c.exam_id, c.marker_id)))
-        .set((
-            marker_exams::status.eq(c.to.as_str()),
-            marker_exams::reasons.eq(c.reasons),
-            marker_exams::updated_at.eq(db_time(now)),
-        ))
-        .execute(conn)?;
-    if updated == 0 {
-        diesel::insert_into(marker_exams::table)
-            .values((
-                marker_exams::exam_id.eq(c.exam_id),
-                marker_exams::marker_id.eq(c.marker_id),
+    let before: Option<(String, String)> = marker_exams::table
+        .find((c.exam_id, c.marker_id))
+        .select((marker_exams::status, marker_exams::reasons))
+        .first(conn)
+        .optional()?;
+    match &before {
+        Some(_) => {
+            let updated = diesel::update(
+                marker_exams::table
+                    .find((c.exam_id, c.marker_id))
+                    .filter(marker_exams::status.eq(c.from.as_str())),
+            )
+            .set((
                 marker_exams::status.eq(c.to.as_str()),
                 marker_exams::reasons.eq(c.reasons),
                 marker_exams::updated_at.eq(db_time(now)),
             ))
             .execute(conn)?;
+            if updated == 0 {
+                return Err(DbError::Stale("the marker's standing".into()));
+            }
+        }
+        None => {
+            diesel::insert_into(marker_exams::table)
+                .values((
+                    marker_exams::exam_id.eq(c.exam_id),
+                    marker_exams::marker_id.eq(c.marker_id),
+                    marker_exams::status.eq(c.to.as_str()),
+                    marker_exams::reasons.eq(c.reasons),
+                    marker_exams::updated_at.eq(db_time(now)),
+                ))
+                .execute(conn)
+                .map_err(|e| match DbError::from(e) {
+                    DbError::Duplicate(_) => DbError::Stale("the marker's standing".into()),
+                    other => other,
+                })?;
+        }
     }
-    if c.from != c.to || updated == 0 {
-        // Changes in one transaction share a time; their order is their number.
+    let changed = before
+        .as_ref()
+        .is_none_or(|(status, reasons)| status != c.to.as_str() || reasons != c.reasons);
+    if changed {
+        // Changes in one transaction share a time; their order is their number (unique, so
+        // two writers racing for the same number cannot both commit).
         let n: i64 = marker_status_history::table
             .filter(marker_status_history::exam_id.eq(c.exam_id))
             .filter(marker_status_history::marker_id.eq(c.marker_id))
@@ -119,7 +163,29 @@ pub fn set_status(conn: &mut DbConn, c: &Change<'_>, now: DateTime<Utc>) -> Resu
                 marker_status_history::reason.eq(c.reason),
                 marker_status_history::changed_at.eq(db_time(now)),
             ))
-            .execute(conn)?;
+            .execute(conn)
+            .map_err(|e| match DbError::from(e) {
+                DbError::Duplicate(_) => DbError::Stale("the marker's standing".into()),
+                other => other,
+            })?;
+    }
+    if c.from != c.to && c.to.bars_work() {
+        let user: String = markers::table.find(c.marker_id).select(markers::user_id).first(conn)?;
+        super::users::bump_token_version(conn, &user)?;
+        super::scripts::revoke_holder_tokens(conn, c.exam_id, &user)?;
+    }
+    Ok(())
+}
+
+/// Locks the marker's record for the rest of the transaction on PostgreSQL, so that one
+/// marker's requests take turns (SQLite has one writer already).
+pub fn lock(conn: &mut DbConn, marker_id: &str) -> Result<(), DbError> {
+    if let DbConn::Pg(c) = conn {
+        markers::table
+            .find(marker_id)
+            .select(markers::id)
+            .for_update()
+            .first::<String>(c)?;
     }
     Ok(())
 }

@@ -171,3 +171,13 @@ pub fn passed_questions(conn: &mut DbConn, exam_id: &str, marker_id: &str) -> Re
     q.dedup();
     Ok(q)
 }
+
+/// Whether the marker passed any qualification test, in any exam.
+pub fn ever_passed(conn: &mut DbConn, marker_id: &str) -> Result<bool, DbError> {
+    let n: i64 = qualification_attempts::table
+        .filter(qualification_attempts::marker_id.eq(marker_id))
+        .filter(qualification_attempts::passed.eq(Some(true)))
+        .count()
+        .get_result(conn)?;
+    Ok(n > 0)
+}

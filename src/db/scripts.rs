@@ -372,6 +372,18 @@ pub fn revoke_image_tokens(conn: &mut DbConn, exam_id: &str, script_id: &str) ->
     .execute(conn)?)
 }
 
+/// Ends every image link a holder has in the exam (their standing changed, the room closed).
+pub fn revoke_holder_tokens(conn: &mut DbConn, exam_id: &str, holder: &str) -> Result<usize, DbError> {
+    Ok(diesel::update(
+        image_tokens::table
+            .filter(image_tokens::exam_id.eq(exam_id))
+            .filter(image_tokens::holder.eq(holder))
+            .filter(image_tokens::revoked.eq(false)),
+    )
+    .set(image_tokens::revoked.eq(true))
+    .execute(conn)?)
+}
+
 /// Ends a holder's links to a pre-scored script (its qualification task was scored).
 pub fn revoke_prescored_tokens(
     conn: &mut DbConn,

@@ -5,6 +5,8 @@
 use chrono::{Datelike, NaiveDate};
 use serde::Serialize;
 
+use super::RuleError;
+
 /// What the eligibility rules look at in a marker's record, for one exam.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MarkerFacts {
@@ -68,6 +70,34 @@ pub fn eligibility(f: &MarkerFacts, first_day: NaiveDate, max_age: u32) -> Vec<I
         out.push(Ineligibility::RelativeSitting);
     }
     out
+}
+
+/// A date in a marker's record (recommendation, training, certification) within reason: the
+/// database would take -100000-01-01, an administrator would not.
+pub fn check_day(field: &str, day: NaiveDate) -> Result<(), RuleError> {
+    let earliest = NaiveDate::from_ymd_opt(1950, 1, 1).unwrap_or(NaiveDate::MIN);
+    let latest = NaiveDate::from_ymd_opt(2100, 12, 31).unwrap_or(NaiveDate::MAX);
+    if day < earliest || day > latest {
+        return Err(RuleError::invalid(
+            "invalid_date",
+            field,
+            format!("{field} must lie between {earliest} and {latest}"),
+        ));
+    }
+    Ok(())
+}
+
+/// A birth date of somebody who may be a teacher today: 18 to 80 years old.
+pub fn check_birth_date(birth: NaiveDate, today: NaiveDate) -> Result<(), RuleError> {
+    let age = age_on(birth, today);
+    if !(18..=80).contains(&age) {
+        return Err(RuleError::invalid(
+            "invalid_date",
+            "birth_date",
+            "a marker is between 18 and 80 years old today",
+        ));
+    }
+    Ok(())
 }
 
 /// Allocation (R3): a marker never receives a script from their own school, nor one of a

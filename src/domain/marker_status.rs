@@ -71,6 +71,15 @@ impl MarkerStatus {
         MarkerStatus::ALL.into_iter().find(|m| m.as_str() == s)
     }
 
+    /// A standing in which the marker does no work on the exam at all: entering it ends their
+    /// sessions and image links at once.
+    pub fn bars_work(self) -> bool {
+        matches!(
+            self,
+            MarkerStatus::Ineligible | MarkerStatus::Paused | MarkerStatus::Suspended | MarkerStatus::Dismissed
+        )
+    }
+
     /// Whether the marker may take live work.
     pub fn marks(self) -> bool {
         self == MarkerStatus::Active

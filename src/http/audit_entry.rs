@@ -31,6 +31,11 @@ impl Audit {
         self
     }
 
+    /// The account acting, when one is.
+    pub fn actor_id(&self) -> Option<&str> {
+        self.0.actor_id.as_deref()
+    }
+
     pub fn object(mut self, kind: &str, id: &str) -> Audit {
         self.0.object_type = Some(kind.to_string());
         self.0.object_id = Some(id.to_string());

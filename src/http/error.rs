@@ -108,6 +108,12 @@ impl ApiError {
                 "that already exists".into(),
                 None,
             ),
+            ApiError::Db(DbError::Stale(what)) => (
+                StatusCode::CONFLICT,
+                "concurrent_change",
+                format!("{what} changed a moment ago; look again and retry"),
+                None,
+            ),
             ApiError::Db(DbError::Pool(_)) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "database_unavailable",

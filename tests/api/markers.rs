@@ -110,28 +110,17 @@ async fn forty_five_on_the_first_marking_day_is_appointed_forty_six_is_not() {
     assert_eq!(steps, ["eligible", "appointed", "trained"]);
     assert_eq!(gk["training"][0]["course"], "Essay standard");
     assert_eq!(gk["questions"], json!(["W1"]));
-    // A certification goes into the archive; an expiry before issue is refused.
+    // A certification rests on a passed qualification test; an expiry before issue is refused.
     let cert = json!({ "subject": "Chinese", "level": "provincial", "issued": "2026-12-31", "expires": "2029-12-31" });
     let r = app
         .post(&format!("/api/v1/markers/{young}/certifications"), Some(&chief), cert)
         .await;
-    assert_eq!(r.status(), StatusCode::CREATED);
+    expect_problem(r, StatusCode::CONFLICT, "not_qualified").await;
     let bad = json!({ "subject": "Chinese", "level": "provincial", "issued": "2026-12-31", "expires": "2026-01-01" });
     let r = app
         .post(&format!("/api/v1/markers/{young}/certifications"), Some(&chief), bad)
         .await;
     expect_problem(r, StatusCode::UNPROCESSABLE_ENTITY, "invalid_certification").await;
-    let record: Value = app
-        .get(&format!("/api/v1/markers/{young}"), Some(&chief))
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(record["certifications"][0]["level"], "provincial");
-    assert_eq!(
-        record["exams"][0]["status"], "trained",
-        "a certification waives nothing"
-    );
     let entries = app.audit_entries(&admin).await;
     for action in [
         "marker.create",
@@ -139,6 +128,7 @@ async fn forty_five_on_the_first_marking_day_is_appointed_forty_six_is_not() {
         "marker.training",
         "marker.questions",
         "marker.certification",
+        "marker.standing",
     ] {
         assert!(entries.iter().any(|e| e["action"] == action), "{action} audited");
     }
@@ -237,5 +227,94 @@ async fn a_leader_with_a_relative_sitting_the_exam_is_refused_on_it() {
         entries
             .iter()
             .any(|e| e["outcome"] == "refused" && e["details"]["code"] == "relative_sitting")
+    );
+}
+
+#[tokio::test]
+async fn a_record_is_checked_and_a_late_recommendation_makes_the_marker_eligible() {
+    let app = TestApp::spawn().await;
+    let (_, chief, _) = app.staff().await;
+    exam(&app, &chief).await;
+    let base = json!({
+        "username": "mk9", "full_name": "Teacher Nine", "id_document": "ID0009",
+        "birth_date": "1985-05-05", "school_code": "S01", "subject": "Chinese", "years_teaching": 12,
+        "attestations": { "health": true, "conduct": true },
+    });
+    let with = |field: &str, value: Value| {
+        let mut b = base.clone();
+        b[field] = value;
+        b
+    };
+    for (body, code) in [
+        (with("birth_date", json!("2024-01-01")), "invalid_date"),
+        (with("birth_date", json!("-100000-01-01")), "invalid_date"),
+        (with("years_teaching", json!(4_000_000_000u64)), "invalid_marker"),
+        (
+            with(
+                "recommendation",
+                json!({ "principal": " ", "school": "S", "date": "2026-10-01" }),
+            ),
+            "invalid_marker",
+        ),
+        (
+            with(
+                "recommendation",
+                json!({ "principal": "P", "school": "S", "date": "2099-10-01" }),
+            ),
+            "invalid_date",
+        ),
+    ] {
+        let r = app.post("/api/v1/markers", Some(&chief), body.clone()).await;
+        let status = r.status();
+        let p: Value = r.json().await.unwrap();
+        assert!(status.is_client_error(), "{body}: {status} {p}");
+        assert_eq!(p["code"], code, "{body}: {p}");
+    }
+    // Created without a recommendation: ineligible for that reason alone.
+    let r = app.post("/api/v1/markers", Some(&chief), base.clone()).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let id = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string();
+    let p = expect_problem(appoint(&app, &chief, &id).await, StatusCode::CONFLICT, "ineligible").await;
+    assert!(p["detail"].as_str().unwrap().contains("not recommended"));
+    let r = app
+        .call(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/markers/{id}"),
+            Some(&chief),
+            Some(json!({ "recommendation": { "principal": "Principal Wu", "school": "No. 2", "date": "2026-11-01" } })),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let updated: Value = r.json().await.unwrap();
+    assert_eq!(updated["exams"][0]["status"], "eligible");
+    assert_eq!(appoint(&app, &chief, &id).await.status(), StatusCode::OK);
+    let r = app
+        .call(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/markers/{id}"),
+            Some(&chief),
+            Some(json!({})),
+        )
+        .await;
+    expect_problem(r, StatusCode::UNPROCESSABLE_ENTITY, "invalid_marker").await;
+    let record: Value = app
+        .get(&format!("/api/v1/markers/{id}"), Some(&chief))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let reasons: Vec<&str> = record["exams"][0]["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["reason"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            "eligibility rules applied: not recommended by a school",
+            "eligibility rules applied: every rule met",
+            "appointed"
+        ]
     );
 }

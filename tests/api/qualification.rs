@@ -357,6 +357,13 @@ async fn no_training_no_post_and_no_definitive_score_reaches_a_marker() {
         .map(|h| h["to"].as_str().unwrap())
         .collect();
     assert_eq!(steps, ["eligible", "appointed", "trained", "qualified", "active"]);
+    // A certification rests on the passed test; it shows in the archive and the list.
+    let cert = json!({ "subject": "Chinese", "level": "provincial", "issued": "2026-12-31", "expires": "2029-12-31" });
+    let r = app
+        .post(&format!("/api/v1/markers/{id}/certifications"), Some(&chief), cert)
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    assert!(r.json::<Value>().await.unwrap()["id"].is_string());
     let list: Value = app
         .get("/api/v1/exams/GK/markers", Some(&chief))
         .await
@@ -458,6 +465,22 @@ async fn a_relative_found_later_pauses_an_active_marker_and_sanctions_take_two_c
         .await;
     let p = expect_problem(r, StatusCode::CONFLICT, "ineligible").await;
     assert!(p["detail"].as_str().unwrap().contains("relative"));
+    let r = app
+        .post(
+            &format!("/api/v1/markers/{id1}/appointments"),
+            Some(&chief1),
+            json!({ "exam": "GK" }),
+        )
+        .await;
+    expect_problem(r, StatusCode::CONFLICT, "ineligible").await;
+    let history = standing(&app, &chief1, &id1).await["history"].clone();
+    let last = history.as_array().unwrap().last().unwrap().clone();
+    assert_eq!(
+        (last["from"].as_str(), last["to"].as_str()),
+        (Some("active"), Some("paused"))
+    );
+    assert!(last["reason"].as_str().unwrap().contains("relative"), "{last}");
+    assert!(last["by"].is_string(), "the importer is named");
 
     // A leader pauses mk2 and reinstates them; the review closes with the decision.
     let r = app
@@ -556,7 +579,12 @@ async fn a_relative_found_later_pauses_an_active_marker_and_sanctions_take_two_c
     assert!(p["detail"].as_str().unwrap().contains("dismissed"));
 
     let entries = app.audit_entries(&admin).await;
-    for action in ["relatives.declare", "marker.pause", "marker.reinstate"] {
+    for action in [
+        "relatives.declare",
+        "marker.pause",
+        "marker.reinstate",
+        "marker.standing",
+    ] {
         assert!(entries.iter().any(|e| e["action"] == action), "{action} audited");
     }
 }

@@ -5,6 +5,7 @@ ALTER TABLE image_tokens ALTER COLUMN script_id SET NOT NULL;
 ALTER TABLE marker_reviews DROP COLUMN decided_at;
 ALTER TABLE marker_reviews DROP COLUMN decided_by;
 ALTER TABLE marker_reviews DROP COLUMN decision;
+DROP INDEX marker_status_history_order;
 DROP TABLE discipline_entries;
 DROP TABLE qualification_tasks;
 DROP TABLE qualification_attempts;

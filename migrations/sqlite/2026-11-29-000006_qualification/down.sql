@@ -17,6 +17,7 @@ CREATE UNIQUE INDEX image_tokens_hash ON image_tokens (token_hash);
 ALTER TABLE marker_reviews DROP COLUMN decided_at;
 ALTER TABLE marker_reviews DROP COLUMN decided_by;
 ALTER TABLE marker_reviews DROP COLUMN decision;
+DROP INDEX marker_status_history_order;
 DROP TABLE discipline_entries;
 DROP TABLE qualification_tasks;
 DROP TABLE qualification_attempts;

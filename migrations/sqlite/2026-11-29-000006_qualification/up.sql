@@ -64,6 +64,9 @@ CREATE TABLE discipline_entries (
     PRIMARY KEY (exam_id, id)
 );
 
+-- A marker's history is numbered; two writers racing for one number cannot both commit.
+CREATE UNIQUE INDEX marker_status_history_order ON marker_status_history (exam_id, marker_id, n);
+
 -- How a review ended, and by whom.
 ALTER TABLE marker_reviews ADD COLUMN decision TEXT;
 ALTER TABLE marker_reviews ADD COLUMN decided_by TEXT REFERENCES users (id);

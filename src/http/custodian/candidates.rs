@@ -154,13 +154,15 @@ pub async fn import_candidates(
     let defaults = state.settings.rules.clone();
     let me = staff.id.clone();
     let audit = staff.audit("candidates.import").object("exam_code", &code);
-    let entry = audit.clone();
+    let (entry, standing) = (audit.clone(), staff.audit("marker.standing"));
     let source = mime.clone();
     let result = state
         .db
         .write(move |c| -> Result<Imported, ApiError> {
             let exam = exam_by_code(c, &code)?;
             crate::http::leader::not_related(c, &exam.id, &me)?;
+            // Imports and relative declarations take turns on the exam (R3).
+            db::exams::lock_by_id(c, &exam.id)?;
             let mut created = 0;
             for cand in &list {
                 created += usize::from(sealed_write(c, &vault, &exam.id, cand, now)?);
@@ -170,7 +172,7 @@ pub async fn import_candidates(
             let max_age = exam.rules(&defaults)?.marker_max_age;
             for user in db::markers::users_with_relatives(c, &exam.id)? {
                 if let Some(m) = db::markers::by_user(c, &user)? {
-                    crate::http::leader::relatives::reevaluate_if_known(c, &exam, &m, max_age, now)?;
+                    crate::http::leader::relatives::reevaluate_if_known(c, &exam, &m, max_age, &standing, now)?;
                 }
             }
             // Counts only: identity never enters the audit log.

@@ -34,7 +34,8 @@ pub struct RecordCertification {
     request_body = RecordCertification,
     security(("bearer" = [])),
     responses(
-        (status = 201, description = "Recorded"),
+        (status = 201, description = "Recorded: `{id}`"),
+        (status = 409, description = "The marker has passed no qualification test", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such marker", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid (an expiry not after the issue date)", body = Problem, content_type = "application/problem+json"),
     )
@@ -50,6 +51,10 @@ pub async fn record_certification(
     let r = body.into_inner()?;
     let subject = text("subject", &r.subject)?;
     let level = text("level", &r.level)?;
+    crate::domain::eligibility::check_day("issued", r.issued)?;
+    if let Some(e) = r.expires {
+        crate::domain::eligibility::check_day("expires", e)?;
+    }
     if r.expires.is_some_and(|e| e <= r.issued) {
         return Err(RuleError::invalid(
             "invalid_certification",
@@ -64,8 +69,16 @@ pub async fn record_certification(
     let entry = audit.clone();
     let result = state
         .db
-        .write(move |c| -> Result<(), ApiError> {
+        .write(move |c| -> Result<String, ApiError> {
             let m = db::markers::find(c, &id).map_err(missing("marker"))?;
+            // A certification rests on qualification results: a passed test in some exam.
+            if !db::qualification::ever_passed(c, &m.id)? {
+                return Err(RuleError::conflict(
+                    "not_qualified",
+                    "the marker has passed no qualification test: a certification rests on one",
+                )
+                .into());
+            }
             let cert = db::markers::Certification {
                 marker_id: &m.id,
                 subject: &subject,
@@ -74,13 +87,13 @@ pub async fn record_certification(
                 expires: r.expires,
                 recorded_by: &by,
             };
-            db::markers::record_certification(c, &cert, now)?;
+            let cert_id = db::markers::record_certification(c, &cert, now)?;
             entry
-                .details(serde_json::json!({ "subject": subject, "level": level }))
+                .details(serde_json::json!({ "subject": subject, "level": level, "certification": cert_id }))
                 .append(c, now)?;
-            Ok(())
+            Ok(cert_id)
         })
         .await;
-    audit_refusal(&state, audit, result).await?;
-    Ok(HttpResponse::Created().finish())
+    let id = audit_refusal(&state, audit, result).await?;
+    Ok(HttpResponse::Created().json(serde_json::json!({ "id": id })))
 }

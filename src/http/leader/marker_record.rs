@@ -169,10 +169,11 @@ fn certifications(c: &mut DbConn, marker_id: &str) -> Result<Vec<Value>, ApiErro
 #[get("/markers/{id}")]
 pub async fn get_marker(
     state: web::Data<AppState>,
-    _leader: Leader,
+    leader: Leader,
     path: web::Path<String>,
 ) -> Result<web::Json<MarkerView>, ApiError> {
     let id = path.into_inner();
+    let me = leader.id.clone();
     let view = state
         .db
         .read(move |c| -> Result<MarkerView, ApiError> {
@@ -180,6 +181,10 @@ pub async fn get_marker(
             let user = db::users::find(c, &m.user_id)?.ok_or(ApiError::NotFound("marker"))?;
             let mut exams = vec![];
             for (exam_id, status, reasons) in db::markers::standings(c, &m.id)? {
+                // A leader with a relative sitting an exam sees nothing of it (R3).
+                if db::markers::relatives_sitting(c, &exam_id, &me)? > 0 {
+                    continue;
+                }
                 exams.push(exam_record(c, &m, exam_id, status, reasons)?);
             }
             Ok(MarkerView {

@@ -91,6 +91,7 @@ async fn leader_act(
             .db
             .write(move |c| -> Result<Standing, ApiError> {
                 let m = db::markers::find(c, &id).map_err(missing("marker"))?;
+                db::markers::lock(c, &m.id)?;
                 let exam = exam_by_code(c, &b.exam)?;
                 not_related(c, &exam.id, &me)?;
                 if event == MarkerEvent::Reinstate {
@@ -109,7 +110,6 @@ async fn leader_act(
                 if event == MarkerEvent::Pause {
                     let evidence = serde_json::json!([reason]).to_string();
                     db::markers::open_review(c, &exam.id, &m.id, "leader", &evidence, now)?;
-                    db::users::bump_token_version(c, &m.user_id)?;
                 } else {
                     db::discipline::decide_open_reviews(c, &exam.id, &m.id, "reinstate", &me, now)?;
                 }
@@ -211,8 +211,8 @@ pub fn check_sanction(
     })
 }
 
-/// Carries out an approved sanction: the standing changes, open reviews close with this
-/// decision, a discipline entry names both people, and the marker's tokens end.
+/// Carries out an approved sanction: the standing changes (which ends the marker's tokens and
+/// image links), open reviews close with this decision, a discipline entry names both people.
 pub fn apply_sanction(
     c: &mut DbConn,
     exam_id: &str,
@@ -223,6 +223,7 @@ pub fn apply_sanction(
 ) -> Result<(), ApiError> {
     let decider = row.decided_by.as_deref().unwrap_or_default();
     let m = db::markers::find(c, &p.marker_id)?;
+    db::markers::lock(c, &m.id)?;
     change_standing(c, exam_id, &m.id, sanction_event(dismiss), decider, &p.reason, now)?;
     let kind = if dismiss { "dismissed" } else { "suspended" };
     let decision = if dismiss { "dismiss" } else { "suspend" };
@@ -237,6 +238,5 @@ pub fn apply_sanction(
         decided_by: decider,
     };
     db::discipline::record(c, &entry, now)?;
-    db::users::bump_token_version(c, &m.user_id)?;
     Ok(())
 }

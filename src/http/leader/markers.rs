@@ -14,7 +14,7 @@ use crate::domain::RuleError;
 use crate::domain::eligibility::{Ineligibility, MarkerFacts, eligibility};
 use crate::domain::marker_status::{MarkerEvent, MarkerStatus, check_assignable, transition};
 use crate::domain::role::{Role, check_person, check_username};
-use crate::http::audit_entry::audit_refusal;
+use crate::http::audit_entry::{Audit, audit_refusal};
 use crate::http::caller::Leader;
 use crate::http::error::{ApiError, Problem, missing};
 use crate::http::json::Json;
@@ -80,6 +80,35 @@ pub(crate) fn text(field: &str, raw: &str) -> Result<String, RuleError> {
     Ok(t)
 }
 
+/// Years of teaching an administrator could mean (the schema says 0 to 60).
+pub(crate) fn check_years(years: u32) -> Result<i32, RuleError> {
+    if years > 60 {
+        return Err(RuleError::invalid(
+            "invalid_marker",
+            "years_teaching",
+            "years_teaching is 0 to 60",
+        ));
+    }
+    Ok(i32::try_from(years).unwrap_or(60))
+}
+
+/// A recommendation names a principal and a school, and is dated no later than today.
+pub(crate) fn checked_recommendation(r: &Recommendation, today: NaiveDate) -> Result<Recommendation, RuleError> {
+    crate::domain::eligibility::check_day("recommendation.date", r.date)?;
+    if r.date > today {
+        return Err(RuleError::invalid(
+            "invalid_date",
+            "recommendation.date",
+            "a recommendation is dated no later than today",
+        ));
+    }
+    Ok(Recommendation {
+        principal: text("recommendation.principal", &r.principal)?,
+        school: text("recommendation.school", &r.school)?,
+        date: r.date,
+    })
+}
+
 /// Create a marker's archive record and login account (one person, one account).
 #[utoipa::path(
     tag = "markers",
@@ -102,6 +131,14 @@ pub async fn create_marker(
     let person = check_person(&m.full_name, &m.id_document)?;
     crate::domain::exam::check_code("school_code", &m.school_code)?;
     let subject = text("subject", &m.subject)?;
+    let today = state.now().date_naive();
+    crate::domain::eligibility::check_birth_date(m.birth_date, today)?;
+    let years_teaching = check_years(m.years_teaching)?;
+    let recommendation = m
+        .recommendation
+        .as_ref()
+        .map(|r| checked_recommendation(r, today))
+        .transpose()?;
     let one_time = secrets::one_time_password();
     let pw = one_time.clone();
     let hash = tokio::task::spawn_blocking(move || secrets::hash_password(&pw))
@@ -142,7 +179,7 @@ pub async fn create_marker(
                 now,
             )?;
             let id = db::new_id();
-            let rec = m.recommendation.as_ref();
+            let rec = recommendation.as_ref();
             db::markers::insert(
                 c,
                 &MarkerRow {
@@ -151,7 +188,7 @@ pub async fn create_marker(
                     birth_date: m.birth_date,
                     school_code: m.school_code.clone(),
                     subject,
-                    years_teaching: i32::try_from(m.years_teaching).unwrap_or(i32::MAX),
+                    years_teaching,
                     recommended_by: rec.map(|r| r.principal.clone()),
                     recommending_school: rec.map(|r| r.school.clone()),
                     recommended_on: rec.map(|r| r.date),
@@ -200,39 +237,76 @@ pub fn evaluate_reasons(c: &mut DbConn, exam: &ExamRow, m: &MarkerRow, max_age: 
         .collect())
 }
 
-fn reasons_json(failed: &[Ineligibility], max_age: u32) -> String {
-    serde_json::to_string(&failed.iter().map(|f| f.reason(max_age)).collect::<Vec<_>>()).unwrap_or_else(|_| "[]".into())
-}
-
 /// Applies the eligibility rules anew and records what changes (a marker at work found
-/// ineligible is paused and a review opened). Returns the status and the failed rules.
+/// ineligible is paused and a review opened). Every decision that changes the standing or the
+/// reasons goes into the history with its reasons, and a change of standing is audited under
+/// `standing`'s actor (who imported, declared or appointed). Returns the status and the failed
+/// rules.
 pub fn reevaluate(
     c: &mut DbConn,
     exam: &ExamRow,
     m: &MarkerRow,
     max_age: u32,
-    by: Option<&str>,
+    standing: &Audit,
     now: chrono::DateTime<Utc>,
 ) -> Result<(MarkerStatus, Vec<Ineligibility>), ApiError> {
     let failed = evaluate(c, exam, m, max_age)?;
     let from = db::markers::status(c, &exam.id, &m.id)?;
     let to = transition(from, MarkerEvent::Evaluated(failed.is_empty()))?;
-    let reasons = reasons_json(&failed, max_age);
+    let readable: Vec<String> = failed.iter().map(|f| f.reason(max_age)).collect();
+    let reasons = serde_json::to_string(&readable).unwrap_or_else(|_| "[]".into());
+    let why = if readable.is_empty() {
+        "eligibility rules applied: every rule met".to_string()
+    } else {
+        format!("eligibility rules applied: {}", readable.join("; "))
+    };
     let change = Change {
         exam_id: &exam.id,
         marker_id: &m.id,
         from,
         to,
-        by,
-        reason: "eligibility rules applied",
+        by: standing.actor_id(),
+        reason: &why,
         reasons: &reasons,
     };
     db::markers::set_status(c, &change, now)?;
     if from == MarkerStatus::Active && to == MarkerStatus::Paused {
         db::markers::open_review(c, &exam.id, &m.id, "ineligible", &reasons, now)?;
-        db::users::bump_token_version(c, &m.user_id)?;
+    }
+    if from != to {
+        standing
+            .clone()
+            .exam(&exam.id)
+            .object("marker", &m.id)
+            .details(serde_json::json!({ "from": from.as_str(), "to": to.as_str(), "reasons": readable }))
+            .append(c, now)?;
     }
     Ok((to, failed))
+}
+
+fn event_for(
+    c: &mut DbConn,
+    exam: &ExamRow,
+    m: &MarkerRow,
+    event: MarkerEvent,
+    by: &str,
+    why: &str,
+    now: chrono::DateTime<Utc>,
+) -> Result<MarkerStatus, ApiError> {
+    let from = db::markers::status(c, &exam.id, &m.id)?;
+    let to = transition(from, event)?;
+    let reasons = db::markers::reasons(c, &exam.id, &m.id)?;
+    let change = Change {
+        exam_id: &exam.id,
+        marker_id: &m.id,
+        from,
+        to,
+        by: Some(by),
+        reason: why,
+        reasons: &reasons,
+    };
+    db::markers::set_status(c, &change, now)?;
+    Ok(to)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -248,30 +322,6 @@ pub struct Standing {
     pub status: String,
     /// Every failed eligibility rule, readable.
     pub reasons: Vec<String>,
-}
-
-fn event_for(
-    c: &mut DbConn,
-    exam: &ExamRow,
-    m: &MarkerRow,
-    event: MarkerEvent,
-    by: &str,
-    why: &str,
-    now: chrono::DateTime<Utc>,
-) -> Result<MarkerStatus, ApiError> {
-    let from = db::markers::status(c, &exam.id, &m.id)?;
-    let to = transition(from, event)?;
-    let change = Change {
-        exam_id: &exam.id,
-        marker_id: &m.id,
-        from,
-        to,
-        by: Some(by),
-        reason: why,
-        reasons: "[]",
-    };
-    db::markers::set_status(c, &change, now)?;
-    Ok(to)
 }
 
 /// Appoint (聘请) a marker to an exam: the eligibility rules are applied first, and an
@@ -300,46 +350,34 @@ pub async fn appoint(
     let defaults = state.settings.rules.clone();
     let by = leader.id.clone();
     let audit = leader.audit("marker.appoint").object("marker", &id);
-    let entry = audit.clone();
+    let (entry, standing) = (audit.clone(), leader.audit("marker.standing"));
     let result = state
         .db
-        .write(move |c| -> Result<Standing, ApiError> {
+        .write(move |c| -> Result<Result<Standing, ApiError>, ApiError> {
             let m = db::markers::find(c, &id).map_err(missing("marker"))?;
+            db::markers::lock(c, &m.id)?;
             let exam = exam_by_code(c, &code)?;
             super::exams::not_related(c, &exam.id, &by)?;
             let max_age = exam.rules(&defaults)?.marker_max_age;
-            let (status, failed) = reevaluate(c, &exam, &m, max_age, Some(&by), now)?;
+            let (_, failed) = reevaluate(c, &exam, &m, max_age, &standing, now)?;
             if !failed.is_empty() {
+                // The finding is kept (and the refusal audited after the commit).
                 let why: Vec<String> = failed.iter().map(|f| f.reason(max_age)).collect();
-                entry
-                    .clone()
-                    .exam(&exam.id)
-                    .details(serde_json::json!({ "ineligible": why }))
-                    .append(c, now)?;
-                return Ok(Standing {
-                    exam: exam.code,
-                    status: status.as_str().into(),
-                    reasons: why,
-                });
+                let refusal =
+                    RuleError::conflict("ineligible", format!("the marker is ineligible: {}", why.join("; ")));
+                return Ok(Err(refusal.into()));
             }
             let to = event_for(c, &exam, &m, MarkerEvent::Appoint, &by, "appointed", now)?;
             entry.exam(&exam.id).append(c, now)?;
-            Ok(Standing {
+            Ok(Ok(Standing {
                 exam: exam.code,
                 status: to.as_str().into(),
                 reasons: vec![],
-            })
+            }))
         })
         .await;
-    let standing = audit_refusal(&state, audit, result).await?;
-    if standing.status == MarkerStatus::Ineligible.as_str() {
-        return Err(RuleError::conflict(
-            "ineligible",
-            format!("the marker is ineligible: {}", standing.reasons.join("; ")),
-        )
-        .into());
-    }
-    Ok(web::Json(standing))
+    let outcome = audit_refusal(&state, audit.clone(), result).await?;
+    audit_refusal(&state, audit, outcome).await.map(web::Json)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -380,6 +418,7 @@ pub async fn record_training(
     let t = body.into_inner()?;
     let course = text("course", &t.course)?;
     let trainer = text("trainer", &t.trainer)?;
+    crate::domain::eligibility::check_day("date", t.date)?;
     let now = state.now();
     let by = leader.id.clone();
     let audit = leader.audit("marker.training").object("marker", &id);

@@ -7,6 +7,7 @@ mod exam_settings;
 mod exams;
 mod marker_record;
 mod marker_standing;
+mod marker_update;
 pub(crate) mod markers;
 mod prescored;
 pub(crate) mod relatives;
@@ -20,6 +21,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(exams::get_exam)
         .service(markers::create_marker)
         .service(marker_record::get_marker)
+        .service(marker_update::update_marker)
         .service(marker_record::list_exam_markers)
         .service(markers::appoint)
         .service(markers::record_training)

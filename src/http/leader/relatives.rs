@@ -13,7 +13,7 @@ use crate::db::markers::MarkerRow;
 use crate::db::{self, DbConn};
 use crate::domain::RuleError;
 use crate::domain::role::Role;
-use crate::http::audit_entry::audit_refusal;
+use crate::http::audit_entry::{Audit, audit_refusal};
 use crate::http::caller::Caller;
 use crate::http::error::{ApiError, Problem};
 use crate::http::json::Json;
@@ -65,17 +65,20 @@ pub async fn declare_relatives(
     let now = state.now();
     let (vault, me, defaults) = (state.vault.clone(), caller.id.clone(), state.settings.rules.clone());
     let audit = caller.audit("relatives.declare").object("exam_code", &code);
-    let entry = audit.clone();
+    let (entry, standing) = (audit.clone(), caller.audit("marker.standing"));
     let result = state
         .db
         .write(move |c| -> Result<(), ApiError> {
             let exam = exam_by_code(c, &code)?;
+            // Declarations and candidate imports take turns on the exam, so neither misses the
+            // other's new row (R3).
+            db::exams::lock_by_id(c, &exam.id)?;
             for n in &numbers {
                 db::markers::declare_relative(c, &exam.id, &me, &vault.lookup(&exam.id, n), now)?;
             }
             if let Some(m) = db::markers::by_user(c, &me)? {
                 let max_age = exam.rules(&defaults)?.marker_max_age;
-                reevaluate_if_known(c, &exam, &m, max_age, now)?;
+                reevaluate_if_known(c, &exam, &m, max_age, &standing, now)?;
             }
             entry
                 .exam(&exam.id)
@@ -94,13 +97,14 @@ pub fn reevaluate_if_known(
     exam: &ExamRow,
     m: &MarkerRow,
     max_age: u32,
+    standing: &Audit,
     now: chrono::DateTime<Utc>,
 ) -> Result<(), ApiError> {
     let known = db::markers::standings(c, &m.id)?
         .into_iter()
         .any(|(e, _, _)| e == exam.id);
     if known {
-        reevaluate(c, exam, m, max_age, None, now)?;
+        reevaluate(c, exam, m, max_age, standing, now)?;
     }
     Ok(())
 }

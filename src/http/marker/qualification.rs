@@ -158,6 +158,8 @@ pub async fn next_calibration(
         .write(move |c| -> Result<CalibrationTask, ApiError> {
             let exam = exam_by_code(c, &code)?;
             let m = marker_of(c, &me)?;
+            // One marker's test requests take turns: a `next` never sees an attempt half finished.
+            db::markers::lock(c, &m.id)?;
             let row = question_by_code(c, &exam, &q)?;
             let rules = exam.rules(&defaults)?;
             let taken = db::qualification::attempts(c, &exam.id, &m.id, Some(&row.id))?;
@@ -264,8 +266,9 @@ pub async fn score_calibration(
     let result = state
         .db
         .write(move |c| -> Result<CalibrationScored, ApiError> {
-            let t = db::qualification::task(c, &id).map_err(crate::http::error::missing("task"))?;
             let m = marker_of(c, &me)?;
+            db::markers::lock(c, &m.id)?;
+            let t = db::qualification::task(c, &id).map_err(crate::http::error::missing("task"))?;
             let attempt = db::qualification::attempt(c, &t.exam_id, &t.attempt_id)?;
             if attempt.marker_id != m.id {
                 return Err(ApiError::NotFound("task"));
