@@ -183,6 +183,18 @@ pub fn any_window_open(conn: &mut DbConn, now: DateTime<Utc>) -> Result<bool, Db
     Ok(n > 0)
 }
 
+/// Whether any exam's marking window is open now with its room open.
+pub fn any_room_open(conn: &mut DbConn, now: DateTime<Utc>) -> Result<bool, DbError> {
+    let now = db_time(now);
+    let n: i64 = exams::table
+        .filter(exams::window_start.le(now))
+        .filter(exams::window_end.gt(now))
+        .filter(exams::room_open.eq(true))
+        .count()
+        .get_result(conn)?;
+    Ok(n > 0)
+}
+
 pub fn set_room_open(conn: &mut DbConn, exam_id: &str, open: bool) -> Result<(), DbError> {
     diesel::update(exams::table.find(exam_id))
         .set(exams::room_open.eq(open))

@@ -205,6 +205,24 @@ pub fn relatives_sitting(conn: &mut DbConn, exam_id: &str, user_id: &str) -> Res
     Ok(usize::try_from(n).unwrap_or(usize::MAX))
 }
 
+/// The keyed hashes of the user's declared relatives in the exam.
+pub fn relative_lookups(conn: &mut DbConn, exam_id: &str, user_id: &str) -> Result<Vec<String>, DbError> {
+    Ok(relatives::table
+        .filter(relatives::exam_id.eq(exam_id))
+        .filter(relatives::user_id.eq(user_id))
+        .select(relatives::lookup)
+        .load(conn)?)
+}
+
+/// Exams in which the marker is active: (exam id).
+pub fn active_exams(conn: &mut DbConn, marker_id: &str) -> Result<Vec<String>, DbError> {
+    Ok(marker_exams::table
+        .filter(marker_exams::marker_id.eq(marker_id))
+        .filter(marker_exams::status.eq("active"))
+        .select(marker_exams::exam_id)
+        .load(conn)?)
+}
+
 /// Declares a relative (by keyed hash); declaring one twice changes nothing.
 pub fn declare_relative(
     conn: &mut DbConn,

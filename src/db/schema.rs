@@ -204,6 +204,17 @@ diesel::allow_tables_to_appear_in_same_query!(
     qualification_attempts,
     qualification_tasks,
     discipline_entries,
+    tasks,
+    serves,
+    script_holders,
+    marks,
+    seed_marks,
+    self_checks,
+    idempotency_keys,
+    finals,
+    disputes,
+    backreads,
+    problems,
 );
 
 diesel::table! {
@@ -485,5 +496,168 @@ diesel::table! {
         requested_by -> Text,
         decided_by -> Text,
         recorded_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    tasks (exam_id, id) {
+        exam_id -> Text,
+        id -> Text,
+        script_id -> Text,
+        question_id -> Text,
+        state -> Text,
+        shuffle -> BigInt,
+        marker_id -> Nullable<Text>,
+        lease_expires_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        done_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    serves (exam_id, id) {
+        exam_id -> Text,
+        id -> Text,
+        marker_id -> Text,
+        kind -> Text,
+        question_id -> Text,
+        task_id -> Nullable<Text>,
+        script_id -> Nullable<Text>,
+        prescored_id -> Nullable<Text>,
+        anonymous_code -> Text,
+        workstation_id -> Nullable<Text>,
+        state -> Text,
+        day -> Date,
+        leased_at -> Timestamp,
+        lease_expires_at -> Timestamp,
+        ended_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    script_holders (exam_id, script_id, marker_id) {
+        exam_id -> Text,
+        script_id -> Text,
+        marker_id -> Text,
+        serve_id -> Text,
+    }
+}
+
+diesel::table! {
+    marks (exam_id, id) {
+        exam_id -> Text,
+        id -> Text,
+        task_id -> Text,
+        serve_id -> Text,
+        script_id -> Text,
+        question_id -> Text,
+        marker_id -> Text,
+        score -> BigInt,
+        criteria -> Text,
+        annotations -> Text,
+        seconds_spent -> Nullable<Integer>,
+        void -> Bool,
+        void_reason -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    seed_marks (exam_id, serve_id) {
+        exam_id -> Text,
+        serve_id -> Text,
+        marker_id -> Text,
+        prescored_id -> Text,
+        score -> BigInt,
+        deviation -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    self_checks (exam_id, serve_id) {
+        exam_id -> Text,
+        serve_id -> Text,
+        marker_id -> Text,
+        script_id -> Text,
+        score -> BigInt,
+        earlier_score -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    idempotency_keys (exam_id, user_id, key) {
+        exam_id -> Text,
+        user_id -> Text,
+        key -> Text,
+        request_hash -> Text,
+        status -> Integer,
+        response -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    finals (exam_id, script_id) {
+        exam_id -> Text,
+        script_id -> Text,
+        question_id -> Text,
+        score -> BigInt,
+        method -> Text,
+        decided_by -> Nullable<Text>,
+        reason -> Nullable<Text>,
+        decided_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    disputes (exam_id, id) {
+        exam_id -> Text,
+        id -> Text,
+        script_id -> Text,
+        question_id -> Text,
+        cause -> Text,
+        spread -> BigInt,
+        status -> Text,
+        opened_at -> Timestamp,
+        resolved_by -> Nullable<Text>,
+        score -> Nullable<BigInt>,
+        reason -> Nullable<Text>,
+        resolved_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    backreads (exam_id, id) {
+        exam_id -> Text,
+        id -> Text,
+        script_id -> Text,
+        question_id -> Text,
+        status -> Text,
+        created_at -> Timestamp,
+        leader_id -> Nullable<Text>,
+        score -> Nullable<BigInt>,
+        note -> Nullable<Text>,
+        done_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    problems (exam_id, id) {
+        exam_id -> Text,
+        id -> Text,
+        script_id -> Text,
+        question_id -> Text,
+        serve_id -> Text,
+        kind -> Text,
+        note -> Text,
+        flagged_by -> Text,
+        status -> Text,
+        resolution -> Nullable<Text>,
+        resolved_by -> Nullable<Text>,
+        reason -> Nullable<Text>,
+        created_at -> Timestamp,
+        resolved_at -> Nullable<Timestamp>,
     }
 }

@@ -282,6 +282,21 @@ pub struct ScriptRow {
     pub created_at: chrono::NaiveDateTime,
 }
 
+/// The batch's scripts waiting for marking.
+pub fn awaiting_in_batch(conn: &mut DbConn, exam_id: &str, batch_id: &str) -> Result<Vec<ScriptRow>, DbError> {
+    let in_batch = sheets::table
+        .filter(sheets::exam_id.eq(exam_id))
+        .filter(sheets::batch_id.eq(batch_id))
+        .filter(sheets::status.eq("active"))
+        .select(sheets::id);
+    Ok(scripts::table
+        .filter(scripts::exam_id.eq(exam_id))
+        .filter(scripts::state.eq("awaiting"))
+        .filter(scripts::sheet_id.eq_any(in_batch))
+        .select(ScriptRow::as_select())
+        .load(conn)?)
+}
+
 pub fn script(conn: &mut DbConn, id: &str) -> Result<ScriptRow, DbError> {
     Ok(scripts::table
         .filter(scripts::id.eq(id))
@@ -370,6 +385,45 @@ pub fn revoke_image_tokens(conn: &mut DbConn, exam_id: &str, script_id: &str) ->
     )
     .set(image_tokens::revoked.eq(true))
     .execute(conn)?)
+}
+
+/// Ends a holder's links to one script (their lease of it ended).
+pub fn revoke_script_tokens_of(
+    conn: &mut DbConn,
+    exam_id: &str,
+    script_id: &str,
+    holder: &str,
+) -> Result<usize, DbError> {
+    Ok(diesel::update(
+        image_tokens::table
+            .filter(image_tokens::exam_id.eq(exam_id))
+            .filter(image_tokens::script_id.eq(script_id))
+            .filter(image_tokens::holder.eq(holder))
+            .filter(image_tokens::revoked.eq(false)),
+    )
+    .set(image_tokens::revoked.eq(true))
+    .execute(conn)?)
+}
+
+/// Ends every image link of the exam (the room closed).
+pub fn revoke_exam_tokens(conn: &mut DbConn, exam_id: &str) -> Result<usize, DbError> {
+    Ok(diesel::update(
+        image_tokens::table
+            .filter(image_tokens::exam_id.eq(exam_id))
+            .filter(image_tokens::revoked.eq(false)),
+    )
+    .set(image_tokens::revoked.eq(true))
+    .execute(conn)?)
+}
+
+/// Whether a real script of the exam carries this anonymous code.
+pub fn code_taken(conn: &mut DbConn, exam_id: &str, code: &str) -> Result<bool, DbError> {
+    let n: i64 = scripts::table
+        .filter(scripts::exam_id.eq(exam_id))
+        .filter(scripts::anonymous_code.eq(code))
+        .count()
+        .get_result(conn)?;
+    Ok(n > 0)
 }
 
 /// Ends every image link a holder has in the exam (their standing changed, the room closed).

@@ -36,6 +36,18 @@ pub fn login_workstation(
     }
 }
 
+/// Markers work only while a marking window is open and its room is open (R5): outside it
+/// their logins and requests are refused, even with a token the closing revoked.
+pub fn marker_room(role: Role, room_open: bool) -> Result<(), RuleError> {
+    if role == Role::Marker && !room_open {
+        return Err(RuleError::refused(
+            "room_closed",
+            "the marking room is closed: markers work only while it is open, within the marking window",
+        ));
+    }
+    Ok(())
+}
+
 /// The state of an account that matters at its door.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AccountState {

@@ -95,13 +95,15 @@ pub async fn admit(
         return admit_service(state, claims).await;
     }
     let id = claims.sub.clone();
-    let (user, window_open, presented) = state
+    let marker = claims.role == Role::Marker;
+    let (user, window_open, room_open, presented) = state
         .db
         .read(move |c| -> Result<_, ApiError> {
             let user = db::users::find(c, &id)?;
             let window_open = db::exams::any_window_open(c, now)?;
+            let room_open = !marker || db::exams::any_room_open(c, now)?;
             let presented = presented_workstation(c, ws_key.as_deref())?;
-            Ok((user, window_open, presented))
+            Ok((user, window_open, room_open, presented))
         })
         .await?;
     let mut caller = Caller {
@@ -112,6 +114,12 @@ pub async fn admit(
         exams: vec![],
         must_change_password: false,
     };
+    // Before the token's freshness: a closing revokes markers' tokens, and they hear why.
+    if let Err(rule) = crate::domain::access::marker_room(claims.role, room_open) {
+        let err = ApiError::from(rule);
+        state.audit_alone(caller.audit("auth.room").refused(&err).entry()).await;
+        return Err(err);
+    }
     // An account waiting for activation holds tokens only to set its own password.
     let current = user.filter(|u| {
         (u.active || u.must_change_password) && u.token_version == claims.ver && u.role == claims.role.as_str()

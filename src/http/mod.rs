@@ -15,6 +15,7 @@ pub mod openapi;
 pub mod page_form;
 pub mod query_errors;
 pub mod request_id;
+pub mod resolution;
 pub mod schemas;
 pub mod state;
 pub mod tokens;

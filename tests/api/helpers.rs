@@ -280,6 +280,16 @@ impl TestApp {
         }
     }
 
+    /// Logs the chief in at the workstation and opens the exam's room (its window must be open).
+    pub async fn open_room(&self, chief: &str, key: &str, code: &str) -> Session {
+        let s = self.login(chief, Some(key)).await;
+        let r = self
+            .post(&format!("/api/v1/exams/{code}/room"), Some(&s), json!({ "open": true }))
+            .await;
+        assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+        s
+    }
+
     /// An admin and two chief leaders, logged in.
     pub async fn staff(&self) -> (Session, Session, Session) {
         self.bootstrap("admin", Role::Admin);

@@ -137,11 +137,16 @@ async fn forty_five_on_the_first_marking_day_is_appointed_forty_six_is_not() {
 #[tokio::test]
 async fn a_relative_on_the_candidate_list_makes_a_marker_ineligible_even_when_added_later() {
     let app = TestApp::spawn().await;
-    let (_, chief, _) = app.staff().await;
-    exam(&app, &chief).await;
+    let (admin, chief, _) = app.staff().await;
+    let desk = app.workstation(&admin, "desk").await;
+    app.exam(&chief, "GK").await;
+    // Markers work only in an open room, within the window.
+    app.clock
+        .advance(chrono::Duration::days(30) + chrono::Duration::hours(1));
+    let chief = app.open_room("chief1", &desk, "GK").await;
     let (id, otp) = marker(&app, &chief, "mk1", "1985-05-05").await;
-    app.set_own_password("mk1", &otp, None).await;
-    let m1 = app.login("mk1", None).await;
+    app.set_own_password("mk1", &otp, Some(&desk)).await;
+    let m1 = app.login("mk1", Some(&desk)).await;
     assert_eq!(appoint(&app, &chief, &id).await.status(), StatusCode::OK);
     let r = app
         .post(

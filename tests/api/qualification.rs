@@ -33,6 +33,20 @@ async fn exam_with_template(app: &TestApp, chief: &Session) {
     assert_eq!(r.status(), StatusCode::OK);
 }
 
+/// The exam with W1 and its template, then its window reached and its room open: (admin,
+/// chief1, chief2, the desk's key), all logged in at the desk.
+async fn open_exam(app: &TestApp) -> (Session, Session, Session, String) {
+    let (admin, chief, _) = app.staff().await;
+    let desk = app.workstation(&admin, "desk").await;
+    exam_with_template(app, &chief).await;
+    app.clock
+        .advance(chrono::Duration::days(30) + chrono::Duration::hours(1));
+    let chief1 = app.open_room("chief1", &desk, "GK").await;
+    let chief2 = app.login("chief2", Some(&desk)).await;
+    let admin = app.login("admin", Some(&desk)).await;
+    (admin, chief1, chief2, desk)
+}
+
 /// A generated sheet whose W1 answer carries `units` (score / step) in its strip.
 fn sheet(units: u32) -> Vec<Vec<u8>> {
     let spec = SheetSpec {
@@ -78,7 +92,7 @@ async fn calibration(app: &TestApp, chief: &Session, scores: &[f64]) {
 }
 
 /// A marker created, appointed, trained for W1 and assigned to it; returns (id, session).
-async fn trained_marker(app: &TestApp, chief: &Session, username: &str) -> (String, Session) {
+async fn trained_marker(app: &TestApp, chief: &Session, desk: &str, username: &str) -> (String, Session) {
     let body = json!({
         "username": username, "full_name": format!("Teacher {username}"), "id_document": format!("ID{username}"),
         "birth_date": "1985-03-01", "school_code": "S01", "subject": "Chinese", "years_teaching": 12,
@@ -89,9 +103,9 @@ async fn trained_marker(app: &TestApp, chief: &Session, username: &str) -> (Stri
     assert_eq!(r.status(), StatusCode::CREATED);
     let created: Value = r.json().await.unwrap();
     let id = created["id"].as_str().unwrap().to_string();
-    app.set_own_password(username, created["one_time_password"].as_str().unwrap(), None)
+    app.set_own_password(username, created["one_time_password"].as_str().unwrap(), Some(desk))
         .await;
-    let session = app.login(username, None).await;
+    let session = app.login(username, Some(desk)).await;
     for (path, body) in [
         ("appointments", json!({ "exam": "GK" })),
         (
@@ -171,8 +185,7 @@ const DEFINITIVE: [f64; 5] = [37.5, 22.5, 48.5, 13.5, 55.5];
 #[tokio::test]
 async fn no_training_no_post_and_no_definitive_score_reaches_a_marker() {
     let app = TestApp::spawn().await;
-    let (admin, chief, _) = app.staff().await;
-    exam_with_template(&app, &chief).await;
+    let (admin, chief, _, desk) = open_exam(&app).await;
 
     // Pre-scored uploads: off the scale, an unknown role, a wrong page count change nothing.
     let r = upload(&app, &chief, "60.5", "calibration", sheet(10)).await;
@@ -206,7 +219,7 @@ async fn no_training_no_post_and_no_definitive_score_reaches_a_marker() {
     );
     assert_eq!(listed["prescored"][0]["score"], 37.5);
 
-    let (id, m1) = trained_marker(&app, &chief, "mk1").await;
+    let (id, m1) = trained_marker(&app, &chief, &desk, "mk1").await;
     let mut seen = Seen::default();
 
     // Not assigned, then assigned but the gate holds for a marker merely appointed.
@@ -223,11 +236,11 @@ async fn no_training_no_post_and_no_definitive_score_reaches_a_marker() {
             .json()
             .await
             .unwrap();
-        app.set_own_password("mk0", created["one_time_password"].as_str().unwrap(), None)
+        app.set_own_password("mk0", created["one_time_password"].as_str().unwrap(), Some(&desk))
             .await;
         (
             created["id"].as_str().unwrap().to_string(),
-            app.login("mk0", None).await,
+            app.login("mk0", Some(&desk)).await,
         )
     };
     let p = expect_problem(next(&app, &m0).await, StatusCode::CONFLICT, "not_trained").await;
@@ -294,7 +307,7 @@ async fn no_training_no_post_and_no_definitive_score_reaches_a_marker() {
     expect_problem(next(&app, &m1).await, StatusCode::CONFLICT, "already_qualified").await;
 
     // A second marker fails twice and is kept off live work on W1.
-    let (_, m2) = trained_marker(&app, &chief, "mk2").await;
+    let (_, m2) = trained_marker(&app, &chief, &desk, "mk2").await;
     for left in [1, 0] {
         let (answer, _) = attempt(&app, &m2, &mut seen, &far_off).await;
         assert_eq!(
@@ -406,8 +419,8 @@ fn walk(v: &Value, keys: &mut Vec<String>, numbers: &mut Vec<f64>) {
 }
 
 /// A marker who passed a one-script test.
-async fn active_marker(app: &TestApp, chief: &Session, username: &str) -> (String, Session) {
-    let (id, m) = trained_marker(app, chief, username).await;
+async fn active_marker(app: &TestApp, chief: &Session, desk: &str, username: &str) -> (String, Session) {
+    let (id, m) = trained_marker(app, chief, desk, username).await;
     let (answer, _) = attempt(app, &m, &mut Seen::default(), &|_, d| d).await;
     assert_eq!(answer["status"], "active");
     (id, m)
@@ -426,11 +439,10 @@ async fn standing(app: &TestApp, chief: &Session, id: &str) -> Value {
 #[tokio::test]
 async fn a_relative_found_later_pauses_an_active_marker_and_sanctions_take_two_chiefs() {
     let app = TestApp::spawn().await;
-    let (admin, chief1, chief2) = app.staff().await;
-    exam_with_template(&app, &chief1).await;
+    let (admin, chief1, chief2, desk) = open_exam(&app).await;
     calibration(&app, &chief1, &[30.0]).await;
-    let (id1, m1) = active_marker(&app, &chief1, "mk1").await;
-    let (id2, m2) = active_marker(&app, &chief1, "mk2").await;
+    let (id1, m1) = active_marker(&app, &chief1, &desk, "mk1").await;
+    let (id2, m2) = active_marker(&app, &chief1, &desk, "mk2").await;
 
     // mk1's nephew is added to the candidate list after mk1 started work.
     let r = app

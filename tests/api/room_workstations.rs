@@ -20,6 +20,7 @@ async fn markers_and_custodians_keep_to_the_workstation_they_logged_in_at() {
         app.post("/api/v1/exams", Some(&chief), exam).await.status(),
         StatusCode::CREATED
     );
+    app.open_room("chief1", &desk_a, "NOW").await;
 
     for (who, role) in [("marker1", Role::Marker), ("custodian1", Role::Custodian)] {
         app.insert_account(who, role);

@@ -247,6 +247,76 @@ fn exam_scoped_rows(user: &str, client: &str) -> Vec<(&'static str, String)> {
                 .to_string(),
         ),
         (
+            "tasks",
+            "INSERT INTO tasks (exam_id, id, script_id, question_id, state, shuffle, created_at) \
+             VALUES ('{exam}', 'task-1', 'script-1', 'q-1', 'open', 7, CURRENT_TIMESTAMP)"
+                .to_string(),
+        ),
+        (
+            "serves",
+            "INSERT INTO serves (exam_id, id, marker_id, kind, question_id, task_id, script_id, anonymous_code, \
+             state, day, leased_at, lease_expires_at) VALUES ('{exam}', 'serve-1', 'marker-1', 'live', 'q-1', \
+             'task-1', 'script-1', 'ABCD-EFGH', 'scored', '2026-12-01', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+                .to_string(),
+        ),
+        (
+            "script_holders",
+            "INSERT INTO script_holders (exam_id, script_id, marker_id, serve_id) \
+             VALUES ('{exam}', 'script-1', 'marker-1', 'serve-1')"
+                .to_string(),
+        ),
+        (
+            "marks",
+            "INSERT INTO marks (exam_id, id, task_id, serve_id, script_id, question_id, marker_id, score, criteria, \
+             annotations, void, created_at) VALUES ('{exam}', 'mark-1', 'task-1', 'serve-1', 'script-1', 'q-1', \
+             'marker-1', 3000, 'null', '[]', FALSE, CURRENT_TIMESTAMP)"
+                .to_string(),
+        ),
+        (
+            "seed_marks",
+            "INSERT INTO seed_marks (exam_id, serve_id, marker_id, prescored_id, score, deviation, created_at) \
+             VALUES ('{exam}', 'serve-1', 'marker-1', 'pre-1', 3000, 0, CURRENT_TIMESTAMP)"
+                .to_string(),
+        ),
+        (
+            "self_checks",
+            "INSERT INTO self_checks (exam_id, serve_id, marker_id, script_id, score, earlier_score, created_at) \
+             VALUES ('{exam}', 'serve-1', 'marker-1', 'script-1', 3000, 3000, CURRENT_TIMESTAMP)"
+                .to_string(),
+        ),
+        (
+            "idempotency_keys",
+            format!(
+                "INSERT INTO idempotency_keys (exam_id, user_id, key, request_hash, status, response, created_at) \
+                 VALUES ('{{exam}}', '{user}', 'k1', 'h', 200, '{{}}', CURRENT_TIMESTAMP)"
+            ),
+        ),
+        (
+            "finals",
+            "INSERT INTO finals (exam_id, script_id, question_id, score, method, decided_at) \
+             VALUES ('{exam}', 'script-1', 'q-1', 3000, 'mean', CURRENT_TIMESTAMP)"
+                .to_string(),
+        ),
+        (
+            "disputes",
+            "INSERT INTO disputes (exam_id, id, script_id, question_id, cause, spread, status, opened_at) \
+             VALUES ('{exam}', 'disp-1', 'script-1', 'q-1', 'marks', 900, 'open', CURRENT_TIMESTAMP)"
+                .to_string(),
+        ),
+        (
+            "backreads",
+            "INSERT INTO backreads (exam_id, id, script_id, question_id, status, created_at) \
+             VALUES ('{exam}', 'br-1', 'script-1', 'q-1', 'open', CURRENT_TIMESTAMP)"
+                .to_string(),
+        ),
+        (
+            "problems",
+            "INSERT INTO problems (exam_id, id, script_id, question_id, serve_id, kind, note, flagged_by, status, \
+             created_at) VALUES ('{exam}', 'prob-1', 'script-1', 'q-1', 'serve-1', 'blank', '', 'marker-1', 'open', \
+             CURRENT_TIMESTAMP)"
+                .to_string(),
+        ),
+        (
             "discipline_entries",
             format!(
                 "INSERT INTO discipline_entries (exam_id, id, marker_id, kind, reason, approval_id, requested_by, \

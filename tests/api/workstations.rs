@@ -27,6 +27,7 @@ async fn in_the_window_room_staff_log_in_only_at_a_registered_workstation() {
     let desk = app.workstation(&admin, "Room 1 desk 1").await;
     app.insert_account("marker1", Role::Marker);
     open_window(&app, &chief).await;
+    app.open_room("chief1", &desk, "NOW").await;
 
     // Admins too: an admin account makes accounts and keys, so it works from the room.
     for who in ["marker1", "chief2", "admin"] {
@@ -108,8 +109,14 @@ async fn outside_any_window_no_workstation_is_needed() {
     let app = TestApp::spawn().await;
     let (_, chief, _) = app.staff().await;
     app.exam(&chief, "LATER").await;
+    app.insert_account("custodian1", Role::Custodian);
+    app.login("custodian1", None).await;
+    // Markers are the exception: they work only while a room is open.
+    let (admin, _, _) = (app.login("admin", None).await, (), ());
+    let desk = app.workstation(&admin, "desk").await;
     app.insert_account("marker1", Role::Marker);
-    app.login("marker1", None).await;
+    let r = app.try_login("marker1", PASSWORD, Some(&desk)).await;
+    expect_problem(r, StatusCode::FORBIDDEN, "room_closed").await;
     assert_eq!(
         app.get("/api/v1/exams/LATER", Some(&chief)).await.status(),
         StatusCode::OK

@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 use crate::db;
 use crate::db::users::UserRow;
 use crate::domain::access::{
-    AccountState, Gate, PresentedWorkstation, ThrottlePolicy, login_allowed, login_workstation,
+    AccountState, Gate, PresentedWorkstation, ThrottlePolicy, login_allowed, login_workstation, marker_room,
 };
 use crate::domain::role::{MAX_USERNAME_CHARS, check_username};
 use crate::http::audit_entry::Audit;
@@ -127,7 +127,7 @@ async fn login_inner(
         .read(move |c| -> Result<_, ApiError> {
             Ok((
                 db::users::find_by_username(c, &name)?,
-                db::exams::any_window_open(c, now)?,
+                (db::exams::any_window_open(c, now)?, db::exams::any_room_open(c, now)?),
                 presented_workstation(c, key.as_deref())?,
             ))
         })
@@ -146,7 +146,7 @@ async fn attempt(
     recorded: &str,
     password: &str,
     user: Option<UserRow>,
-    window_open: bool,
+    window_open: (bool, bool),
     presented: PresentedWorkstation,
     now: DateTime<Utc>,
 ) -> Result<LoggedIn, ApiError> {
@@ -189,7 +189,7 @@ async fn attempt(
 /// refusal never tells an outsider that the password was right.
 fn admissible(
     user: &UserRow,
-    window_open: bool,
+    (window_open, room_open): (bool, bool),
     presented: &PresentedWorkstation,
     now: DateTime<Utc>,
 ) -> Result<Option<String>, ApiError> {
@@ -201,6 +201,7 @@ fn admissible(
         one_time_password_expired: user.one_time_password_expired(now),
     };
     let outcome = login_allowed(state)
+        .and_then(|()| marker_room(role, room_open))
         .and_then(|()| login_workstation(role, window_open, presented))
         .map_err(ApiError::from);
     outcome.map_err(|e| if at_workstation { e } else { bad_credentials() })

@@ -205,15 +205,20 @@ async fn record(
     let (exam_id, sheet_id, page) = (script.exam_id.clone(), script.sheet_id.clone(), script.page);
     let me = me.to_string();
     let masks = serde_json::to_string(&t.masks).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let defaults = state.settings.rules.clone();
     state
         .db
         .write(move |c| -> Result<Treated, ApiError> {
             let sheet = db::scripts::sheet(c, &sheet_id)?;
             let batch = db::custody::batch_locked(c, &sheet.batch_id)?;
-            // Treated scripts wait in the open batch for its two-person release, like any other.
-            crate::domain::custody::check_batch_open(batch.status()?)?;
+            // Treated scripts wait in the open batch for its two-person release, like any other;
+            // a script withdrawn from marking (identity exposed) goes back to marking afresh.
+            let released = batch.status()? == crate::domain::custody::BatchStatus::Released;
+            if !released {
+                crate::domain::custody::check_batch_open(batch.status()?)?;
+            }
             two_on_duty(c, &exam_id, &me)?;
-            let next = "held";
+            let next = if released { "awaiting" } else { "held" };
             let codes: Vec<(String, String)> = db::exams::questions_of(c, &exam_id)?
                 .into_iter()
                 .map(|q| (q.code, q.id))
@@ -237,6 +242,12 @@ async fn record(
                 done.push(s.id);
             }
             db::scripts::treat_page(c, &exam_id, &sheet_id, page, t.turn, &masks)?;
+            if released {
+                let rules = db::exams::by_id(c, &exam_id)?.rules(&defaults)?;
+                for id in &done {
+                    crate::http::resolution::settle(c, &exam_id, id, &rules, now)?;
+                }
+            }
             audit
                 .exam(&exam_id)
                 .details(serde_json::json!({ "turn": t.turn, "masks": t.masks.len(), "scripts": done }))

@@ -184,6 +184,7 @@ pub fn apply(c: &mut DbConn, row: &ApprovalRow, now: DateTime<Utc>) -> Result<()
             check_release(batch.status()?, db::scripts::release_blockers(c, exam_id, &batch.id)?)?;
             db::custody::set_released(c, exam_id, &batch.id, now)?;
             db::scripts::release_held(c, exam_id, &batch.id, now)?;
+            crate::http::resolution::open_tasks_for_batch(c, exam_id, &batch.id, now)?;
             Ok(())
         }
         (ApprovalKind::SuspendMarker | ApprovalKind::DismissMarker, Some(exam_id)) => {

@@ -95,8 +95,8 @@ pub async fn change_settings(
                     marks_required: f.marks_required,
                 })
                 .collect();
-            // No task or mark exists before the marking issue lands; it passes the real state here.
-            let marking_started = false;
+            // Once a lease was served, the rules that decide finals stand.
+            let marking_started = db::marking::marking_started(c, &exam.id)?;
             let changed = check_rule_change(marking_started, &current, &change.rules, &questions, &figures)?;
             let mut overrides = exam.overrides()?;
             overrides.extend(change.rules.clone());

@@ -146,6 +146,22 @@ pub fn not_related(c: &mut DbConn, exam_id: &str, user_id: &str) -> Result<(), A
     Ok(())
 }
 
+/// Closing the room ends the exam's leases (their tasks go back to the queue), kills every image
+/// link at once and revokes the markers' tokens.
+fn close_room(c: &mut DbConn, exam_id: &str, now: chrono::DateTime<chrono::Utc>) -> Result<(), ApiError> {
+    for serve in db::marking::running_serves(c, exam_id)? {
+        db::marking::end_serve(c, &serve, "ended", now)?;
+        if let Some(task) = &serve.task_id {
+            db::marking::set_task_state(c, exam_id, task, "open", now)?;
+        }
+    }
+    db::scripts::revoke_exam_tokens(c, exam_id)?;
+    for (m, _, _) in db::markers::of_exam(c, exam_id)? {
+        db::users::bump_token_version(c, &m.user_id)?;
+    }
+    Ok(())
+}
+
 /// The exam named in the path, or 404.
 pub fn exam_by_code(c: &mut DbConn, code: &str) -> Result<ExamRow, ApiError> {
     db::exams::by_code(c, code).map_err(missing("exam"))
@@ -434,6 +450,9 @@ pub async fn set_room(
             let exam = exam_by_code(c, &code)?;
             not_related(c, &exam.id, &me)?;
             db::exams::set_room_open(c, &exam.id, open)?;
+            if !open {
+                close_room(c, &exam.id, now)?;
+            }
             audit.object("exam", &exam.id).exam(&exam.id).append(c, now)?;
             Ok(())
         })

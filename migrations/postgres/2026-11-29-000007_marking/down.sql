@@ -1,0 +1,11 @@
+DROP TABLE problems;
+DROP TABLE backreads;
+DROP TABLE disputes;
+DROP TABLE finals;
+DROP TABLE idempotency_keys;
+DROP TABLE self_checks;
+DROP TABLE seed_marks;
+DROP TABLE marks;
+DROP TABLE script_holders;
+DROP TABLE serves;
+DROP TABLE tasks;

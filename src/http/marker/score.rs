@@ -1,0 +1,235 @@
+//! A marker's mark (R7): once, by the lease holder, before the lease ends, on the scale. A
+//! retried submit with the same `Idempotency-Key` answers what the first did. The mark that
+//! completes a script's set resolves it in the same transaction.
+
+use std::collections::BTreeMap;
+
+use actix_web::{HttpRequest, HttpResponse, post, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::lease::marker_of;
+use crate::db::marking::ServeRow;
+use crate::db::{self, DbConn};
+use crate::domain::marking::{Annotation, check_mark};
+use crate::domain::{RuleError, Score};
+use crate::http::audit_entry::audit_refusal;
+use crate::http::caller::MarkerCaller;
+use crate::http::error::{ApiError, Problem};
+use crate::http::json::Json;
+use crate::http::state::AppState;
+use crate::secrets::sha256_hex;
+
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScoreRequest {
+    #[schema(value_type = f64)]
+    pub score: Score,
+    /// Per criterion (code → score); they add up to `score`.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub criteria: Option<BTreeMap<String, Score>>,
+    #[serde(default)]
+    pub annotations: Vec<Annotation>,
+    #[serde(default)]
+    #[schema(minimum = 0, maximum = 86400)]
+    pub seconds_spent: Option<u32>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Scored {
+    pub task_id: String,
+    #[schema(value_type = f64)]
+    pub score: Score,
+    pub recorded_at: DateTime<Utc>,
+}
+
+/// The caller's serve, or 404 (another marker's task is nobody's business).
+pub fn own_serve(c: &mut DbConn, id: &str, marker_id: &str) -> Result<ServeRow, ApiError> {
+    match db::marking::serve(c, id) {
+        Ok(s) if s.marker_id == marker_id => Ok(s),
+        Ok(_) | Err(db::DbError::NotFound) => Err(ApiError::NotFound("task")),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The lease must still run.
+pub fn check_running(s: &ServeRow, now: DateTime<Utc>) -> Result<(), ApiError> {
+    if s.state == "scored" {
+        return Err(RuleError::conflict("already_scored", "this task is marked already; a mark is not changed").into());
+    }
+    if !s.live_at(now) {
+        return Err(RuleError::conflict("lease_expired", "this lease has ended; ask for the next script").into());
+    }
+    Ok(())
+}
+
+fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
+    let Some(v) = req.headers().get("Idempotency-Key") else {
+        return Ok(None);
+    };
+    let key = v.to_str().unwrap_or_default().trim().to_string();
+    if key.is_empty() || key.len() > 200 {
+        return Err(RuleError::invalid(
+            "invalid_idempotency_key",
+            "Idempotency-Key",
+            "an Idempotency-Key is 1 to 200 characters",
+        )
+        .into());
+    }
+    Ok(Some(key))
+}
+
+/// Records the mark by kind: a live mark (then the script may resolve), a seed's score against
+/// its definitive one, a self-check against the marker's earlier mark.
+fn record(
+    c: &mut DbConn,
+    s: &ServeRow,
+    r: &ScoreRequest,
+    now: DateTime<Utc>,
+    rules_defaults: &crate::domain::rules::MarkingRules,
+) -> Result<(), ApiError> {
+    match s.kind.as_str() {
+        "live" => {
+            let task = s.task_id.as_deref().unwrap_or_default();
+            let script = s.script_id.as_deref().unwrap_or_default();
+            let criteria = serde_json::to_string(&r.criteria).unwrap_or_else(|_| "null".into());
+            let annotations = serde_json::to_string(&r.annotations).unwrap_or_else(|_| "[]".into());
+            let mark = db::marking::NewMark {
+                exam_id: &s.exam_id,
+                task_id: task,
+                serve_id: &s.id,
+                script_id: script,
+                question_id: &s.question_id,
+                marker_id: &s.marker_id,
+                score: r.score.hundredths(),
+                criteria: &criteria,
+                annotations: &annotations,
+                seconds_spent: r.seconds_spent.map(|v| i32::try_from(v).unwrap_or(i32::MAX)),
+            };
+            db::marking::insert_mark(c, &mark, now).map_err(|e| match e {
+                db::DbError::Duplicate(_) => ApiError::from(RuleError::conflict(
+                    "already_scored",
+                    "this script has your mark already",
+                )),
+                other => other.into(),
+            })?;
+            db::marking::set_task_state(c, &s.exam_id, task, "done", now)?;
+            db::scripts::revoke_script_tokens_of(c, &s.exam_id, script, &s.marker_id)?;
+            let rules = db::exams::by_id(c, &s.exam_id)?.rules(rules_defaults)?;
+            crate::http::resolution::settle(c, &s.exam_id, script, &rules, now)?;
+        }
+        "seed" => {
+            let p = db::prescored::find(c, &s.exam_id, s.prescored_id.as_deref().unwrap_or_default())?;
+            db::marking::insert_seed_mark(
+                c,
+                s,
+                &p.id,
+                r.score.hundredths(),
+                r.score.hundredths() - p.definitive,
+                now,
+            )?;
+        }
+        _ => {
+            let script = s.script_id.as_deref().unwrap_or_default();
+            let earlier = db::marking::mark_of(c, &s.exam_id, script, &s.marker_id)?;
+            db::marking::insert_self_check(c, s, script, r.score.hundredths(), earlier, now)?;
+        }
+    }
+    Ok(())
+}
+
+/// Mark the leased script: `{score, criteria?, annotations?, seconds_spent?}`, with an
+/// `Idempotency-Key` header so that a retried submit is answered, not doubled. Only the lease
+/// holder, only while the lease runs, only a multiple of the step inside the scale; criteria
+/// add up to the score. A mark is never changed by the marker.
+#[utoipa::path(
+    tag = "marking",
+    params(("id" = String, Path, description = "Task id (of the lease)"), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retried submit return the first answer")),
+    request_body = ScoreRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Recorded", body = Scored),
+        (status = 404, description = "No such task of yours", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Marked already, or the lease ended", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Off the scale or step, criteria not adding up, a bad annotation, or an Idempotency-Key reused with another body", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/marking/tasks/{id}/score")]
+pub async fn score(
+    state: web::Data<AppState>,
+    marker: MarkerCaller,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: Json<ScoreRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner();
+    let audit = marker.audit("marking.score").object("task", &id);
+    let result = async {
+        let key = idempotency_key(&req)?;
+        let r = body.into_inner()?;
+        let hash = sha256_hex(serde_json::to_string(&r).unwrap_or_default().as_bytes());
+        let now = state.now();
+        let (me, defaults, entry) = (marker.id.clone(), state.settings.rules.clone(), audit.clone());
+        state
+            .db
+            .write(move |c| -> Result<Scored, ApiError> {
+                let m = marker_of(c, &me)?;
+                db::markers::lock(c, &m.id)?;
+                let s = own_serve(c, &id, &m.id)?;
+                if let Some(key) = &key
+                    && let Some((first_hash, _, response)) = db::idempotency::find(c, &s.exam_id, &me, key)?
+                {
+                    if first_hash != hash {
+                        return Err(RuleError::invalid(
+                            "idempotency_key_reused",
+                            "Idempotency-Key",
+                            "this Idempotency-Key came with another request body",
+                        )
+                        .into());
+                    }
+                    return serde_json::from_str(&response).map_err(|e| ApiError::Internal(e.to_string()));
+                }
+                check_running(&s, now)?;
+                let row = crate::http::resolution::question_of(c, &s.exam_id, &s.question_id)?;
+                check_mark(
+                    &row.question()?,
+                    r.score,
+                    r.criteria.as_ref(),
+                    &r.annotations,
+                    r.seconds_spent,
+                )?;
+                if !db::marking::end_serve(c, &s, "scored", now)? {
+                    return Err(RuleError::conflict("lease_expired", "this lease has ended").into());
+                }
+                record(c, &s, &r, now, &defaults)?;
+                let scored = Scored {
+                    task_id: s.id.clone(),
+                    score: r.score,
+                    recorded_at: now,
+                };
+                if let Some(key) = &key {
+                    let response = serde_json::to_string(&scored).map_err(|e| ApiError::Internal(e.to_string()))?;
+                    let kept = db::idempotency::Kept {
+                        exam_id: &s.exam_id,
+                        user_id: &me,
+                        key,
+                        request_hash: &hash,
+                        status: 200,
+                        response: &response,
+                    };
+                    db::idempotency::keep(c, &kept, now)?;
+                }
+                entry
+                    .exam(&s.exam_id)
+                    .details(serde_json::json!({ "seconds_spent": r.seconds_spent }))
+                    .append(c, now)?;
+                Ok(scored)
+            })
+            .await
+    }
+    .await;
+    let scored = audit_refusal(&state, audit, result).await?;
+    Ok(HttpResponse::Ok().json(scored))
+}
