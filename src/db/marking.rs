@@ -506,3 +506,32 @@ pub fn scored_counts(conn: &mut DbConn, exam_id: &str, marker_id: &str, day: Nai
     let n = |k: usize| u32::try_from(k).unwrap_or(u32::MAX);
     Ok((n(days.iter().filter(|d| **d == day).count()), n(days.len())))
 }
+
+/// Per question and state: how many scripts.
+pub fn script_counts(conn: &mut DbConn, exam_id: &str) -> Result<Vec<(String, String, i64)>, DbError> {
+    Ok(scripts::table
+        .filter(scripts::exam_id.eq(exam_id))
+        .group_by((scripts::question_id, scripts::state))
+        .select((scripts::question_id, scripts::state, diesel::dsl::count_star()))
+        .load(conn)?)
+}
+
+/// Per question and state: how many tasks.
+pub fn task_counts(conn: &mut DbConn, exam_id: &str) -> Result<Vec<(String, String, i64)>, DbError> {
+    Ok(tasks::table
+        .filter(tasks::exam_id.eq(exam_id))
+        .group_by((tasks::question_id, tasks::state))
+        .select((tasks::question_id, tasks::state, diesel::dsl::count_star()))
+        .load(conn)?)
+}
+
+/// Per question and marker: serves scored on the day (seeds and self-checks included).
+pub fn scored_on(conn: &mut DbConn, exam_id: &str, day: NaiveDate) -> Result<Vec<(String, String, i64)>, DbError> {
+    Ok(serves::table
+        .filter(serves::exam_id.eq(exam_id))
+        .filter(serves::day.eq(day))
+        .filter(serves::state.eq("scored"))
+        .group_by((serves::question_id, serves::marker_id))
+        .select((serves::question_id, serves::marker_id, diesel::dsl::count_star()))
+        .load(conn)?)
+}

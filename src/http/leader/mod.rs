@@ -10,6 +10,8 @@ mod marker_standing;
 mod marker_update;
 pub(crate) mod markers;
 mod prescored;
+mod progress;
+mod queues;
 pub(crate) mod relatives;
 
 pub use exams::{exam_by_code, not_related};
@@ -33,6 +35,13 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(marker_standing::reinstate)
         .service(prescored::list_prescored)
         .service(exam_settings::change_settings)
+        .service(progress::progress)
+        .service(queues::discrepancies)
+        .service(queues::arbitrate)
+        .service(queues::backreads)
+        .service(queues::score_backread)
+        .service(queues::problems)
+        .service(queues::resolve_problem)
         .service(exams::add_question)
         .service(exams::put_template)
         .service(exams::set_room)

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::lease::marker_of;
-use super::score::{check_running, own_serve};
+use super::score::{check_running, end_links, own_serve};
 use crate::db::marking::ServeRow;
 use crate::db::{self, DbConn};
 use crate::domain::RuleError;
@@ -36,19 +36,14 @@ pub struct GivenBack {
 }
 
 /// Ends the lease; a live task goes back to the queue (the marker never gets the script again).
-fn give_back(c: &mut DbConn, s: &ServeRow, state: &str, now: DateTime<Utc>) -> Result<(), ApiError> {
+fn give_back(c: &mut DbConn, s: &ServeRow, user: &str, state: &str, now: DateTime<Utc>) -> Result<(), ApiError> {
     if !db::marking::end_serve(c, s, state, now)? {
         return Err(RuleError::conflict("lease_expired", "this lease has ended").into());
     }
     if let Some(task) = &s.task_id {
         db::marking::set_task_state(c, &s.exam_id, task, "open", now)?;
     }
-    match (&s.script_id, &s.prescored_id) {
-        (Some(script), _) => db::scripts::revoke_script_tokens_of(c, &s.exam_id, script, &s.marker_id)?,
-        (None, Some(p)) => db::scripts::revoke_prescored_tokens(c, &s.exam_id, p, &s.marker_id)?,
-        (None, None) => 0,
-    };
-    Ok(())
+    end_links(c, s, user)
 }
 
 /// Flag the leased script (`blank`, `illegible`, `identity_exposed`, `misplaced`, `misconduct`,
@@ -90,7 +85,7 @@ pub async fn flag(
                 db::markers::lock(c, &m.id)?;
                 let s = own_serve(c, &id, &m.id)?;
                 check_running(&s, now)?;
-                give_back(c, &s, "flagged", now)?;
+                give_back(c, &s, &me, "flagged", now)?;
                 if let (Some(script), "live") = (&s.script_id, s.kind.as_str()) {
                     let exposed = f.kind == Flag::IdentityExposed;
                     let p = db::results::NewProblem {
@@ -163,7 +158,7 @@ pub async fn release(
                 db::markers::lock(c, &m.id)?;
                 let s = own_serve(c, &id, &m.id)?;
                 check_running(&s, now)?;
-                give_back(c, &s, "released", now)?;
+                give_back(c, &s, &me, "released", now)?;
                 entry.exam(&s.exam_id).append(c, now)?;
                 Ok(GivenBack {
                     task_id: s.id,

@@ -244,6 +244,7 @@ pub async fn next(
     body: JsonOrEmpty<NextRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let audit = marker.audit("marking.next");
+    let entry = audit.clone();
     let result = async {
         let only = body.into_inner()?.question;
         let now = state.now();
@@ -279,6 +280,12 @@ pub async fn next(
                     }
                     let rules = exam.rules(&defaults)?;
                     if let Some(s) = serve_in(c, &exam, &rules, &who, &vault, now)? {
+                        // Who held which script, when: kept for the record (admins only).
+                        entry
+                            .exam(&exam.id)
+                            .object("task", &s.id)
+                            .details(serde_json::json!({ "script": s.script_id, "prescored": s.prescored_id }))
+                            .append(c, now)?;
                         return lease_view(c, &s, &me).map(Some);
                     }
                 }

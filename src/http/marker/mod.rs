@@ -3,6 +3,8 @@
 
 mod flag;
 mod lease;
+
+pub use lease::marking_day;
 mod me;
 mod qualification;
 mod score;

@@ -54,6 +54,16 @@ pub fn own_serve(c: &mut DbConn, id: &str, marker_id: &str) -> Result<ServeRow, 
     }
 }
 
+/// The holder's image links of a serve die with it.
+pub fn end_links(c: &mut DbConn, s: &ServeRow, user: &str) -> Result<(), ApiError> {
+    match (&s.script_id, &s.prescored_id) {
+        (_, Some(p)) => db::scripts::revoke_prescored_tokens(c, &s.exam_id, p, user)?,
+        (Some(script), None) => db::scripts::revoke_script_tokens_of(c, &s.exam_id, script, user)?,
+        (None, None) => 0,
+    };
+    Ok(())
+}
+
 /// The lease must still run.
 pub fn check_running(s: &ServeRow, now: DateTime<Utc>) -> Result<(), ApiError> {
     if s.state == "scored" {
@@ -116,7 +126,6 @@ fn record(
                 other => other.into(),
             })?;
             db::marking::set_task_state(c, &s.exam_id, task, "done", now)?;
-            db::scripts::revoke_script_tokens_of(c, &s.exam_id, script, &s.marker_id)?;
             let rules = db::exams::by_id(c, &s.exam_id)?.rules(rules_defaults)?;
             crate::http::resolution::settle(c, &s.exam_id, script, &rules, now)?;
         }
@@ -203,6 +212,7 @@ pub async fn score(
                 if !db::marking::end_serve(c, &s, "scored", now)? {
                     return Err(RuleError::conflict("lease_expired", "this lease has ended").into());
                 }
+                end_links(c, &s, &me)?;
                 record(c, &s, &r, now, &defaults)?;
                 let scored = Scored {
                     task_id: s.id.clone(),

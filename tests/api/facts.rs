@@ -1,0 +1,92 @@
+//! What the database holds after a campaign, read with plain SQL (not through the API under test).
+
+use std::collections::BTreeMap;
+
+use diesel::sql_types::{BigInt, Text};
+use diesel::{QueryableByName, RunQueryDsl, sql_query};
+use markroom::db::{DbConn, DbError};
+
+use crate::helpers::TestApp;
+
+#[derive(QueryableByName)]
+struct N {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+#[derive(QueryableByName)]
+struct Pair {
+    #[diesel(sql_type = Text)]
+    a: String,
+    #[diesel(sql_type = Text)]
+    b: String,
+}
+
+fn n(c: &mut DbConn, sql: &str) -> i64 {
+    sql_query(sql).get_result::<N>(c).map_err(DbError::from).unwrap().n
+}
+
+fn exam_id(c: &mut DbConn, code: &str) -> String {
+    let rows = sql_query(format!("SELECT id AS a, code AS b FROM exams WHERE code = '{code}'"))
+        .load::<Pair>(c)
+        .map_err(DbError::from)
+        .unwrap();
+    rows[0].a.clone()
+}
+
+impl TestApp {
+    /// Every final score of the exam, in hundredths.
+    pub fn final_scores(&self, code: &str) -> Vec<i64> {
+        self.db
+            .read_now(|c| -> Result<Vec<i64>, DbError> {
+                let exam = exam_id(c, code);
+                let rows = sql_query(format!("SELECT score AS n FROM finals WHERE exam_id = '{exam}'"))
+                    .load::<N>(c)
+                    .map_err(DbError::from)?;
+                Ok(rows.into_iter().map(|r| r.n).collect())
+            })
+            .unwrap()
+    }
+
+    /// (valid marks, distinct script-and-marker pairs among all marks, essays with exactly three
+    /// valid marks).
+    pub fn mark_facts(&self, code: &str) -> (usize, usize, usize) {
+        self.db
+            .read_now(|c| -> Result<(usize, usize, usize), DbError> {
+                let exam = exam_id(c, code);
+                let valid = n(c, &format!("SELECT COUNT(*) AS n FROM marks WHERE exam_id = '{exam}' AND NOT void"));
+                let pairs = n(
+                    c,
+                    &format!(
+                        "SELECT COUNT(*) AS n FROM (SELECT DISTINCT script_id, marker_id FROM marks WHERE exam_id = '{exam}') p"
+                    ),
+                );
+                let essays = n(
+                    c,
+                    &format!(
+                        "SELECT COUNT(*) AS n FROM (SELECT m.script_id FROM marks m JOIN questions q \
+                         ON q.exam_id = m.exam_id AND q.id = m.question_id WHERE m.exam_id = '{exam}' \
+                         AND q.kind = 'essay' AND NOT m.void GROUP BY m.script_id HAVING COUNT(*) = 3) e"
+                    ),
+                );
+                let u = |v: i64| usize::try_from(v).unwrap_or(0);
+                Ok((u(valid), u(pairs), u(essays)))
+            })
+            .unwrap()
+    }
+
+    /// Anonymous code → school code of every script of the exam.
+    pub fn codes_by_school(&self, code: &str) -> BTreeMap<String, String> {
+        self.db
+            .read_now(|c| -> Result<BTreeMap<String, String>, DbError> {
+                let exam = exam_id(c, code);
+                let rows = sql_query(format!(
+                    "SELECT anonymous_code AS a, school_code AS b FROM scripts WHERE exam_id = '{exam}'"
+                ))
+                .load::<Pair>(c)
+                .map_err(DbError::from)?;
+                Ok(rows.into_iter().map(|p| (p.a, p.b)).collect())
+            })
+            .unwrap()
+    }
+}
