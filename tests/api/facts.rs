@@ -89,4 +89,21 @@ impl TestApp {
             })
             .unwrap()
     }
+
+    /// Anonymous codes and task ids of the exam's essays, in the order their sheets were scanned.
+    pub fn codes_in_scan_order(&self, code: &str) -> (Vec<String>, Vec<String>) {
+        self.db
+            .read_now(|c| -> Result<(Vec<String>, Vec<String>), DbError> {
+                let exam = exam_id(c, code);
+                let rows = sql_query(format!(
+                    "SELECT s.anonymous_code AS a, t.id AS b FROM scripts s JOIN questions q ON q.exam_id = s.exam_id \
+                     AND q.id = s.question_id JOIN tasks t ON t.exam_id = s.exam_id AND t.script_id = s.id \
+                     WHERE s.exam_id = '{exam}' AND q.code = 'W1' ORDER BY s.created_at, s.sheet_id, t.created_at"
+                ))
+                .load::<Pair>(c)
+                .map_err(DbError::from)?;
+                Ok(rows.into_iter().map(|p| (p.a, p.b)).unzip())
+            })
+            .unwrap()
+    }
 }

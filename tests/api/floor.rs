@@ -70,6 +70,14 @@ fn sheet(latents: &BTreeMap<String, u32>, seed: u64) -> Vec<Vec<u8>> {
         .collect()
 }
 
+/// A sheet whose W1 answer carries `units` (for a seed or calibration script).
+pub fn seed_sheet(units: u32) -> Vec<Vec<u8>> {
+    sheet(
+        &BTreeMap::from([("W1".to_string(), units), ("S2".to_string(), 1)]),
+        4242,
+    )
+}
+
 /// A multipart POST with pages.
 pub async fn post_pages(
     app: &TestApp,

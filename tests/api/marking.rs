@@ -109,6 +109,10 @@ async fn a_campaign_marks_every_script_to_resolution_and_no_identity_reaches_a_m
     assert_eq!(p["questions"][0]["scripts"]["awaiting"], 8);
     assert_eq!(p["questions"][0]["tasks"]["open"], 24, "three tasks per essay");
     assert_eq!(p["questions"][1]["tasks"]["open"], 16, "two per short answer");
+    // Codes and task ids do not follow scan order (it would betray room and school).
+    let (codes, tasks) = app.codes_in_scan_order("GK");
+    let sorted = |v: &[String]| v.windows(2).all(|w| w[0] <= w[1]) || v.windows(2).all(|w| w[0] >= w[1]);
+    assert!(!sorted(&codes) && !sorted(&tasks), "{codes:?} {tasks:?}");
     let mut seen = Received::default();
     mark_everything(&app, &f, &mut seen).await;
     let p = progress(&app, &f.chief1).await;
@@ -495,4 +499,161 @@ async fn markers_outside_an_open_room_are_refused_and_a_marker_never_gets_their_
     app.clock.advance(chrono::Duration::days(11));
     let r = app.try_login("mk00", crate::helpers::PASSWORD, Some(&f.desk)).await;
     expect_problem(r, StatusCode::FORBIDDEN, "room_closed").await;
+}
+
+#[tokio::test]
+async fn seeds_and_self_checks_look_like_live_work_and_are_kept_apart() {
+    let app = TestApp::spawn().await;
+    // A seed among the first five serves of the day, none after; every mark re-served as a
+    // self-check when one is due.
+    let rules = json!({ "self_check_rate": 1, "seed_rate": 0, "backread_rate": 0, "first_seed_within": 5 });
+    let f = floor(&app, 6, 1, rules).await;
+    let r = crate::floor::post_pages(
+        &app,
+        &f.chief1,
+        "/api/v1/exams/GK/questions/W1/prescored",
+        &[("score", "33"), ("role", "seed")],
+        crate::floor::seed_sheet(33),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let m = &f.markers[0].1;
+    let live_codes: HashSet<String> = app.codes_by_school("GK").into_keys().collect();
+    let mut keys: Option<Vec<String>> = None;
+    let (mut seed_codes, mut check_codes, mut live) = (vec![], vec![], 0);
+    for _ in 0..12 {
+        let r = next(&app, m).await;
+        if r.status() == StatusCode::NO_CONTENT {
+            break;
+        }
+        let lease: Value = r.json().await.unwrap();
+        let mut k: Vec<String> = lease.as_object().unwrap().keys().cloned().collect();
+        k.sort();
+        assert_eq!(keys.get_or_insert(k.clone()), &k, "every lease has the same shape");
+        let code = lease["anonymous_code"].as_str().unwrap().to_string();
+        let latent = latent_of(&app, lease["images"][0].as_str().unwrap()).await;
+        if latent == 33 && !live_codes.contains(&code) {
+            seed_codes.push(code);
+        } else if !live_codes.contains(&code) {
+            check_codes.push(code);
+        } else {
+            live += 1;
+        }
+        let task = lease["task_id"].as_str().unwrap();
+        let body = fair(lease["question"].as_str().unwrap(), latent);
+        assert_eq!(score(&app, m, task, body, None).await.status(), StatusCode::OK);
+    }
+    assert_eq!(seed_codes.len(), 1, "one seed among the first five");
+    assert!(!check_codes.is_empty(), "self-checks came under new codes");
+    assert!(live > 0);
+    let (marks, _, _) = app.mark_facts("GK");
+    assert_eq!(marks, live, "seeds and self-checks are not marks");
+    let p = progress(&app, &f.chief1).await;
+    let today: i64 = p["questions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|q| {
+            q["marks_today_by_marker"]
+                .as_object()
+                .unwrap()
+                .values()
+                .map(|v| v.as_i64().unwrap())
+                .collect::<Vec<_>>()
+        })
+        .sum();
+    assert_eq!(
+        today as usize,
+        live + seed_codes.len() + check_codes.len(),
+        "every mark counts as work done"
+    );
+}
+
+#[tokio::test]
+async fn problem_scripts_and_back_reads_go_to_leadership() {
+    let app = TestApp::spawn().await;
+    let f = floor(
+        &app,
+        2,
+        4,
+        json!({ "self_check_rate": 0, "seed_rate": 0, "backread_rate": 1 }),
+    )
+    .await;
+    // Anonymous codes do not follow scan order.
+    let (m1, m2) = (&f.markers[0].1, &f.markers[1].1);
+    let lease: Value = app
+        .post("/api/v1/marking/next", Some(m1), json!({ "question": "S2" }))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let task = lease["task_id"].as_str().unwrap();
+    let r = app
+        .post(
+            &format!("/api/v1/marking/tasks/{task}/flag"),
+            Some(m1),
+            json!({ "kind": "blank", "note": "nothing written" }),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let problems: Value = app
+        .get("/api/v1/exams/GK/problems", Some(&f.chief1))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(problems[0]["kind"], "blank");
+    assert_eq!(problems[0]["anonymous_code"], lease["anonymous_code"]);
+    let id = problems[0]["id"].as_str().unwrap();
+    let r = app
+        .post(
+            &format!("/api/v1/problems/{id}/resolve"),
+            Some(&f.chief1),
+            json!({ "action": "score", "score": 0, "reason": "blank answer" }),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+    assert_eq!(app.final_scores("GK"), vec![0]);
+    let r = app
+        .post(
+            &format!("/api/v1/problems/{id}/resolve"),
+            Some(&f.chief1),
+            json!({ "action": "return", "reason": "again" }),
+        )
+        .await;
+    expect_problem(r, StatusCode::CONFLICT, "already_settled").await;
+    // The rest is marked; every resolved script is sampled for a back-read (rate 1).
+    mark_everything(&app, &f, &mut Received::default()).await;
+    let reads: Value = app
+        .get("/api/v1/exams/GK/backreads", Some(&f.chief2))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(reads.as_array().unwrap().len(), 3, "{reads}");
+    assert!(reads[0].get("final").is_none(), "back-reads are blind");
+    // A back-read far from the final disputes the script again.
+    let id = reads[0]["id"].as_str().unwrap();
+    let (q, far) = if reads[0]["question"] == "W1" {
+        ("W1", 0)
+    } else {
+        ("S2", 10)
+    };
+    let r = app
+        .post(
+            &format!("/api/v1/backreads/{id}/score"),
+            Some(&f.chief2),
+            json!({ "score": far }),
+        )
+        .await;
+    let settled: Value = r.json().await.unwrap();
+    assert_eq!(settled["method"], "disputed", "{settled}");
+    let disputes: Value = app
+        .get(&format!("/api/v1/exams/GK/discrepancies?question={q}"), Some(&f.chief2))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(disputes[0]["cause"], "backread");
+    let _ = m2;
 }
