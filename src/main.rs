@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 
 use markroom::config::Settings;
 use markroom::db::Db;
+use markroom::demo::DemoOptions;
 use markroom::domain::role::Role;
 use markroom::http::Application;
 
@@ -29,6 +30,24 @@ enum Command {
         /// Address to listen on. Also MARKROOM_BIND.
         #[arg(long)]
         bind: Option<String>,
+        /// Make the demo exam first (as `markroom demo`) and write its accounts to
+        /// `demo-accounts.json` in the data directory.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Make the ready demo exam DEMO (window open now, room open) through the API of a
+    /// markroom started in this process; print its accounts.
+    Demo {
+        #[arg(long, default_value_t = 60)]
+        candidates: usize,
+        #[arg(long, default_value_t = 12)]
+        markers: usize,
+        /// Resolution of the generated sheets.
+        #[arg(long, default_value_t = 100)]
+        dpi: u32,
+        /// Write the accounts, candidates and latent scores as JSON (mode 0600).
+        #[arg(long)]
+        output: Option<PathBuf>,
     },
     /// Apply pending database migrations.
     Migrate,
@@ -121,11 +140,37 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         settings.data_dir = dir;
     }
     match cli.command {
-        Command::Serve { bind } => {
+        Command::Serve { bind, demo } => {
             if let Some(bind) = bind {
                 settings.bind = bind;
             }
-            serve(settings)?;
+            let demo = demo.then(|| DemoOptions {
+                candidates: 60,
+                markers: 12,
+                dpi: 100,
+            });
+            serve(settings, demo)?;
+        }
+        Command::Demo {
+            candidates,
+            markers,
+            dpi,
+            output,
+        } => {
+            let opts = DemoOptions {
+                candidates,
+                markers,
+                dpi,
+            };
+            settings.bind = "127.0.0.1:0".into();
+            actix_web::rt::System::new().block_on(async move {
+                let app = Application::build(settings.clone()).await?;
+                let port = app.port();
+                let server = actix_web::rt::spawn(app.run_until_stopped());
+                let result = run_demo(&settings, port, &opts, output.as_deref()).await;
+                server.abort();
+                result
+            })?;
         }
         Command::Migrate => {
             let db = Db::connect(&settings)?;
@@ -156,7 +201,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn serve(settings: Settings) -> anyhow::Result<()> {
+fn serve(settings: Settings, demo: Option<DemoOptions>) -> anyhow::Result<()> {
     actix_web::rt::System::new().block_on(async move {
         let bind = settings.bind.clone();
         let backend = if settings.postgres_url().is_some() {
@@ -164,11 +209,50 @@ fn serve(settings: Settings) -> anyhow::Result<()> {
         } else {
             "sqlite"
         };
-        let app = Application::build(settings).await?;
-        tracing::info!(%bind, port = app.port(), backend, "markroom serving");
-        app.run_until_stopped().await?;
+        let app = Application::build(settings.clone()).await?;
+        let port = app.port();
+        tracing::info!(%bind, port, backend, "markroom serving");
+        let server = actix_web::rt::spawn(app.run_until_stopped());
+        if let Some(opts) = demo {
+            let file = settings.data_dir.join("demo-accounts.json");
+            run_demo(&settings, port, &opts, Some(&file)).await?;
+        }
+        server.await??;
         Ok(())
     })
+}
+
+/// The demo against the server on `port` of this process; prints the accounts.
+async fn run_demo(
+    settings: &Settings,
+    port: u16,
+    opts: &DemoOptions,
+    output: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
+    let db = Db::connect(settings)?;
+    let keys = markroom::demo::prepare(settings, &db, opts)?;
+    let base = format!("http://127.0.0.1:{port}");
+    let file = markroom::demo::drive(&base, &db, &settings.data_dir, &keys, opts).await?;
+    let a = &file.accounts;
+    println!("The demo exam {} is open for marking at {base}.", file.exam);
+    for (role, list) in [
+        ("admin", &a.admin),
+        ("chief leader", &a.chief_leaders),
+        ("custodian", &a.custodians),
+        ("marker", &a.markers),
+    ] {
+        for acc in list {
+            println!(
+                "  {role:13} {:16} password {}  workstation key {}",
+                acc.username, acc.password, acc.workstation_key
+            );
+        }
+    }
+    if let Some(path) = output {
+        markroom::demo::write(&file, path)?;
+        println!("written to {}", path.display());
+    }
+    Ok(())
 }
 
 /// From the terminal without echo, or the first line of standard input when it is piped.

@@ -115,6 +115,11 @@ pub fn identity_key(configured: Option<&str>, data_dir: &Path) -> Result<Vec<u8>
     }
 }
 
+/// The demo's key (`data_dir/demo.key`), made once like the other keys.
+pub fn demo_key(data_dir: &Path) -> Result<Vec<u8>, SecretError> {
+    private_key_file(&data_dir.join("demo.key"))
+}
+
 /// A keyed hash of a (normalised) identity-document number: equal numbers give equal hashes,
 /// and nobody without the key can test a guess against the table.
 pub fn keyed_hash(key: &[u8], data: &str) -> String {
@@ -181,7 +186,7 @@ pub fn private_file(path: &Path) -> std::io::Result<()> {
     }
 }
 
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create(true).truncate(true);
