@@ -48,8 +48,12 @@ pub fn candidates(seed: u64, n: usize) -> Vec<Person> {
                 .iter()
                 .map(|(code, max, mean)| {
                     let max = f64::from(*max);
-                    let normal = Normal::new(mean * max, 0.18 * max).unwrap_or_else(|_| Normal::new(0.0, 1.0).unwrap());
-                    let v = normal.sample(&mut rng).round().clamp(0.0, max);
+                    // Mean and spread are fixed and finite: the distribution always exists.
+                    let v = Normal::new(mean * max, 0.18 * max)
+                        .map(|n| n.sample(&mut rng))
+                        .unwrap_or(mean * max)
+                        .round()
+                        .clamp(0.0, max);
                     (code.to_string(), v as u32)
                 })
                 .collect();
