@@ -144,7 +144,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if let Some(bind) = bind {
                 settings.bind = bind;
             }
-            let demo = demo.then(|| DemoOptions {
+            let demo = demo.then_some(DemoOptions {
                 candidates: 60,
                 markers: 12,
                 dpi: 100,

@@ -9,6 +9,7 @@ mod auth;
 mod candidates;
 mod cli;
 mod custody;
+mod demo;
 mod errors;
 mod exams;
 mod facts;
