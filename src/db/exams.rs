@@ -138,6 +138,42 @@ pub fn by_code(conn: &mut DbConn, code: &str) -> Result<ExamRow, DbError> {
         .first(conn)?)
 }
 
+/// The exam, its row held in share mode on PostgreSQL for the rest of the transaction: marking
+/// goes on side by side, but not across a room closing (which takes the row for update).
+pub fn by_id_shared(conn: &mut DbConn, id: &str) -> Result<ExamRow, DbError> {
+    match conn {
+        DbConn::Pg(c) => Ok(exams::table
+            .find(id)
+            .select(ExamRow::as_select())
+            .for_share()
+            .first(c)?),
+        DbConn::Sqlite(_) => by_id(conn, id),
+    }
+}
+
+/// Whether any exam in which the marker has a standing is in its window with its room open (a
+/// marker with no standing yet, who comes to set a password or be vetted, goes by any room).
+pub fn marker_room_open(conn: &mut DbConn, user_id: &str, now: DateTime<Utc>) -> Result<bool, DbError> {
+    use super::schema::{marker_exams, markers};
+    let mine: Vec<String> = marker_exams::table
+        .inner_join(markers::table)
+        .filter(markers::user_id.eq(user_id))
+        .select(marker_exams::exam_id)
+        .load(conn)?;
+    if mine.is_empty() {
+        return any_room_open(conn, now);
+    }
+    let now = db_time(now);
+    let n: i64 = exams::table
+        .filter(exams::id.eq_any(mine))
+        .filter(exams::window_start.le(now))
+        .filter(exams::window_end.gt(now))
+        .filter(exams::room_open.eq(true))
+        .count()
+        .get_result(conn)?;
+    Ok(n > 0)
+}
+
 pub fn by_id(conn: &mut DbConn, id: &str) -> Result<ExamRow, DbError> {
     Ok(exams::table.find(id).select(ExamRow::as_select()).first(conn)?)
 }

@@ -173,6 +173,7 @@ pub fn set_status(conn: &mut DbConn, c: &Change<'_>, now: DateTime<Utc>) -> Resu
         let user: String = markers::table.find(c.marker_id).select(markers::user_id).first(conn)?;
         super::users::bump_token_version(conn, &user)?;
         super::scripts::revoke_holder_tokens(conn, c.exam_id, &user)?;
+        super::marking::end_marker_serves(conn, c.exam_id, c.marker_id, now)?;
     }
     Ok(())
 }

@@ -75,6 +75,14 @@ pub fn insert_task(
 /// their own (they expire with the lease). Returns how many tasks reopened.
 pub fn expire_leases(conn: &mut DbConn, now: DateTime<Utc>) -> Result<usize, DbError> {
     let t = db_time(now);
+    // Serves before tasks, the order scoring takes them in, so the two never deadlock.
+    diesel::update(
+        serves::table
+            .filter(serves::state.eq("leased"))
+            .filter(serves::lease_expires_at.le(t)),
+    )
+    .set((serves::state.eq("expired"), serves::ended_at.eq(Some(t))))
+    .execute(conn)?;
     let reopened = diesel::update(
         tasks::table
             .filter(tasks::state.eq("leased"))
@@ -86,14 +94,26 @@ pub fn expire_leases(conn: &mut DbConn, now: DateTime<Utc>) -> Result<usize, DbE
         tasks::lease_expires_at.eq(None::<NaiveDateTime>),
     ))
     .execute(conn)?;
-    diesel::update(
-        serves::table
-            .filter(serves::state.eq("leased"))
-            .filter(serves::lease_expires_at.le(t)),
-    )
-    .set((serves::state.eq("expired"), serves::ended_at.eq(Some(t))))
-    .execute(conn)?;
     Ok(reopened)
+}
+
+/// Ends a marker's running serves in an exam (their standing now bars work): live tasks go back
+/// to the queue.
+pub fn end_marker_serves(conn: &mut DbConn, exam_id: &str, marker_id: &str, now: DateTime<Utc>) -> Result<(), DbError> {
+    let running: Vec<ServeRow> = serves::table
+        .filter(serves::exam_id.eq(exam_id))
+        .filter(serves::marker_id.eq(marker_id))
+        .filter(serves::state.eq("leased"))
+        .select(ServeRow::as_select())
+        .load(conn)?;
+    for s in running {
+        if end_serve(conn, &s, "ended", now)?
+            && let Some(task) = &s.task_id
+        {
+            set_task_state(conn, exam_id, task, "open", now)?;
+        }
+    }
+    Ok(())
 }
 
 /// What a marker may be given: questions they qualified for in an exam, never a script they
@@ -534,4 +554,30 @@ pub fn scored_on(conn: &mut DbConn, exam_id: &str, day: NaiveDate) -> Result<Vec
         .group_by((serves::question_id, serves::marker_id))
         .select((serves::question_id, serves::marker_id, diesel::dsl::count_star()))
         .load(conn)?)
+}
+
+/// Scripts of the exam with this code (0 when it does not exist).
+pub fn script_count(conn: &mut DbConn, exam_code: &str) -> Result<usize, DbError> {
+    use super::schema::exams;
+    let ids = exams::table.filter(exams::code.eq(exam_code)).select(exams::id);
+    let n: i64 = scripts::table
+        .filter(scripts::exam_id.eq_any(ids))
+        .count()
+        .get_result(conn)?;
+    Ok(usize::try_from(n).unwrap_or(0))
+}
+
+/// Whether the account is an active marker of the exam with this code.
+pub fn demo_marker_active(conn: &mut DbConn, exam_code: &str, username: &str) -> Result<bool, DbError> {
+    use super::schema::{exams, marker_exams, markers, users};
+    let n: i64 = marker_exams::table
+        .inner_join(markers::table)
+        .inner_join(exams::table.on(exams::id.eq(marker_exams::exam_id)))
+        .inner_join(users::table.on(users::id.eq(markers::user_id)))
+        .filter(exams::code.eq(exam_code))
+        .filter(users::username.eq(username))
+        .filter(marker_exams::status.eq("active"))
+        .count()
+        .get_result(conn)?;
+    Ok(n > 0)
 }

@@ -121,6 +121,14 @@ pub async fn drive(
         custodians.push(staff_member(&api, db, keys, name, (&admin, &chief1, &chief2)).await?);
     }
     let people = sheets::candidates(keys.seed(), opts.candidates);
+    let scripts_in = db.read_now(|c| crate::db::marking::script_count(c, EXAM))?;
+    if !fresh && scripts_in != opts.candidates * 3 {
+        anyhow::bail!(
+            "the demo exam here holds {scripts_in} scripts, not {} ({} candidates): run the demo with the same --candidates, or on a fresh data directory",
+            opts.candidates * 3,
+            opts.candidates
+        );
+    }
     let latent_by_code = if fresh {
         let list: Vec<Value> = people
             .iter()
@@ -243,6 +251,12 @@ async fn staff_member(
 async fn marker(api: &Api, db: &Db, keys: &DemoKeys, name: &str, chief: &Session) -> anyhow::Result<()> {
     let me = account(keys, name);
     if db.read_now(|c| crate::db::users::find_by_username(c, name))?.is_some() {
+        // Made by an earlier run: it must have come through, or the demo says so.
+        let active = db.read_now(|c| crate::db::marking::demo_marker_active(c, EXAM, name))?;
+        anyhow::ensure!(
+            active,
+            "{name} exists but is not an active marker of {EXAM}: an earlier demo run stopped half-way; start on a fresh data directory"
+        );
         return Ok(());
     }
     let (full_name, id_document) = person(name);

@@ -153,6 +153,7 @@ pub async fn scan_and_release(
 /// Two calibration scripts and five seeds per question, definitive score = latent.
 pub async fn prescored(api: &Api, chief: &Session, dpi: u32) -> anyhow::Result<()> {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(99);
+    let mut n_sheet = 1_000_000u64;
     for (code, max, _) in QUESTIONS {
         let step = if code == "S3" { 0.5 } else { 1.0 };
         for (role, n) in [("calibration", 2), ("seed", 5)] {
@@ -161,7 +162,10 @@ pub async fn prescored(api: &Api, chief: &Session, dpi: u32) -> anyhow::Result<(
                 let latents = BTreeMap::from([(code.to_string(), units)]);
                 let score = f64::from(units) * step;
                 let fields = [("score", score.to_string()), ("role", role.to_string())];
-                let sheet = pages(&latents, u64::from(units) + 10_000, dpi);
+                // Each its own handwriting: no two pre-scored images alike, none like a
+                // qualification script coming back as a seed.
+                n_sheet += 1;
+                let sheet = pages(&latents, n_sheet, dpi);
                 api.pages(
                     chief,
                     &format!("/api/v1/exams/{EXAM}/questions/{code}/prescored"),

@@ -45,13 +45,15 @@ pub struct Available {
 
 /// Chooses the next serve. Each day one seed comes at a uniformly random position among the
 /// first `first_seed_within` serves (drawn one step at a time: with k places left, a seed now
-/// with probability 1/k), after that at `seed_rate`; a self-check at `self_check_rate`. Only
+/// with probability 1/k; when no seed fitted at its place, at the next serve one fits), after
+/// that at `seed_rate`; a self-check at `self_check_rate`. Only
 /// called when live work is there too, so neither betrays an empty queue.
 pub fn choose_serve(today: Today, available: Available, rules: &MarkingRules, rng: &mut impl Rng) -> ServeKind {
     if available.seed {
         let within = rules.first_seed_within.max(1);
-        let seed_now = if today.seeds == 0 && today.served < within {
-            rng.random_range(0..within - today.served) == 0
+        let seed_now = if today.seeds == 0 {
+            // Overdue (the day's place passed while no seed fitted the question): now.
+            today.served + 1 >= within || rng.random_range(0..within - today.served) == 0
         } else {
             rng.random_bool(rules.seed_rate.clamp(0.0, 1.0))
         };
@@ -175,7 +177,9 @@ pub fn check_mark(
     for (i, a) in annotations.iter().enumerate() {
         let on_image = (0.0..=1.0).contains(&a.x) && (0.0..=1.0).contains(&a.y);
         let text_ok = match (a.kind, &a.text) {
-            (AnnotationKind::Comment, Some(t)) => !t.trim().is_empty() && t.chars().count() <= MAX_COMMENT,
+            (AnnotationKind::Comment, Some(t)) => {
+                !t.trim().is_empty() && t.chars().count() <= MAX_COMMENT && !t.chars().any(char::is_control)
+            }
             (AnnotationKind::Comment, None) => false,
             (_, t) => t.as_ref().is_none_or(|t| t.chars().count() <= MAX_COMMENT),
         };

@@ -101,7 +101,7 @@ pub async fn admit(
         .read(move |c| -> Result<_, ApiError> {
             let user = db::users::find(c, &id)?;
             let window_open = db::exams::any_window_open(c, now)?;
-            let room_open = !marker || db::exams::any_room_open(c, now)?;
+            let room_open = !marker || db::exams::marker_room_open(c, &id, now)?;
             let presented = presented_workstation(c, ws_key.as_deref())?;
             Ok((user, window_open, room_open, presented))
         })

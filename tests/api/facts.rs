@@ -106,4 +106,25 @@ impl TestApp {
             })
             .unwrap()
     }
+
+    /// (seed marks, self-checks) stored for the exam.
+    pub fn seed_and_self_check_counts(&self, code: &str) -> (usize, usize) {
+        self.db
+            .read_now(|c| -> Result<(usize, usize), DbError> {
+                let exam = exam_id(c, code);
+                let seeds = n(
+                    c,
+                    &format!("SELECT COUNT(*) AS n FROM seed_marks WHERE exam_id = '{exam}'"),
+                );
+                let checks = n(
+                    c,
+                    &format!("SELECT COUNT(*) AS n FROM self_checks WHERE exam_id = '{exam}'"),
+                );
+                Ok((
+                    usize::try_from(seeds).unwrap_or(0),
+                    usize::try_from(checks).unwrap_or(0),
+                ))
+            })
+            .unwrap()
+    }
 }

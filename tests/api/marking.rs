@@ -70,6 +70,11 @@ async fn progress(app: &TestApp, chief: &Session) -> Value {
     r.json().await.unwrap()
 }
 
+fn body_again() -> Value {
+    json!({ "score": 30, "criteria": { "content": 20, "language": 10 },
+        "annotations": [{ "kind": "comment", "page": 0, "x": 0.4, "y": 0.3, "text": "good opening" }], "seconds_spent": 95 })
+}
+
 /// Markers take turns until nothing is left for any of them; leaders settle disputes.
 async fn mark_everything(app: &TestApp, f: &Floor, seen: &mut Received) {
     for _round in 0..200 {
@@ -197,6 +202,19 @@ async fn submits_are_answered_once_and_bad_ones_change_nothing() {
     expect_problem(r, StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused").await;
     let r = score(&app, m1, task, json!({ "score": 31 }), Some("k-2")).await;
     expect_problem(r, StatusCode::CONFLICT, "already_scored").await;
+    // A key answers for its own task only.
+    let other: Value = next(&app, m1).await.json().await.unwrap();
+    let other_task = other["task_id"].as_str().unwrap();
+    let r = score(&app, m1, other_task, body_again(), Some("k-1")).await;
+    expect_problem(r, StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused").await;
+    let r = app
+        .post(
+            &format!("/api/v1/marking/tasks/{other_task}/flag"),
+            Some(m1),
+            json!({ "kind": "blank", "note": "a\u{0}b" }),
+        )
+        .await;
+    expect_problem(r, StatusCode::UNPROCESSABLE_ENTITY, "invalid_note").await;
     let p = progress(&app, &f.chief1).await;
     assert_eq!(p["questions"][0]["tasks"]["done"], 1, "one mark stored");
 
@@ -520,7 +538,7 @@ async fn seeds_and_self_checks_look_like_live_work_and_are_kept_apart() {
     let m = &f.markers[0].1;
     let live_codes: HashSet<String> = app.codes_by_school("GK").into_keys().collect();
     let mut keys: Option<Vec<String>> = None;
-    let (mut seed_codes, mut check_codes, mut live) = (vec![], vec![], 0);
+    let (mut fresh, mut live) = (vec![], 0);
     for _ in 0..12 {
         let r = next(&app, m).await;
         if r.status() == StatusCode::NO_CONTENT {
@@ -532,19 +550,25 @@ async fn seeds_and_self_checks_look_like_live_work_and_are_kept_apart() {
         assert_eq!(keys.get_or_insert(k.clone()), &k, "every lease has the same shape");
         let code = lease["anonymous_code"].as_str().unwrap().to_string();
         let latent = latent_of(&app, lease["images"][0].as_str().unwrap()).await;
-        if latent == 33 && !live_codes.contains(&code) {
-            seed_codes.push(code);
-        } else if !live_codes.contains(&code) {
-            check_codes.push(code);
-        } else {
+        if live_codes.contains(&code) {
             live += 1;
+        } else {
+            fresh.push(code);
         }
         let task = lease["task_id"].as_str().unwrap();
         let body = fair(lease["question"].as_str().unwrap(), latent);
         assert_eq!(score(&app, m, task, body, None).await.status(), StatusCode::OK);
     }
-    assert_eq!(seed_codes.len(), 1, "one seed among the first five");
-    assert!(!check_codes.is_empty(), "self-checks came under new codes");
+    let (seeds, checks) = app.seed_and_self_check_counts("GK");
+    assert_eq!(seeds, 1, "one seed among the first five");
+    assert!(checks >= 1, "self-checks came");
+    assert_eq!(
+        fresh.len(),
+        seeds + checks,
+        "both under fresh codes, never a live script's"
+    );
+    let unique: HashSet<&String> = fresh.iter().collect();
+    assert_eq!(unique.len(), fresh.len(), "a fresh code at every serving");
     assert!(live > 0);
     let (marks, _, _) = app.mark_facts("GK");
     assert_eq!(marks, live, "seeds and self-checks are not marks");
@@ -562,11 +586,7 @@ async fn seeds_and_self_checks_look_like_live_work_and_are_kept_apart() {
                 .collect::<Vec<_>>()
         })
         .sum();
-    assert_eq!(
-        today as usize,
-        live + seed_codes.len() + check_codes.len(),
-        "every mark counts as work done"
-    );
+    assert_eq!(today as usize, live + fresh.len(), "every mark counts as work done");
 }
 
 #[tokio::test]
@@ -656,4 +676,36 @@ async fn problem_scripts_and_back_reads_go_to_leadership() {
         .unwrap();
     assert_eq!(disputes[0]["cause"], "backread");
     let _ = m2;
+}
+
+#[tokio::test]
+async fn a_paused_marker_loses_the_lease_and_marks_nothing_more() {
+    let app = TestApp::spawn().await;
+    let f = floor(&app, 2, 1, no_rules()).await;
+    let (id, m) = &f.markers[0];
+    let lease: Value = next(&app, m).await.json().await.unwrap();
+    let url = lease["images"][0].as_str().unwrap().to_string();
+    let r = app
+        .post(
+            &format!("/api/v1/markers/{id}/pause"),
+            Some(&f.chief1),
+            json!({ "exam": "GK", "reason": "checking a complaint" }),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = app.client.get(format!("{}{url}", app.base)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND, "the link died with the pause");
+    let p = progress(&app, &f.chief1).await;
+    let leased: i64 = p["questions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| q["tasks"]["leased"].as_i64().unwrap())
+        .sum();
+    assert_eq!(leased, 0, "the task went back to the queue");
+    let again = app.login("mk00", Some(&f.desk)).await;
+    expect_problem(next(&app, &again).await, StatusCode::FORBIDDEN, "marker_paused").await;
+    let task = lease["task_id"].as_str().unwrap();
+    let r = score(&app, &again, task, json!({ "score": 5 }), None).await;
+    expect_problem(r, StatusCode::CONFLICT, "lease_expired").await;
 }

@@ -125,9 +125,15 @@ async fn login_inner(
     let found = state
         .db
         .read(move |c| -> Result<_, ApiError> {
+            let user = db::users::find_by_username(c, &name)?;
+            // A marker's room: an exam they stand in, in its window, with its room open.
+            let room_open = match &user {
+                Some(u) => db::exams::marker_room_open(c, &u.id, now)?,
+                None => false,
+            };
             Ok((
-                db::users::find_by_username(c, &name)?,
-                (db::exams::any_window_open(c, now)?, db::exams::any_room_open(c, now)?),
+                user,
+                (db::exams::any_window_open(c, now)?, room_open),
                 presented_workstation(c, key.as_deref())?,
             ))
         })

@@ -150,8 +150,10 @@ pub fn not_related(c: &mut DbConn, exam_id: &str, user_id: &str) -> Result<(), A
 /// link at once and revokes the markers' tokens.
 fn close_room(c: &mut DbConn, exam_id: &str, now: chrono::DateTime<chrono::Utc>) -> Result<(), ApiError> {
     for serve in db::marking::running_serves(c, exam_id)? {
-        db::marking::end_serve(c, &serve, "ended", now)?;
-        if let Some(task) = &serve.task_id {
+        // A serve scored a moment ago keeps its mark and its done task.
+        if db::marking::end_serve(c, &serve, "ended", now)?
+            && let Some(task) = &serve.task_id
+        {
             db::marking::set_task_state(c, exam_id, task, "open", now)?;
         }
     }
@@ -443,19 +445,22 @@ pub async fn set_room(
     let open = body.into_inner()?.open;
     let now = state.now();
     let audit = chief.audit(if open { "room.open" } else { "room.close" });
-    let me = chief.id.clone();
-    state
+    let (me, entry) = (chief.id.clone(), audit.clone());
+    let result = state
         .db
         .write(move |c| -> Result<(), ApiError> {
             let exam = exam_by_code(c, &code)?;
             not_related(c, &exam.id, &me)?;
+            // Leases and marks take the exam row in share mode: the room turns between them.
+            db::exams::lock_by_id(c, &exam.id)?;
             db::exams::set_room_open(c, &exam.id, open)?;
             if !open {
                 close_room(c, &exam.id, now)?;
             }
-            audit.object("exam", &exam.id).exam(&exam.id).append(c, now)?;
+            entry.object("exam", &exam.id).exam(&exam.id).append(c, now)?;
             Ok(())
         })
-        .await?;
+        .await;
+    audit_refusal(&state, audit, result).await?;
     Ok(web::Json(RoomState { open }))
 }

@@ -33,11 +33,11 @@ pub struct StandingChange {
 
 pub fn check_reason(field: &str, raw: &str) -> Result<String, RuleError> {
     let t = raw.split_whitespace().collect::<Vec<_>>().join(" ");
-    if t.is_empty() || t.chars().count() > 500 {
+    if t.is_empty() || t.chars().count() > 500 || t.chars().any(char::is_control) {
         return Err(RuleError::invalid(
             "invalid_reason",
             field,
-            "a reason is 1 to 500 characters",
+            "a reason is 1 to 500 characters of text",
         ));
     }
     Ok(t)

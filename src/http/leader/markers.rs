@@ -70,7 +70,7 @@ pub struct MarkerCreated {
 
 pub(crate) fn text(field: &str, raw: &str) -> Result<String, RuleError> {
     let t = raw.split_whitespace().collect::<Vec<_>>().join(" ");
-    if t.is_empty() || t.chars().count() > 100 {
+    if t.is_empty() || t.chars().count() > 100 || t.chars().any(char::is_control) {
         return Err(RuleError::invalid(
             "invalid_marker",
             field,

@@ -10,6 +10,7 @@ use utoipa::ToSchema;
 use super::exams::{exam_by_code, not_related};
 use super::queues::questions_for_leader;
 use crate::db;
+use crate::http::audit_entry::audit_refusal;
 use crate::http::caller::Leader;
 use crate::http::error::{ApiError, Problem};
 use crate::http::marker::marking_day;
@@ -65,7 +66,8 @@ pub async fn progress(
 ) -> Result<web::Json<Progress>, ApiError> {
     let code = path.into_inner();
     let (me, chief, now) = (leader.id.clone(), leader.chief, state.now());
-    let view = state
+    let audit = leader.audit("progress.read").object("exam_code", &code);
+    let result = state
         .db
         .read(move |c| -> Result<Progress, ApiError> {
             let exam = exam_by_code(c, &code)?;
@@ -111,6 +113,6 @@ pub async fn progress(
             }
             Ok(Progress { questions })
         })
-        .await?;
-    Ok(web::Json(view))
+        .await;
+    audit_refusal(&state, audit, result).await.map(web::Json)
 }

@@ -387,8 +387,11 @@ pub async fn score_backread(
             .note
             .as_deref()
             .map(|n| n.split_whitespace().collect::<Vec<_>>().join(" "));
-        if note.as_ref().is_some_and(|n| n.chars().count() > 500) {
-            return Err(RuleError::invalid("invalid_note", "note", "a note has at most 500 characters").into());
+        if note
+            .as_ref()
+            .is_some_and(|n| n.chars().count() > 500 || n.chars().any(char::is_control))
+        {
+            return Err(RuleError::invalid("invalid_note", "note", "a note is at most 500 characters of text").into());
         }
         let br = db::results::backread(c, &id).map_err(missing("back-read"))?;
         let exam = exam_of(c, &br.exam_id)?;

@@ -73,8 +73,8 @@ pub async fn flag(
     let result = async {
         let f = body.into_inner()?;
         let note = f.note.split_whitespace().collect::<Vec<_>>().join(" ");
-        if note.chars().count() > 500 {
-            return Err(RuleError::invalid("invalid_note", "note", "a note has at most 500 characters").into());
+        if note.chars().count() > 500 || note.chars().any(char::is_control) {
+            return Err(RuleError::invalid("invalid_note", "note", "a note is at most 500 characters of text").into());
         }
         let now = state.now();
         let (me, entry) = (marker.id.clone(), audit.clone());
@@ -86,8 +86,11 @@ pub async fn flag(
                 let s = own_serve(c, &id, &m.id)?;
                 check_running(&s, now)?;
                 give_back(c, &s, &me, "flagged", now)?;
-                if let (Some(script), "live") = (&s.script_id, s.kind.as_str()) {
-                    let exposed = f.kind == Flag::IdentityExposed;
+                let exposed = f.kind == Flag::IdentityExposed;
+                // A self-check shows a real script: an exposed name there is as real as anywhere.
+                // Other flags on a self-check or a seed change no live script (they are audited).
+                let acts = s.kind == "live" || (s.kind == "self_check" && exposed);
+                if let (Some(script), true) = (&s.script_id, acts) {
                     let p = db::results::NewProblem {
                         exam_id: &s.exam_id,
                         script_id: script,

@@ -162,14 +162,18 @@ fn serve_in(
     };
     let day = marking_day(exam, now);
     let (served, seeds) = db::marking::served_on(c, &exam.id, &who.marker.id, day)?;
-    let seed_pool = db::marking::unseen_seeds(c, &exam.id, &who.marker.id, &ids)?;
-    let check_pool = db::marking::self_checkable(c, &exam.id, &who.marker.id, &ids)?;
+    // Seeds and self-checks of the picked task's question only: one of another question would
+    // betray itself when the marker asked for this one.
+    let same = [task.question_id.clone()];
+    let seed_pool = db::marking::unseen_seeds(c, &exam.id, &who.marker.id, &same)?;
+    let check_pool = db::marking::self_checkable(c, &exam.id, &who.marker.id, &same)?;
     let available = Available {
         seed: !seed_pool.is_empty(),
         self_check: !check_pool.is_empty(),
     };
     let kind = choose_serve(Today { served, seeds }, available, rules, &mut rand::rng());
-    let expires = now + Duration::minutes(i64::from(rules.lease_minutes));
+    // A lease never outlives the marking window.
+    let expires = (now + Duration::minutes(i64::from(rules.lease_minutes))).min(exam.window().end);
     let mut serve = ServeRow {
         exam_id: exam.id.clone(),
         id: db::new_id(),
@@ -261,6 +265,7 @@ pub async fn next(
                 db::markers::lock(c, &m.id)?;
                 db::marking::expire_leases(c, now)?;
                 if let Some(s) = db::marking::current_serve(c, &m.id, now)? {
+                    check_may_mark(c, &s.exam_id, &m, now)?;
                     return lease_view(c, &s, &me).map(Some);
                 }
                 let exams = db::markers::active_exams(c, &m.id)?;
@@ -274,7 +279,7 @@ pub async fn next(
                     only: only.as_deref(),
                 };
                 for exam_id in exams {
-                    let exam = db::exams::by_id(c, &exam_id)?;
+                    let exam = db::exams::by_id_shared(c, &exam_id)?;
                     if !(exam.room_open && exam.window().contains(now)) {
                         continue;
                     }
@@ -297,6 +302,31 @@ pub async fn next(
     match audit_refusal(&state, audit, result).await? {
         Some(lease) => Ok(HttpResponse::Ok().json(lease)),
         None => Ok(HttpResponse::NoContent().finish()),
+    }
+}
+
+/// A marker works on an exam's scripts only while active in it and while its room is open
+/// (checked in the transaction that leases or marks, with the exam row shared, so a room that
+/// closes or a pause that lands meanwhile wins).
+pub fn check_may_mark(c: &mut DbConn, exam_id: &str, m: &MarkerRow, now: DateTime<Utc>) -> Result<(), ApiError> {
+    let exam = db::exams::by_id_shared(c, exam_id)?;
+    if !(exam.room_open && exam.window().contains(now)) {
+        return Err(ApiError::forbidden(
+            "room_closed",
+            "the marking room of this exam is closed",
+        ));
+    }
+    match db::markers::status(c, exam_id, &m.id)? {
+        crate::domain::marker_status::MarkerStatus::Active => Ok(()),
+        crate::domain::marker_status::MarkerStatus::Paused => Err(ApiError::forbidden(
+            "marker_paused",
+            "you are paused pending a review by leadership",
+        )),
+        other => Err(crate::domain::RuleError::conflict(
+            "not_active",
+            format!("you are {} in this exam", other.as_str()),
+        )
+        .into()),
     }
 }
 

@@ -178,7 +178,8 @@ pub async fn score(
     let result = async {
         let key = idempotency_key(&req)?;
         let r = body.into_inner()?;
-        let hash = sha256_hex(serde_json::to_string(&r).unwrap_or_default().as_bytes());
+        // The key answers for this task and this body only.
+        let hash = sha256_hex(format!("{id}\n{}", serde_json::to_string(&r).unwrap_or_default()).as_bytes());
         let now = state.now();
         let (me, defaults, entry) = (marker.id.clone(), state.settings.rules.clone(), audit.clone());
         state
@@ -201,6 +202,7 @@ pub async fn score(
                     return serde_json::from_str(&response).map_err(|e| ApiError::Internal(e.to_string()));
                 }
                 check_running(&s, now)?;
+                super::lease::check_may_mark(c, &s.exam_id, &m, now)?;
                 let row = crate::http::resolution::question_of(c, &s.exam_id, &s.question_id)?;
                 check_mark(
                     &row.question()?,
