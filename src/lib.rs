@@ -13,5 +13,6 @@ pub mod domain;
 pub mod http;
 pub mod scans;
 pub mod secrets;
+pub mod stats_command;
 pub mod storage;
 pub mod vault;
