@@ -170,7 +170,9 @@ fn read(path: &PathBuf) -> anyhow::Result<Input> {
     let bar = progress(len >= LARGE_INPUT_BYTES, Some(len), "reading marks");
     let reader: Box<dyn Read> = Box::new(bar.wrap_read(BufReader::new(file)));
     let mut csv = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(reader);
-    let headers = csv.headers().with_context(|| format!("reading the header of {}", path.display()))?;
+    let headers = csv
+        .headers()
+        .with_context(|| format!("reading the header of {}", path.display()))?;
     let cols = columns(headers)?;
     let mut scripts: HashMap<String, u32> = HashMap::new();
     let mut markers: HashMap<String, u32> = HashMap::new();
@@ -181,7 +183,10 @@ fn read(path: &PathBuf) -> anyhow::Result<Input> {
     };
     let mut seen: HashSet<(u32, u32)> = HashSet::new();
     for record in csv.records() {
-        let record = record.with_context(|| format!("reading {}", path.display()))?;
+        let record = record.map_err(|e| match e.position() {
+            Some(p) => anyhow::anyhow!("{}: line {}: {e}", path.display(), p.line()),
+            None => anyhow::anyhow!("reading {}: {e}", path.display()),
+        })?;
         let line = record.position().map_or(0, |p| p.line());
         let field = |i: usize, name: &str| -> anyhow::Result<String> {
             match record.get(i) {
@@ -193,7 +198,10 @@ fn read(path: &PathBuf) -> anyhow::Result<Input> {
         let text = field(cols.score, "score")?;
         let score = Score::parse(&text).map_err(|e| anyhow::anyhow!("line {line}: score {text:?}: {e}"))?;
         let seq = match cols.seq.and_then(|i| record.get(i)).filter(|v| !v.is_empty()) {
-            Some(v) => Some(v.parse::<u64>().map_err(|_| anyhow::anyhow!("line {line}: seq {v:?} is not a whole number"))?),
+            Some(v) => Some(
+                v.parse::<u64>()
+                    .map_err(|_| anyhow::anyhow!("line {line}: seq {v:?} is not a whole number"))?,
+            ),
             None => None,
         };
         let next = scripts.len() as u32;

@@ -68,7 +68,9 @@ pub(crate) fn fit(design: &Design) -> Fit {
         Err(Missing("no residual degrees of freedom: too few marks for the model"))
     };
     let precision = if compact.markers > DENSE_MARKER_LIMIT {
-        Err(Missing("too many markers for the exact standard errors (dense inverse)"))
+        Err(Missing(
+            "too many markers for the exact standard errors (dense inverse)",
+        ))
     } else {
         precision(&compact, design.n_marks())
     };
@@ -141,7 +143,9 @@ fn main_group(design: &Design, multi: &[usize]) -> Result<(Vec<Option<usize>>, u
         let g = root(&mut parent, design.marker[design.start[s]] as usize);
         weight[g] += design.script_len(s);
     }
-    let main = (0..slots).max_by_key(|&g| (weight[g], std::cmp::Reverse(g))).filter(|&g| weight[g] > 0);
+    let main = (0..slots)
+        .max_by_key(|&g| (weight[g], std::cmp::Reverse(g)))
+        .filter(|&g| weight[g] > 0);
     let Some(main) = main else {
         return Err(Missing("no script has two or more marks"));
     };
@@ -177,7 +181,9 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
-/// The sum-to-zero marker effects, by preconditioned conjugate gradients.
+/// The sum-to-zero marker effects, by preconditioned conjugate gradients. Each pass starts
+/// from the true residual, which the recurrences drift away from, and keeps its best iterate:
+/// once the residual reaches rounding level, further steps only add noise.
 fn solve(c: &Compact) -> Result<Vec<f64>, Missing> {
     let m = c.markers;
     let mut counts = vec![0.0; m];
@@ -194,26 +200,57 @@ fn solve(c: &Compact) -> Result<Vec<f64>, Missing> {
     }
     let norm_b = dot(&b, &b).sqrt();
     let mut x = vec![0.0; m];
-    if norm_b == 0.0 {
-        return Ok(x);
+    let mut q = vec![0.0; m];
+    let true_residual = |x: &[f64], q: &mut Vec<f64>| -> Vec<f64> {
+        apply(c, &counts, x, q);
+        b.iter().zip(q.iter()).map(|(b, q)| b - q).collect()
+    };
+    for _ in 0..3 {
+        let r = true_residual(&x, &mut q);
+        if dot(&r, &r).sqrt() <= 1e-14 * norm_b {
+            break;
+        }
+        pcg_pass(c, &counts, &diag, &mut x, r, norm_b);
     }
-    let mut r = b.clone();
-    let mut z: Vec<f64> = r.iter().zip(&diag).map(|(r, d)| r / d).collect();
+    let r = true_residual(&x, &mut q);
+    let norm_r = dot(&r, &r).sqrt();
+    if norm_b > 0.0 && (norm_r.is_nan() || norm_r > 1e-10 * norm_b) {
+        return Err(Missing("the markers' normal equations did not converge"));
+    }
+    let mean = x.iter().sum::<f64>() / m as f64;
+    Ok(x.iter().map(|v| v - mean).collect())
+}
+
+/// One pass of Jacobi-preconditioned CG from `x` with residual `r`; `x` ends at the iterate
+/// with the smallest residual.
+fn pcg_pass(c: &Compact, counts: &[f64], diag: &[f64], x: &mut [f64], mut r: Vec<f64>, norm_b: f64) {
+    let m = x.len();
+    let mut z: Vec<f64> = r.iter().zip(diag).map(|(r, d)| r / d).collect();
     let mut p = z.clone();
     let mut q = vec![0.0; m];
     let mut rz = dot(&r, &z);
+    let mut current = x.to_vec();
+    let (mut best, mut since_best) = (dot(&r, &r).sqrt(), 0);
     for _ in 0..(2 * m + 200) {
-        apply(c, &counts, &p, &mut q);
+        apply(c, counts, &p, &mut q);
         let pq = dot(&p, &q);
-        if !(pq > 0.0) {
+        if !(pq > 0.0 && rz.is_finite()) {
             break;
         }
         let alpha = rz / pq;
         for i in 0..m {
-            x[i] += alpha * p[i];
+            current[i] += alpha * p[i];
             r[i] -= alpha * q[i];
         }
-        if dot(&r, &r).sqrt() <= 1e-14 * norm_b {
+        let norm = dot(&r, &r).sqrt();
+        if norm < best {
+            best = norm;
+            since_best = 0;
+            x.copy_from_slice(&current);
+        } else {
+            since_best += 1;
+        }
+        if norm <= 1e-14 * norm_b || since_best >= 5 {
             break;
         }
         for i in 0..m {
@@ -226,14 +263,6 @@ fn solve(c: &Compact) -> Result<Vec<f64>, Missing> {
             p[i] = z[i] + beta * p[i];
         }
     }
-    // Check the true residual: recurrences drift, and a stalled solve must not pass silently.
-    apply(c, &counts, &x, &mut q);
-    let resid = b.iter().zip(&q).map(|(b, q)| (b - q) * (b - q)).sum::<f64>().sqrt();
-    if !(resid <= 1e-10 * norm_b) {
-        return Err(Missing("the markers' normal equations did not converge"));
-    }
-    let mean = x.iter().sum::<f64>() / m as f64;
-    Ok(x.iter().map(|v| v - mean).collect())
 }
 
 #[cfg(test)]
@@ -257,7 +286,14 @@ mod tests {
     #[test]
     fn a_crossed_table_gives_the_column_means_minus_the_grand_mean() {
         // Two markers on three scripts: effects are half the mean difference, ±.
-        let d = design(&[(0, 0, 4.0), (0, 1, 2.0), (1, 0, 6.0), (1, 1, 5.0), (2, 0, 3.0), (2, 1, 3.0)]);
+        let d = design(&[
+            (0, 0, 4.0),
+            (0, 1, 2.0),
+            (1, 0, 6.0),
+            (1, 1, 5.0),
+            (2, 0, 3.0),
+            (2, 1, 3.0),
+        ]);
         let m = fit(&d).unwrap();
         assert!((m.effect[0] - 0.5).abs() < 1e-12 && (m.effect[1] + 0.5).abs() < 1e-12);
         assert_eq!((m.n_marks, m.n_scripts, m.df_resid), (6, 3, 2.0));
@@ -265,7 +301,14 @@ mod tests {
 
     #[test]
     fn unlinked_markers_are_left_out_and_single_marks_give_no_model() {
-        let d = design(&[(0, 0, 4.0), (0, 1, 2.0), (1, 0, 6.0), (1, 1, 5.0), (2, 2, 3.0), (2, 3, 3.0)]);
+        let d = design(&[
+            (0, 0, 4.0),
+            (0, 1, 2.0),
+            (1, 0, 6.0),
+            (1, 1, 5.0),
+            (2, 2, 3.0),
+            (2, 3, 3.0),
+        ]);
         let m = fit(&d).unwrap();
         assert_eq!(m.unlinked_markers, 2);
         assert!(m.local[2].is_none() && m.local[0].is_some());

@@ -38,7 +38,10 @@ pub(crate) fn pairs(design: &Design, scale: &Scale) -> Vec<Pair> {
         }
     }
     obs.par_sort_unstable_by_key(|o| o.0);
-    let groups: Vec<&[(u64, f64, f64)]> = obs.chunk_by(|x, y| x.0 == y.0).filter(|g| g.len() >= MIN_SHARED).collect();
+    let groups: Vec<&[(u64, f64, f64)]> = obs
+        .chunk_by(|x, y| x.0 == y.0)
+        .filter(|g| g.len() >= MIN_SHARED)
+        .collect();
     groups
         .par_iter()
         .map(|g| {
@@ -54,7 +57,11 @@ fn pair(a: u32, b: u32, x: &[f64], y: &[f64], scale: &Scale) -> Pair {
     // Scores are decimals held in binary: equal within a billionth of a step is equal.
     let eps = 1e-9 * scale.step.abs().max(1e-9);
     let exact = x.iter().zip(y).filter(|(p, q)| (*p - *q).abs() <= eps).count();
-    let adjacent = x.iter().zip(y).filter(|(p, q)| (*p - *q).abs() <= scale.step + eps).count();
+    let adjacent = x
+        .iter()
+        .zip(y)
+        .filter(|(p, q)| (*p - *q).abs() <= scale.step + eps)
+        .count();
     let (kappa, kappa_linear, kappa_quadratic) = match (categories(x, scale), categories(y, scale)) {
         (Ok(cx), Ok(cy)) => kappas(&cx, &cy),
         (Err(e), _) | (_, Err(e)) => (Err(e), Err(e), Err(e)),
@@ -202,7 +209,14 @@ mod tests {
 
     #[test]
     fn one_shared_script_is_no_pair_and_off_scale_scores_have_no_kappa() {
-        let d = design(&[(0, 0, 1.0), (0, 1, 2.0), (1, 0, 1.0), (1, 2, 9.0), (2, 0, 3.0), (2, 2, 0.5)]);
+        let d = design(&[
+            (0, 0, 1.0),
+            (0, 1, 2.0),
+            (1, 0, 1.0),
+            (1, 2, 9.0),
+            (2, 0, 3.0),
+            (2, 2, 0.5),
+        ]);
         let p = pairs(&d, &SCALE);
         assert_eq!(p.len(), 1);
         assert_eq!((p[0].a, p[0].b), (0, 2));

@@ -115,7 +115,9 @@ impl Design {
     /// marks, a tie going to the larger number.
     pub fn reliability_rows(&self) -> Rows {
         let markers = self.n_markers();
-        let complete: Vec<usize> = (0..self.n_scripts()).filter(|&s| self.script_len(s) == markers).collect();
+        let complete: Vec<usize> = (0..self.n_scripts())
+            .filter(|&s| self.script_len(s) == markers)
+            .collect();
         if markers >= 2 && complete.len() >= 2 {
             return Rows {
                 scripts: complete,
@@ -149,12 +151,7 @@ pub(crate) struct Rows {
 }
 
 /// Per-marker lists of marks in marking order, and the trend's x for every mark.
-fn marking_order(
-    marks: &[Mark],
-    marker: &[u32],
-    pos: &[usize],
-    slots: usize,
-) -> (Vec<usize>, Vec<usize>, Vec<f64>) {
+fn marking_order(marks: &[Mark], marker: &[u32], pos: &[usize], slots: usize) -> (Vec<usize>, Vec<usize>, Vec<f64>) {
     let mut count = vec![0usize; slots + 1];
     for &m in marker {
         count[m as usize + 1] += 1;
@@ -233,6 +230,9 @@ mod tests {
         let mut b = mk(1, 0, 2.0);
         b.seq = Some(3);
         let d = Design::new(&[a, b]);
-        assert_eq!(d.marks_of(0).iter().map(|&i| d.order[i]).collect::<Vec<_>>(), vec![3.0, 9.0]);
+        assert_eq!(
+            d.marks_of(0).iter().map(|&i| d.order[i]).collect::<Vec<_>>(),
+            vec![3.0, 9.0]
+        );
     }
 }

@@ -93,7 +93,11 @@ pub fn median_seconds(seconds: &[f64]) -> Figure {
     }
     s.sort_by(f64::total_cmp);
     let mid = s.len() / 2;
-    Ok(if s.len() % 2 == 1 { s[mid] } else { (s[mid - 1] + s[mid]) / 2.0 })
+    Ok(if s.len() % 2 == 1 {
+        s[mid]
+    } else {
+        (s[mid - 1] + s[mid]) / 2.0
+    })
 }
 
 #[cfg(test)]
@@ -111,10 +115,20 @@ mod tests {
 
     #[test]
     fn two_misses_in_the_last_five_seeds_trigger() {
-        let seeds = [seed(1, 10.0), seed(2, 30.0), seed(3, 31.0), seed(4, 36.0), seed(5, 37.0)];
+        let seeds = [
+            seed(1, 10.0),
+            seed(2, 30.0),
+            seed(3, 31.0),
+            seed(4, 36.0),
+            seed(5, 37.0),
+        ];
         let r = &seed_records(&seeds, 6.0, 5, 2)[0];
         assert_eq!((r.hits, r.misses, r.recent_misses, r.triggered), (3, 2, 2, true));
-        let more = [&seeds[..], &[seed(6, 30.0), seed(7, 30.0), seed(8, 30.0), seed(9, 30.0)]].concat();
+        let more = [
+            &seeds[..],
+            &[seed(6, 30.0), seed(7, 30.0), seed(8, 30.0), seed(9, 30.0)],
+        ]
+        .concat();
         assert!(!seed_records(&more, 6.0, 5, 2)[0].triggered);
     }
 

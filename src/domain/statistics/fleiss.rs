@@ -31,7 +31,7 @@ pub(crate) fn fleiss_kappa(design: &Design, rows: &Rows) -> Figure {
 /// number of times; a row shorter than the others has zeros in its missing categories.
 pub fn fleiss_kappa_from_counts(table: &[Vec<f64>]) -> Figure {
     let raters = table.first().map_or(0.0, |r| r.iter().sum::<f64>());
-    if !(raters >= 2.0) {
+    if raters.is_nan() || raters < 2.0 {
         return Err(Missing("fewer than two ratings a subject"));
     }
     if table.iter().any(|r| (r.iter().sum::<f64>() - raters).abs() > 1e-9) {
@@ -50,7 +50,7 @@ pub fn fleiss_kappa_from_counts(table: &[Vec<f64>]) -> Figure {
     }
     let p_mean = agreement / subjects;
     let p_exp: f64 = totals.iter().map(|t| (t / (subjects * raters)).powi(2)).sum();
-    if !(1.0 - p_exp > 0.0) {
+    if p_exp.is_nan() || p_exp >= 1.0 {
         return Err(Missing("every rating falls in one category"));
     }
     finite((p_mean - p_exp) / (1.0 - p_exp), "kappa is not finite")

@@ -114,7 +114,9 @@ fn one_way_forms(ms: &MeanSquares) -> (FormResult, FormResult) {
 
 /// ICC(2,1), ICC(3,1), ICC(2,k), ICC(3,k): two-way, F = MSB / MSE on (n − 1, (n − 1)(k − 1)).
 fn two_way_forms(ms: &MeanSquares) -> (FormResult, FormResult, FormResult, FormResult) {
-    let &MeanSquares { n, k, msb, msj, mse, .. } = ms;
+    let &MeanSquares {
+        n, k, msb, msj, mse, ..
+    } = ms;
     let (df1, df2) = (n - 1.0, (n - 1.0) * (k - 1.0));
     let f = match test(msb, mse, df1, df2) {
         Ok(v) => v,
@@ -137,7 +139,7 @@ fn two_way_forms(ms: &MeanSquares) -> (FormResult, FormResult, FormResult, FormR
 
 /// F and its p, or why there is none.
 fn test(num: f64, den: f64, df1: f64, df2: f64) -> Result<(f64, f64), Missing> {
-    if !(den > 0.0) {
+    if den.is_nan() || den <= 0.0 {
         return Err(Missing("no variation within scripts: the F test is undefined"));
     }
     let f = finite(num / den, "F is not finite")?;
@@ -151,7 +153,9 @@ fn f_limits(f: f64, df1: f64, df2: f64) -> Result<(f64, f64), Missing> {
 
 /// The confidence interval of ICC(2,1) (McGraw and Wong, through Satterthwaite's df).
 fn absolute_ci(ms: &MeanSquares, icc2: f64) -> Result<[f64; 2], Missing> {
-    let &MeanSquares { n, k, msb, msj, mse, .. } = ms;
+    let &MeanSquares {
+        n, k, msb, msj, mse, ..
+    } = ms;
     let (df1, df2) = (n - 1.0, (n - 1.0) * (k - 1.0));
     let fj = msj / mse;
     let a = n * (1.0 + (k - 1.0) * icc2) - k * icc2;

@@ -30,7 +30,10 @@ pub(crate) fn alphas(design: &Design) -> Alphas {
             nominal: none,
         };
     }
-    let values: Vec<f64> = units.iter().flat_map(|&s| design.score[design.script(s)].iter().copied()).collect();
+    let values: Vec<f64> = units
+        .iter()
+        .flat_map(|&s| design.score[design.script(s)].iter().copied())
+        .collect();
     let interval = interval_alpha(design, &units, &values, |v| v);
     let mid = mid_cumulative(&values);
     let ordinal = interval_alpha(design, &units, &values, |v| mid[&key(v)]);
@@ -68,7 +71,7 @@ fn interval_alpha(design: &Design, units: &[usize], values: &[f64], map: impl Fn
     let n = values.len() as f64;
     let grand = values.iter().map(|&v| map(v)).sum::<f64>() / n;
     let total: f64 = values.iter().map(|&v| (map(v) - grand).powi(2)).sum();
-    if !(total > 0.0) {
+    if total.is_nan() || total <= 0.0 {
         return Err(Missing("every mark has the same score: no expected disagreement"));
     }
     let mut observed = 0.0;
@@ -91,7 +94,7 @@ fn nominal_alpha(design: &Design, units: &[usize], values: &[f64]) -> Figure {
     }
     let same: f64 = counts.values().map(|&c| (c as f64) * (c as f64)).sum();
     let expected = (n * n - same) / (n - 1.0);
-    if !(expected > 0.0) {
+    if expected.is_nan() || expected <= 0.0 {
         return Err(Missing("every mark has the same score: no expected disagreement"));
     }
     let mut observed = 0.0;

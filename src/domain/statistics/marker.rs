@@ -59,20 +59,33 @@ pub(crate) fn figures(design: &Design, fit: &Fit) -> Vec<MarkerFigures> {
         .filter(|&m| !design.marks_of(m).is_empty())
         .map(|m| one(design, fit, m))
         .collect();
-    let adjust = |out: &mut Vec<MarkerFigures>, get: fn(&MarkerFigures) -> Figure, set: fn(&mut MarkerFigures, Figure)| {
-        let p: Vec<Figure> = out.iter().map(get).collect();
-        for (f, adj) in out.iter_mut().zip(holm(&p)) {
-            set(f, adj);
-        }
-    };
-    adjust(&mut out, |f| f.model.as_ref().map_err(|e| *e).and_then(|m| m.p), |f, v| f.p_holm = v);
+    let adjust =
+        |out: &mut Vec<MarkerFigures>, get: fn(&MarkerFigures) -> Figure, set: fn(&mut MarkerFigures, Figure)| {
+            let p: Vec<Figure> = out.iter().map(get).collect();
+            for (f, adj) in out.iter_mut().zip(holm(&p)) {
+                set(f, adj);
+            }
+        };
+    adjust(
+        &mut out,
+        |f| f.model.as_ref().map_err(|e| *e).and_then(|m| m.p),
+        |f, v| f.p_holm = v,
+    );
     adjust(
         &mut out,
         |f| f.model.as_ref().map_err(|e| *e).and_then(|m| m.chi2_p_upper),
         |f, v| f.chi2_upper_holm = v,
     );
-    adjust(&mut out, |f| f.paired.as_ref().map_err(|e| *e).and_then(|p| p.p), |f, v| f.pitman_morgan_holm = v);
-    adjust(&mut out, |f| f.trend.as_ref().map_err(|e| *e).map(|t| t.p), |f, v| f.trend_holm = v);
+    adjust(
+        &mut out,
+        |f| f.paired.as_ref().map_err(|e| *e).and_then(|p| p.p),
+        |f, v| f.pitman_morgan_holm = v,
+    );
+    adjust(
+        &mut out,
+        |f| f.trend.as_ref().map_err(|e| *e).map(|t| t.p),
+        |f, v| f.trend_holm = v,
+    );
     out
 }
 
@@ -165,10 +178,20 @@ fn model_figures(design: &Design, model: &Model, m: usize) -> Result<ModelFigure
         residual_df = residual_df.and_then(|df| Ok(df + 1.0 - leverage(model, i)?));
     }
     let residual_df = residual_df.and_then(|df| {
-        if df > 0.0 { Ok(df) } else { Err(Missing("no residual degrees of freedom")) }
+        if df > 0.0 {
+            Ok(df)
+        } else {
+            Err(Missing("no residual degrees of freedom"))
+        }
     });
     let residual_sd = residual_df.and_then(|df| finite((residual_ss / df).sqrt(), "residual SD not finite"));
-    let positive = |p: f64| if p > 0.0 { Ok(p) } else { Err(Missing("no residual variation in the model")) };
+    let positive = |p: f64| {
+        if p > 0.0 {
+            Ok(p)
+        } else {
+            Err(Missing("no residual variation in the model"))
+        }
+    };
     let residual_sd_ratio = residual_sd.and_then(|sd| finite(sd / positive(pooled?)?, "ratio not finite"));
     let chi2_statistic = pooled.and_then(|p| finite(residual_ss / positive(p)?.powi(2), "statistic not finite"));
     let tails = chi2_statistic.and_then(|c| chi2_tails(c, residual_df?));

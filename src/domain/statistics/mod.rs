@@ -97,7 +97,11 @@ pub type Figure = Result<f64, Missing>;
 
 /// A figure that must be finite to be reported: anything else becomes [`Missing`].
 pub(crate) fn finite(value: f64, why: &'static str) -> Figure {
-    if value.is_finite() { Ok(value) } else { Err(Missing(why)) }
+    if value.is_finite() {
+        Ok(value)
+    } else {
+        Err(Missing(why))
+    }
 }
 
 /// Everything `markroom stats` reports for one question. `marker_ids[i]` names marker index

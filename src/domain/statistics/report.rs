@@ -188,10 +188,20 @@ pub(crate) fn assemble(p: Parts<'_>) -> Report {
     let mut notes = Notes::default();
     let name = |m: u32| p.marker_ids.get(m as usize).cloned().unwrap_or_else(|| m.to_string());
     if p.design.duplicates > 0 {
-        notes.add("input", "marks", Missing("repeated marks of a script by the same marker: the first counted"), false);
+        notes.add(
+            "input",
+            "marks",
+            Missing("repeated marks of a script by the same marker: the first counted"),
+            false,
+        );
     }
     if p.design.unusable > 0 {
-        notes.add("input", "marks", Missing("marks without a finite score left out"), false);
+        notes.add(
+            "input",
+            "marks",
+            Missing("marks without a finite score left out"),
+            false,
+        );
     }
     let icc = icc_report(p.icc, &mut notes);
     let krippendorff_alpha = Alphas {

@@ -83,6 +83,12 @@ fn a_lenient_marker_is_caught_and_a_fair_one_left_alone() {
             fair_flagged += 1;
         }
     }
-    assert!(caught >= 95, "the lenient marker was flagged in {caught} of 100 campaigns");
-    assert!(fair_flagged <= 1, "a fair marker was flagged in {fair_flagged} of 100 campaigns");
+    assert!(
+        caught >= 95,
+        "the lenient marker was flagged in {caught} of 100 campaigns"
+    );
+    assert!(
+        fair_flagged <= 1,
+        "a fair marker was flagged in {fair_flagged} of 100 campaigns"
+    );
 }
