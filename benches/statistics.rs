@@ -20,9 +20,7 @@ const TOLERANCE: f64 = 6.0;
 
 fn sizes() -> (usize, usize) {
     let full = std::env::args().any(|a| a == "--bench");
-    let var = |name: &str, default: usize| {
-        std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-    };
+    let var = |name: &str, default: usize| std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default);
     if full {
         (var("STATS_BENCH_MARKS", 1_000_000), var("STATS_BENCH_MARKERS", 3000))
     } else {
@@ -121,9 +119,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let json = serde_json::to_string(&report)?;
     let serialise = start.elapsed().as_secs_f64();
     let flagged = report.markers.iter().filter(|m| !m.flags.is_empty()).count();
-    println!("statistics benchmark: {} marks, {} markers, {} scripts", report.n_marks, report.n_markers, report.n_scripts);
-    println!("  full statistics:   {compute:8.3} s  ({} pairs, {flagged} markers flagged)", report.pairs.len());
-    println!("  JSON report:       {serialise:8.3} s  ({} MB)", json.len() / 1_000_000);
+    println!(
+        "statistics benchmark: {} marks, {} markers, {} scripts",
+        report.n_marks, report.n_markers, report.n_scripts
+    );
+    println!(
+        "  full statistics:   {compute:8.3} s  ({} pairs, {flagged} markers flagged)",
+        report.pairs.len()
+    );
+    println!(
+        "  JSON report:       {serialise:8.3} s  ({} MB)",
+        json.len() / 1_000_000
+    );
     if let Ok(dir) = std::env::var("STATS_BENCH_OUT") {
         write_inputs(&dir, &marks, &ids, &json)?;
         println!("  wrote {dir}/marks.csv and {dir}/report.json");

@@ -4,6 +4,8 @@
 //! same scripts, the paired SD ratio with the Pitman–Morgan test and the trend of their
 //! deviation over their marking order. p-values are Holm-adjusted across the markers.
 
+use rayon::prelude::*;
+
 use super::additive::{Fit, Model};
 use super::describe::{Line, holm, linregress, mean, pearson, sd};
 use super::design::Design;
@@ -56,6 +58,7 @@ pub(crate) struct Paired {
 
 pub(crate) fn figures(design: &Design, fit: &Fit) -> Vec<MarkerFigures> {
     let mut out: Vec<MarkerFigures> = (0..design.marker_slots)
+        .into_par_iter()
         .filter(|&m| !design.marks_of(m).is_empty())
         .map(|m| one(design, fit, m))
         .collect();

@@ -363,3 +363,62 @@ fn additive_summary(fit: &Fit, notes: &mut Notes) -> AdditiveSummary {
         }
     }
 }
+
+#[cfg(test)]
+impl Report {
+    /// Every number of the report, nulls included, for the tests' "never NaN" checks.
+    pub(crate) fn numbers(&self) -> Vec<Option<f64>> {
+        let mut out = Vec::new();
+        for f in [
+            &self.icc.icc1,
+            &self.icc.icc2,
+            &self.icc.icc3,
+            &self.icc.icc1k,
+            &self.icc.icc2k,
+            &self.icc.icc3k,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            out.extend([f.value, f.f, f.df1, f.df2, f.p].map(Some));
+            out.extend(f.ci95.iter().flatten().map(|v| Some(*v)));
+        }
+        let a = &self.krippendorff_alpha;
+        out.extend([a.interval, a.ordinal, a.nominal, self.fleiss_kappa]);
+        for p in &self.pairs {
+            out.extend([Some(p.exact), Some(p.adjacent), p.pearson, p.spearman]);
+            out.extend([p.kappa, p.kappa_linear, p.kappa_quadratic]);
+        }
+        for m in &self.markers {
+            out.extend([
+                m.mean,
+                m.sd,
+                m.severity,
+                m.severity_se,
+                m.t,
+                m.p,
+                m.p_holm,
+                m.residual_ss,
+            ]);
+            out.extend([
+                m.residual_df,
+                m.residual_sd,
+                m.residual_sd_ratio,
+                m.chi2_statistic,
+                m.chi2_df,
+            ]);
+            out.extend([m.chi2_p_upper, m.chi2_p_lower, m.paired_sd_ratio, m.pitman_morgan_r]);
+            out.extend([
+                m.pitman_morgan_t,
+                m.pitman_morgan_p,
+                m.trend_slope,
+                m.trend_slope_se,
+                m.trend_p,
+            ]);
+            out.extend([m.cusum_max, m.cusum_min]);
+            out.extend(m.distribution.iter().map(|d| Some(d.0)));
+        }
+        out.extend([self.additive_model.df_resid, self.additive_model.pooled_residual_sd]);
+        out
+    }
+}
