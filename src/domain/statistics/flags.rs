@@ -54,3 +54,55 @@ fn one(f: &MarkerFigures, tolerance: f64, rules: &TriggerRules) -> Vec<Flag> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    use crate::domain::statistics::{Flag, Mark, Scale, TriggerRules, question_statistics};
+
+    /// Three markers on `scripts` scripts; marker 0 marks `shift` above the others.
+    fn report(scripts: u32, shift: f64, rules: &TriggerRules) -> Vec<Vec<Flag>> {
+        let mut rng = ChaCha8Rng::seed_from_u64(9);
+        let mut marks = Vec::new();
+        for s in 0..scripts {
+            let truth = f64::from(rng.random_range(10..50u32));
+            for (m, wobble) in [(0u32, shift), (1, 0.0), (2, 0.0)] {
+                // Uniform noise on −3..3 (SD 2), whole points.
+                let noise = f64::from(rng.random_range(0..7u32)) - 3.0;
+                marks.push(Mark {
+                    script: s,
+                    marker: m,
+                    score: truth + wobble + noise,
+                    seq: Some(u64::from(s)),
+                });
+            }
+        }
+        let ids = vec!["A".to_string(), "B".to_string(), "C".to_string()];
+        let r = question_statistics(&marks, &ids, &Scale { max: 60.0, step: 1.0 }, 6.0, rules);
+        r.markers.into_iter().map(|m| m.flags).collect()
+    }
+
+    #[test]
+    fn a_clear_shift_is_flagged_once_enough_scripts_are_co_marked() {
+        let rules = TriggerRules::default();
+        assert_eq!(report(40, 8.0, &rules)[0], vec![Flag::Severity]);
+        assert!(
+            report(19, 8.0, &rules)[0].is_empty(),
+            "19 co-marked scripts are too few"
+        );
+        assert!(report(40, 0.0, &rules).iter().all(Vec::is_empty));
+    }
+
+    #[test]
+    fn a_small_effect_is_not_flagged_however_certain() {
+        let strict = TriggerRules {
+            severity_limit_fraction: 1.0,
+            ..TriggerRules::default()
+        };
+        // An effect of 2/3 × 3 = 2 points is certain over 400 scripts but below the limit of 6.
+        let f = report(400, 3.0, &strict);
+        assert!(f[0].is_empty(), "{f:?}");
+    }
+}
