@@ -11,7 +11,7 @@
 use std::io::Write;
 use std::time::Instant;
 
-use markroom::domain::statistics::{Mark, Scale, TriggerRules, question_statistics};
+use markroom::domain::statistics::{Mark, Scale, TriggerRules, marker_series, question_statistics};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -118,6 +118,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let start = Instant::now();
     let json = serde_json::to_string(&report)?;
     let serialise = start.elapsed().as_secs_f64();
+    // The additive model alone (with its dense inverse), through the plots' series.
+    let start = Instant::now();
+    let series = marker_series(&marks);
+    let model = start.elapsed().as_secs_f64();
     let flagged = report.markers.iter().filter(|m| !m.flags.is_empty()).count();
     println!(
         "statistics benchmark: {} marks, {} markers, {} scripts",
@@ -126,6 +130,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!(
         "  full statistics:   {compute:8.3} s  ({} pairs, {flagged} markers flagged)",
         report.pairs.len()
+    );
+    println!(
+        "  additive model:    {model:8.3} s  (alone, with the series of {} markers)",
+        series.len()
     );
     println!(
         "  JSON report:       {serialise:8.3} s  ({} MB)",

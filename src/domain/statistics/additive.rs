@@ -47,7 +47,20 @@ pub(crate) type Fit = Result<Model, Missing>;
 
 pub(crate) fn fit(design: &Design) -> Fit {
     let (compact, local, unlinked_markers) = compact(design)?;
-    let effect = solve(&compact)?;
+    // The dense inverse does not depend on the scores: it runs beside the solve.
+    let (precision, effect) = rayon::join(
+        || {
+            if compact.markers > DENSE_MARKER_LIMIT {
+                Err(Missing(
+                    "too many markers for the exact standard errors (dense inverse)",
+                ))
+            } else {
+                precision(&compact, design.n_marks())
+            }
+        },
+        || solve(&compact),
+    );
+    let effect = effect?;
     let mut residual = vec![None; design.n_marks()];
     let mut sse = 0.0;
     for s in 0..compact.start.len() - 1 {
@@ -66,13 +79,6 @@ pub(crate) fn fit(design: &Design) -> Fit {
         finite((sse / df_resid).sqrt(), "the residual SD is not finite")
     } else {
         Err(Missing("no residual degrees of freedom: too few marks for the model"))
-    };
-    let precision = if compact.markers > DENSE_MARKER_LIMIT {
-        Err(Missing(
-            "too many markers for the exact standard errors (dense inverse)",
-        ))
-    } else {
-        precision(&compact, design.n_marks())
     };
     Ok(Model {
         local,
