@@ -9,7 +9,6 @@ use clap::{Parser, Subcommand};
 
 use markroom::config::Settings;
 use markroom::db::Db;
-use markroom::domain::Score;
 use markroom::domain::role::Role;
 use markroom::http::Application;
 
@@ -62,13 +61,13 @@ enum Command {
         input: PathBuf,
         /// The question's maximum. Without it: the highest score in the file (said on stderr).
         #[arg(long, value_parser = markroom::stats_command::parse_score_arg)]
-        max_score: Option<Score>,
+        max_score: Option<markroom::domain::Score>,
         /// The question's step. Without it: 1 (said on stderr).
         #[arg(long, value_parser = markroom::stats_command::parse_score_arg)]
-        step: Option<Score>,
+        step: Option<markroom::domain::Score>,
         /// The question's tolerance. Without it: 10% of the maximum, rounded to the step.
         #[arg(long, value_parser = markroom::stats_command::parse_score_arg)]
-        tolerance: Option<Score>,
+        tolerance: Option<markroom::domain::Score>,
         /// Write the JSON here instead of standard output.
         #[arg(long)]
         output: Option<PathBuf>,

@@ -8,7 +8,7 @@
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::{BufReader, Read, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -164,7 +164,7 @@ fn columns(headers: &csv::StringRecord) -> anyhow::Result<Columns> {
     }
 }
 
-fn read(path: &PathBuf) -> anyhow::Result<Input> {
+fn read(path: &Path) -> anyhow::Result<Input> {
     let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
     let len = file.metadata().map(|m| m.len()).unwrap_or(0);
     let bar = progress(len >= LARGE_INPUT_BYTES, Some(len), "reading marks");
