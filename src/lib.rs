@@ -14,5 +14,6 @@ pub mod domain;
 pub mod http;
 pub mod scans;
 pub mod secrets;
+pub mod stats_command;
 pub mod storage;
 pub mod vault;

@@ -71,6 +71,26 @@ enum Command {
         #[command(subcommand)]
         action: AuditAction,
     },
+    /// Question statistics from a CSV of marks (script_id,marker_id,score and optional seq):
+    /// agreement, ICC, Krippendorff's alpha, Fleiss' kappa, the additive model and each marker's
+    /// figures and flags, as JSON on standard output.
+    Stats {
+        /// The CSV of live marks.
+        #[arg(long)]
+        input: PathBuf,
+        /// The question's maximum. Without it: the highest score in the file (said on stderr).
+        #[arg(long, value_parser = markroom::stats_command::parse_score_arg)]
+        max_score: Option<markroom::domain::Score>,
+        /// The question's step. Without it: 1 (said on stderr).
+        #[arg(long, value_parser = markroom::stats_command::parse_score_arg)]
+        step: Option<markroom::domain::Score>,
+        /// The question's tolerance. Without it: 10% of the maximum, rounded to the step.
+        #[arg(long, value_parser = markroom::stats_command::parse_score_arg)]
+        tolerance: Option<markroom::domain::Score>,
+        /// Write the JSON here instead of standard output.
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
     /// Benchmarks.
     Bench {
         #[command(subcommand)]
@@ -135,6 +155,24 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    // Statistics read a file and nothing else: no settings, no database.
+    if let Command::Stats {
+        input,
+        max_score,
+        step,
+        tolerance,
+        output,
+    } = cli.command
+    {
+        markroom::stats_command::run(&markroom::stats_command::StatsArgs {
+            input,
+            max_score,
+            step,
+            tolerance,
+            output,
+        })?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let mut settings = Settings::load()?;
     if let Some(dir) = cli.data_dir {
         settings.data_dir = dir;
@@ -197,6 +235,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let report = markroom::scans::bench::ingest(pages, dpi)?;
             println!("{}", serde_json::to_string(&report)?);
         }
+        // Answered above, before the settings are read.
+        Command::Stats { .. } => {}
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -20,6 +20,7 @@ pub mod role;
 pub mod rule_change;
 pub mod rules;
 pub mod score;
+pub mod statistics;
 pub mod template;
 pub mod whole;
 
