@@ -128,45 +128,52 @@ pub struct Eligible<'a> {
 }
 
 /// The first eligible open task at or after `from` in shuffle order (wrapping around): a
-/// random pick without sorting the queue. On PostgreSQL the row is locked, skipping rows other
-/// transactions hold, so many servers can lease at once.
+/// random pick without sorting the queue. On PostgreSQL only the task's own row is locked,
+/// skipping rows other transactions hold, so many servers lease at once and nothing else (the
+/// script a mark is completing) is held while choosing.
 pub fn pick_task(conn: &mut DbConn, e: &Eligible<'_>, from: i64) -> Result<Option<TaskRow>, DbError> {
-    // The same query for both backends; only PostgreSQL takes row locks.
-    macro_rules! query {
-        ($start:expr) => {{
-            let held = script_holders::table
-                .filter(script_holders::exam_id.eq(tasks::exam_id))
-                .filter(script_holders::script_id.eq(tasks::script_id))
-                .filter(script_holders::marker_id.eq(e.marker_id));
-            let relatives = sheets::table
-                .filter(sheets::exam_id.eq(e.exam_id))
-                .filter(sheets::candidate_lookup.eq_any(e.relative_sheets))
-                .select(sheets::id);
-            tasks::table
-                .inner_join(
-                    scripts::table.on(scripts::exam_id
-                        .eq(tasks::exam_id)
-                        .and(scripts::id.eq(tasks::script_id))),
-                )
-                .filter(tasks::exam_id.eq(e.exam_id))
-                .filter(tasks::question_id.eq_any(e.question_ids))
-                .filter(tasks::state.eq("open"))
-                .filter(tasks::shuffle.ge($start))
-                .filter(scripts::state.eq_any(["awaiting", "marking"]))
-                .filter(scripts::school_code.ne(e.school_code))
-                .filter(not(scripts::sheet_id.eq_any(relatives)))
-                .filter(not(exists(held)))
-                .order(tasks::shuffle)
-                .select(TaskRow::as_select())
-        }};
-    }
     for start in [from, i64::MIN] {
-        let found = match conn {
-            DbConn::Pg(c) => query!(start).for_update().skip_locked().first(c).optional()?,
-            DbConn::Sqlite(c) => query!(start).first(c).optional()?,
-        };
-        if found.is_some() {
-            return Ok(found);
+        let held = script_holders::table
+            .filter(script_holders::exam_id.eq(tasks::exam_id))
+            .filter(script_holders::script_id.eq(tasks::script_id))
+            .filter(script_holders::marker_id.eq(e.marker_id));
+        let relatives = sheets::table
+            .filter(sheets::exam_id.eq(e.exam_id))
+            .filter(sheets::candidate_lookup.eq_any(e.relative_sheets))
+            .select(sheets::id);
+        let candidates: Vec<TaskRow> = tasks::table
+            .inner_join(
+                scripts::table.on(scripts::exam_id
+                    .eq(tasks::exam_id)
+                    .and(scripts::id.eq(tasks::script_id))),
+            )
+            .filter(tasks::exam_id.eq(e.exam_id))
+            .filter(tasks::question_id.eq_any(e.question_ids))
+            .filter(tasks::state.eq("open"))
+            .filter(tasks::shuffle.ge(start))
+            .filter(scripts::state.eq_any(["awaiting", "marking"]))
+            .filter(scripts::school_code.ne(e.school_code))
+            .filter(not(scripts::sheet_id.eq_any(relatives)))
+            .filter(not(exists(held)))
+            .order(tasks::shuffle)
+            .limit(16)
+            .select(TaskRow::as_select())
+            .load(conn)?;
+        for t in candidates {
+            let locked = match conn {
+                DbConn::Pg(c) => tasks::table
+                    .find((&t.exam_id, &t.id))
+                    .filter(tasks::state.eq("open"))
+                    .select(TaskRow::as_select())
+                    .for_update()
+                    .skip_locked()
+                    .first(c)
+                    .optional()?,
+                DbConn::Sqlite(_) => Some(t),
+            };
+            if locked.is_some() {
+                return Ok(locked);
+            }
         }
     }
     Ok(None)

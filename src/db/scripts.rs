@@ -282,6 +282,20 @@ pub struct ScriptRow {
     pub created_at: chrono::NaiveDateTime,
 }
 
+/// Locks the script's row for the rest of the transaction on PostgreSQL, so that two marks
+/// completing one script at once take turns and the second sees the first (SQLite has one
+/// writer already).
+pub fn lock_script(conn: &mut DbConn, exam_id: &str, script_id: &str) -> Result<(), DbError> {
+    if let DbConn::Pg(c) = conn {
+        scripts::table
+            .find((exam_id, script_id))
+            .select(scripts::id)
+            .for_update()
+            .first::<String>(c)?;
+    }
+    Ok(())
+}
+
 /// The batch's scripts waiting for marking.
 pub fn awaiting_in_batch(conn: &mut DbConn, exam_id: &str, batch_id: &str) -> Result<Vec<ScriptRow>, DbError> {
     let in_batch = sheets::table

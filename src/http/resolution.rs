@@ -57,6 +57,8 @@ pub fn settle(
     rules: &MarkingRules,
     now: DateTime<Utc>,
 ) -> Result<(), ApiError> {
+    // Marks of one script committed side by side must not each miss the other's task.
+    db::scripts::lock_script(c, exam_id, script_id)?;
     let script = db::scripts::script(c, script_id)?;
     if !IN_MARKING.contains(&script.state.as_str()) {
         return Ok(());
