@@ -2,7 +2,9 @@
 
 mod approval_kinds;
 pub(crate) mod approvals;
+mod backreads;
 mod certifications;
+mod disputes;
 mod exam_settings;
 mod exams;
 mod marker_record;
@@ -10,6 +12,7 @@ mod marker_standing;
 mod marker_update;
 pub(crate) mod markers;
 mod prescored;
+mod problems;
 mod progress;
 mod queues;
 pub(crate) mod relatives;
@@ -36,12 +39,12 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(prescored::list_prescored)
         .service(exam_settings::change_settings)
         .service(progress::progress)
-        .service(queues::discrepancies)
-        .service(queues::arbitrate)
-        .service(queues::backreads)
-        .service(queues::score_backread)
-        .service(queues::problems)
-        .service(queues::resolve_problem)
+        .service(disputes::discrepancies)
+        .service(disputes::arbitrate)
+        .service(backreads::backreads)
+        .service(backreads::score_backread)
+        .service(problems::problems)
+        .service(problems::resolve_problem)
         .service(exams::add_question)
         .service(exams::put_template)
         .service(exams::set_room)
