@@ -1,0 +1,11 @@
+//! The marking floor's storage: tasks, leases (serves), the never-twice record, marks.
+
+mod counts;
+mod marks;
+mod serves;
+mod tasks;
+
+pub use counts::*;
+pub use marks::*;
+pub use serves::*;
+pub use tasks::*;

@@ -1,0 +1,200 @@
+//! Serves: every lease a marker was given (live, seed, self-check), running or ended.
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use diesel::dsl::not;
+use diesel::prelude::*;
+
+use crate::db::schema::{marks, serves, tasks};
+use crate::db::{DbConn, DbError, db_time};
+
+use super::tasks::set_task_state;
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = serves)]
+pub struct ServeRow {
+    pub exam_id: String,
+    pub id: String,
+    pub marker_id: String,
+    pub kind: String,
+    pub question_id: String,
+    pub task_id: Option<String>,
+    pub script_id: Option<String>,
+    pub prescored_id: Option<String>,
+    pub anonymous_code: String,
+    pub workstation_id: Option<String>,
+    pub state: String,
+    pub day: NaiveDate,
+    pub leased_at: NaiveDateTime,
+    pub lease_expires_at: NaiveDateTime,
+    pub ended_at: Option<NaiveDateTime>,
+}
+
+impl ServeRow {
+    pub fn live_at(&self, now: DateTime<Utc>) -> bool {
+        self.state == "leased" && self.lease_expires_at > db_time(now)
+    }
+}
+
+/// Expired leases go back: their tasks reopen, their serves end as expired. Image links die on
+/// their own (they expire with the lease). Returns how many tasks reopened.
+pub fn expire_leases(conn: &mut DbConn, now: DateTime<Utc>) -> Result<usize, DbError> {
+    let t = db_time(now);
+    // Serves before tasks, the order scoring takes them in, so the two never deadlock.
+    diesel::update(
+        serves::table
+            .filter(serves::state.eq("leased"))
+            .filter(serves::lease_expires_at.le(t)),
+    )
+    .set((serves::state.eq("expired"), serves::ended_at.eq(Some(t))))
+    .execute(conn)?;
+    let reopened = diesel::update(
+        tasks::table
+            .filter(tasks::state.eq("leased"))
+            .filter(tasks::lease_expires_at.le(t)),
+    )
+    .set((
+        tasks::state.eq("open"),
+        tasks::marker_id.eq(None::<String>),
+        tasks::lease_expires_at.eq(None::<NaiveDateTime>),
+    ))
+    .execute(conn)?;
+    Ok(reopened)
+}
+
+/// Ends a marker's running serves in an exam (their standing now bars work): live tasks go back
+/// to the queue.
+pub fn end_marker_serves(conn: &mut DbConn, exam_id: &str, marker_id: &str, now: DateTime<Utc>) -> Result<(), DbError> {
+    let running: Vec<ServeRow> = serves::table
+        .filter(serves::exam_id.eq(exam_id))
+        .filter(serves::marker_id.eq(marker_id))
+        .filter(serves::state.eq("leased"))
+        .select(ServeRow::as_select())
+        .load(conn)?;
+    for s in running {
+        if end_serve(conn, &s, "ended", now)?
+            && let Some(task) = &s.task_id
+        {
+            set_task_state(conn, exam_id, task, "open", now)?;
+        }
+    }
+    Ok(())
+}
+
+pub fn insert_serve(conn: &mut DbConn, s: &ServeRow) -> Result<(), DbError> {
+    diesel::insert_into(serves::table)
+        .values(s.clone())
+        .execute(conn)
+        .map_err(|e| match DbError::from(e) {
+            DbError::Duplicate(_) => DbError::Stale("the marker's lease".into()),
+            other => other,
+        })?;
+    Ok(())
+}
+
+/// The marker's lease still running, in any exam.
+pub fn current_serve(conn: &mut DbConn, marker_id: &str, now: DateTime<Utc>) -> Result<Option<ServeRow>, DbError> {
+    Ok(serves::table
+        .filter(serves::marker_id.eq(marker_id))
+        .filter(serves::state.eq("leased"))
+        .filter(serves::lease_expires_at.gt(db_time(now)))
+        .select(ServeRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+pub fn serve(conn: &mut DbConn, id: &str) -> Result<ServeRow, DbError> {
+    Ok(serves::table
+        .filter(serves::id.eq(id))
+        .select(ServeRow::as_select())
+        .first(conn)?)
+}
+
+/// Ends a running serve; false when it had ended already (scored, expired, released).
+pub fn end_serve(conn: &mut DbConn, s: &ServeRow, state: &str, now: DateTime<Utc>) -> Result<bool, DbError> {
+    let n = diesel::update(
+        serves::table
+            .find((&s.exam_id, &s.id))
+            .filter(serves::state.eq("leased")),
+    )
+    .set((serves::state.eq(state), serves::ended_at.eq(Some(db_time(now)))))
+    .execute(conn)?;
+    Ok(n == 1)
+}
+
+/// The marker's serves on a marking day: (all, seeds).
+pub fn served_on(conn: &mut DbConn, exam_id: &str, marker_id: &str, day: NaiveDate) -> Result<(u32, u32), DbError> {
+    let kinds: Vec<String> = serves::table
+        .filter(serves::exam_id.eq(exam_id))
+        .filter(serves::marker_id.eq(marker_id))
+        .filter(serves::day.eq(day))
+        .select(serves::kind)
+        .load(conn)?;
+    let n = |k: usize| u32::try_from(k).unwrap_or(u32::MAX);
+    Ok((n(kinds.len()), n(kinds.iter().filter(|k| *k == "seed").count())))
+}
+
+/// Pre-scored seeds of these questions the marker was never served.
+pub fn unseen_seeds(
+    conn: &mut DbConn,
+    exam_id: &str,
+    marker_id: &str,
+    question_ids: &[String],
+) -> Result<Vec<(String, String)>, DbError> {
+    use crate::db::schema::prescored_scripts as p;
+    let seen = serves::table
+        .filter(serves::exam_id.eq(exam_id))
+        .filter(serves::marker_id.eq(marker_id))
+        .filter(serves::kind.eq("seed"))
+        .filter(serves::prescored_id.is_not_null())
+        .select(serves::prescored_id.assume_not_null());
+    Ok(p::table
+        .filter(p::exam_id.eq(exam_id))
+        .filter(p::role.eq("seed"))
+        .filter(p::question_id.eq_any(question_ids))
+        .filter(not(p::id.eq_any(seen)))
+        .select((p::id, p::question_id))
+        .load(conn)?)
+}
+
+/// The marker's valid marks on these questions not yet self-checked: (script, question, score).
+pub fn self_checkable(
+    conn: &mut DbConn,
+    exam_id: &str,
+    marker_id: &str,
+    question_ids: &[String],
+) -> Result<Vec<(String, String, i64)>, DbError> {
+    let checked = serves::table
+        .filter(serves::exam_id.eq(exam_id))
+        .filter(serves::marker_id.eq(marker_id))
+        .filter(serves::kind.eq("self_check"))
+        .filter(serves::script_id.is_not_null())
+        .select(serves::script_id.assume_not_null());
+    Ok(marks::table
+        .filter(marks::exam_id.eq(exam_id))
+        .filter(marks::marker_id.eq(marker_id))
+        .filter(marks::void.eq(false))
+        .filter(marks::question_id.eq_any(question_ids))
+        .filter(not(marks::script_id.eq_any(checked)))
+        .select((marks::script_id, marks::question_id, marks::score))
+        .limit(200)
+        .load(conn)?)
+}
+
+/// The running serves of a script (live and self-check), to end them when it is withdrawn.
+pub fn running_serves_of_script(conn: &mut DbConn, exam_id: &str, script_id: &str) -> Result<Vec<ServeRow>, DbError> {
+    Ok(serves::table
+        .filter(serves::exam_id.eq(exam_id))
+        .filter(serves::script_id.eq(script_id))
+        .filter(serves::state.eq("leased"))
+        .select(ServeRow::as_select())
+        .load(conn)?)
+}
+
+/// Every running serve of an exam (to end them when the room closes).
+pub fn running_serves(conn: &mut DbConn, exam_id: &str) -> Result<Vec<ServeRow>, DbError> {
+    Ok(serves::table
+        .filter(serves::exam_id.eq(exam_id))
+        .filter(serves::state.eq("leased"))
+        .select(ServeRow::as_select())
+        .load(conn)?)
+}

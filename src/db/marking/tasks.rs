@@ -1,0 +1,204 @@
+//! Tasks: one required independent marking of a script, and who held which script.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::dsl::{exists, not};
+use diesel::prelude::*;
+
+use crate::db::schema::{script_holders, scripts, sheets, tasks};
+use crate::db::{DbConn, DbError, db_time};
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = tasks)]
+pub struct TaskRow {
+    pub exam_id: String,
+    pub id: String,
+    pub script_id: String,
+    pub question_id: String,
+    pub state: String,
+    pub shuffle: i64,
+    pub marker_id: Option<String>,
+    pub lease_expires_at: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+    pub done_at: Option<NaiveDateTime>,
+}
+
+/// Opens one task for a script.
+pub fn insert_task(
+    conn: &mut DbConn,
+    exam_id: &str,
+    script_id: &str,
+    question_id: &str,
+    now: DateTime<Utc>,
+) -> Result<String, DbError> {
+    let id = crate::db::new_id();
+    diesel::insert_into(tasks::table)
+        .values((
+            tasks::exam_id.eq(exam_id),
+            tasks::id.eq(&id),
+            tasks::script_id.eq(script_id),
+            tasks::question_id.eq(question_id),
+            tasks::state.eq("open"),
+            tasks::shuffle.eq(rand::random::<i64>()),
+            tasks::created_at.eq(db_time(now)),
+        ))
+        .execute(conn)?;
+    Ok(id)
+}
+
+/// What a marker may be given: questions they qualified for in an exam, never a script they
+/// held, never one from their own school, never a relative's sheet.
+pub struct Eligible<'a> {
+    pub exam_id: &'a str,
+    pub question_ids: &'a [String],
+    pub marker_id: &'a str,
+    pub school_code: &'a str,
+    /// Sheet lookups of the marker's declared relatives sitting the exam.
+    pub relative_sheets: &'a [String],
+}
+
+/// The first eligible open task at or after `from` in shuffle order (wrapping around): a
+/// random pick without sorting the queue. On PostgreSQL only the task's own row is locked,
+/// skipping rows other transactions hold, so many servers lease at once and nothing else (the
+/// script a mark is completing) is held while choosing.
+pub fn pick_task(conn: &mut DbConn, e: &Eligible<'_>, from: i64) -> Result<Option<TaskRow>, DbError> {
+    for start in [from, i64::MIN] {
+        let held = script_holders::table
+            .filter(script_holders::exam_id.eq(tasks::exam_id))
+            .filter(script_holders::script_id.eq(tasks::script_id))
+            .filter(script_holders::marker_id.eq(e.marker_id));
+        let relatives = sheets::table
+            .filter(sheets::exam_id.eq(e.exam_id))
+            .filter(sheets::candidate_lookup.eq_any(e.relative_sheets))
+            .select(sheets::id);
+        let candidates: Vec<TaskRow> = tasks::table
+            .inner_join(
+                scripts::table.on(scripts::exam_id
+                    .eq(tasks::exam_id)
+                    .and(scripts::id.eq(tasks::script_id))),
+            )
+            .filter(tasks::exam_id.eq(e.exam_id))
+            .filter(tasks::question_id.eq_any(e.question_ids))
+            .filter(tasks::state.eq("open"))
+            .filter(tasks::shuffle.ge(start))
+            .filter(scripts::state.eq_any(["awaiting", "marking"]))
+            .filter(scripts::school_code.ne(e.school_code))
+            .filter(not(scripts::sheet_id.eq_any(relatives)))
+            .filter(not(exists(held)))
+            .order(tasks::shuffle)
+            .limit(16)
+            .select(TaskRow::as_select())
+            .load(conn)?;
+        for t in candidates {
+            let locked = match conn {
+                DbConn::Pg(c) => tasks::table
+                    .find((&t.exam_id, &t.id))
+                    .filter(tasks::state.eq("open"))
+                    .select(TaskRow::as_select())
+                    .for_update()
+                    .skip_locked()
+                    .first(c)
+                    .optional()?,
+                DbConn::Sqlite(_) => Some(t),
+            };
+            if locked.is_some() {
+                return Ok(locked);
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// Leases an open task; false when another request took it first.
+pub fn lease_task(
+    conn: &mut DbConn,
+    exam_id: &str,
+    task_id: &str,
+    marker_id: &str,
+    expires: DateTime<Utc>,
+) -> Result<bool, DbError> {
+    let n = diesel::update(tasks::table.find((exam_id, task_id)).filter(tasks::state.eq("open")))
+        .set((
+            tasks::state.eq("leased"),
+            tasks::marker_id.eq(Some(marker_id)),
+            tasks::lease_expires_at.eq(Some(db_time(expires))),
+        ))
+        .execute(conn)?;
+    Ok(n == 1)
+}
+
+pub fn task(conn: &mut DbConn, exam_id: &str, id: &str) -> Result<TaskRow, DbError> {
+    Ok(tasks::table
+        .find((exam_id, id))
+        .select(TaskRow::as_select())
+        .first(conn)?)
+}
+
+/// Sets a task's state (and clears its lease unless it is done).
+pub fn set_task_state(
+    conn: &mut DbConn,
+    exam_id: &str,
+    id: &str,
+    state: &str,
+    now: DateTime<Utc>,
+) -> Result<(), DbError> {
+    let done_at = (state == "done").then(|| db_time(now));
+    let keep_marker = state == "done";
+    let target = tasks::table.find((exam_id, id));
+    if keep_marker {
+        diesel::update(target)
+            .set((
+                tasks::state.eq(state),
+                tasks::lease_expires_at.eq(None::<NaiveDateTime>),
+                tasks::done_at.eq(done_at),
+            ))
+            .execute(conn)?;
+    } else {
+        diesel::update(target)
+            .set((
+                tasks::state.eq(state),
+                tasks::marker_id.eq(None::<String>),
+                tasks::lease_expires_at.eq(None::<NaiveDateTime>),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// A script's tasks, in any state.
+pub fn tasks_of_script(conn: &mut DbConn, exam_id: &str, script_id: &str) -> Result<Vec<TaskRow>, DbError> {
+    Ok(tasks::table
+        .filter(tasks::exam_id.eq(exam_id))
+        .filter(tasks::script_id.eq(script_id))
+        .select(TaskRow::as_select())
+        .load(conn)?)
+}
+
+/// Records that the marker held the script; false when they held it before (R5).
+pub fn hold(
+    conn: &mut DbConn,
+    exam_id: &str,
+    script_id: &str,
+    marker_id: &str,
+    serve_id: &str,
+) -> Result<bool, DbError> {
+    let r = diesel::insert_into(script_holders::table)
+        .values((
+            script_holders::exam_id.eq(exam_id),
+            script_holders::script_id.eq(script_id),
+            script_holders::marker_id.eq(marker_id),
+            script_holders::serve_id.eq(serve_id),
+        ))
+        .execute(conn);
+    match r.map_err(DbError::from) {
+        Ok(_) => Ok(true),
+        Err(DbError::Duplicate(_)) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+pub fn set_script_state(conn: &mut DbConn, exam_id: &str, script_id: &str, state: &str) -> Result<(), DbError> {
+    diesel::update(scripts::table.find((exam_id, script_id)))
+        .set(scripts::state.eq(state))
+        .execute(conn)?;
+    Ok(())
+}
