@@ -290,7 +290,9 @@ pub fn lock_script(conn: &mut DbConn, exam_id: &str, script_id: &str) -> Result<
         scripts::table
             .find((exam_id, script_id))
             .select(scripts::id)
-            .for_update()
+            // Not FOR UPDATE: the marks and holders just written hold the row FOR KEY SHARE
+            // (their foreign keys), and two of them upgrading at once would deadlock.
+            .for_no_key_update()
             .first::<String>(c)?;
     }
     Ok(())
