@@ -174,6 +174,24 @@ pub fn marker_room_open(conn: &mut DbConn, user_id: &str, now: DateTime<Utc>) ->
     Ok(n > 0)
 }
 
+/// Whether the marker is paused in an exam whose room is open now and active in none.
+pub fn marker_only_paused(conn: &mut DbConn, user_id: &str, now: DateTime<Utc>) -> Result<bool, DbError> {
+    use super::schema::{marker_exams, markers};
+    let now = db_time(now);
+    let open = exams::table
+        .filter(exams::window_start.le(now))
+        .filter(exams::window_end.gt(now))
+        .filter(exams::room_open.eq(true))
+        .select(exams::id);
+    let statuses: Vec<String> = marker_exams::table
+        .inner_join(markers::table)
+        .filter(markers::user_id.eq(user_id))
+        .filter(marker_exams::exam_id.eq_any(open))
+        .select(marker_exams::status)
+        .load(conn)?;
+    Ok(statuses.iter().any(|s| s == "paused") && !statuses.iter().any(|s| s == "active"))
+}
+
 pub fn by_id(conn: &mut DbConn, id: &str) -> Result<ExamRow, DbError> {
     Ok(exams::table.find(id).select(ExamRow::as_select()).first(conn)?)
 }

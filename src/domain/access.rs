@@ -48,6 +48,18 @@ pub fn marker_room(role: Role, room_open: bool) -> Result<(), RuleError> {
     Ok(())
 }
 
+/// A marker paused pending review (in every open room they stand in) does not log in: they
+/// hear why, and leadership decides (R6).
+pub fn marker_not_paused(role: Role, paused: bool) -> Result<(), RuleError> {
+    if role == Role::Marker && paused {
+        return Err(RuleError::refused(
+            "marker_paused",
+            "you are paused pending a review by leadership",
+        ));
+    }
+    Ok(())
+}
+
 /// The state of an account that matters at its door.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AccountState {
@@ -169,6 +181,22 @@ impl ThrottlePolicy {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn markers_work_only_in_an_open_room_and_not_while_paused() {
+        assert_eq!(marker_room(Role::Marker, false).unwrap_err().code(), "room_closed");
+        assert!(marker_room(Role::Marker, true).is_ok());
+        assert!(
+            marker_room(Role::Leader, false).is_ok(),
+            "leaders prepare before the window"
+        );
+        assert_eq!(
+            marker_not_paused(Role::Marker, true).unwrap_err().code(),
+            "marker_paused"
+        );
+        assert!(marker_not_paused(Role::Custodian, true).is_ok());
+    }
+
     use super::*;
     use proptest::prelude::*;
 

@@ -703,9 +703,22 @@ async fn a_paused_marker_loses_the_lease_and_marks_nothing_more() {
         .map(|q| q["tasks"]["leased"].as_i64().unwrap())
         .sum();
     assert_eq!(leased, 0, "the task went back to the queue");
+    // The pause ended the marker's tokens, and they cannot log in again while paused.
+    expect_problem(next(&app, m).await, StatusCode::UNAUTHORIZED, "token_revoked").await;
+    let r = app.try_login("mk00", crate::helpers::PASSWORD, Some(&f.desk)).await;
+    expect_problem(r, StatusCode::FORBIDDEN, "marker_paused").await;
+    // Reinstated, they work again; the old lease is gone.
+    let r = app
+        .post(
+            &format!("/api/v1/markers/{id}/reinstate"),
+            Some(&f.chief1),
+            json!({ "exam": "GK", "reason": "complaint unfounded" }),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
     let again = app.login("mk00", Some(&f.desk)).await;
-    expect_problem(next(&app, &again).await, StatusCode::FORBIDDEN, "marker_paused").await;
     let task = lease["task_id"].as_str().unwrap();
     let r = score(&app, &again, task, json!({ "score": 5 }), None).await;
     expect_problem(r, StatusCode::CONFLICT, "lease_expired").await;
+    assert_eq!(next(&app, &again).await.status(), StatusCode::OK);
 }

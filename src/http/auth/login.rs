@@ -8,7 +8,8 @@ use utoipa::ToSchema;
 use crate::db;
 use crate::db::users::UserRow;
 use crate::domain::access::{
-    AccountState, Gate, PresentedWorkstation, ThrottlePolicy, login_allowed, login_workstation, marker_room,
+    AccountState, Gate, PresentedWorkstation, ThrottlePolicy, login_allowed, login_workstation, marker_not_paused,
+    marker_room,
 };
 use crate::domain::role::{MAX_USERNAME_CHARS, check_username};
 use crate::http::audit_entry::Audit;
@@ -127,13 +128,16 @@ async fn login_inner(
         .read(move |c| -> Result<_, ApiError> {
             let user = db::users::find_by_username(c, &name)?;
             // A marker's room: an exam they stand in, in its window, with its room open.
-            let room_open = match &user {
-                Some(u) => db::exams::marker_room_open(c, &u.id, now)?,
-                None => false,
+            let (room_open, paused) = match &user {
+                Some(u) => (
+                    db::exams::marker_room_open(c, &u.id, now)?,
+                    db::exams::marker_only_paused(c, &u.id, now)?,
+                ),
+                None => (false, false),
             };
             Ok((
                 user,
-                (db::exams::any_window_open(c, now)?, room_open),
+                (db::exams::any_window_open(c, now)?, room_open, paused),
                 presented_workstation(c, key.as_deref())?,
             ))
         })
@@ -152,7 +156,7 @@ async fn attempt(
     recorded: &str,
     password: &str,
     user: Option<UserRow>,
-    window_open: (bool, bool),
+    window_open: (bool, bool, bool),
     presented: PresentedWorkstation,
     now: DateTime<Utc>,
 ) -> Result<LoggedIn, ApiError> {
@@ -195,7 +199,7 @@ async fn attempt(
 /// refusal never tells an outsider that the password was right.
 fn admissible(
     user: &UserRow,
-    (window_open, room_open): (bool, bool),
+    (window_open, room_open, paused): (bool, bool, bool),
     presented: &PresentedWorkstation,
     now: DateTime<Utc>,
 ) -> Result<Option<String>, ApiError> {
@@ -208,6 +212,7 @@ fn admissible(
     };
     let outcome = login_allowed(state)
         .and_then(|()| marker_room(role, room_open))
+        .and_then(|()| marker_not_paused(role, paused))
         .and_then(|()| login_workstation(role, window_open, presented))
         .map_err(ApiError::from);
     outcome.map_err(|e| if at_workstation { e } else { bad_credentials() })
