@@ -22,6 +22,7 @@ pub mod rules;
 pub mod score;
 pub mod statistics;
 pub mod template;
+pub mod text;
 pub mod whole;
 
 pub use error::RuleError;

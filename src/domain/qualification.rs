@@ -100,6 +100,24 @@ pub fn check_new_attempt(c: &Candidacy) -> Result<(), RuleError> {
     Ok(())
 }
 
+/// A test under way goes on only while the marker is in good standing for the exam (a pause,
+/// a suspension or an ineligibility found meanwhile stops it).
+pub fn check_in_standing(status: MarkerStatus) -> Result<(), RuleError> {
+    if matches!(
+        status,
+        MarkerStatus::Trained | MarkerStatus::Qualified | MarkerStatus::Active
+    ) {
+        return Ok(());
+    }
+    Err(RuleError::conflict(
+        "not_trained",
+        format!(
+            "the marker is {} for this exam and may not take the qualification test",
+            status.as_str()
+        ),
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -137,6 +155,15 @@ mod tests {
             attempts_taken: 0,
             attempts_allowed: 2,
         }
+    }
+
+    #[test]
+    fn a_test_goes_on_only_in_good_standing() {
+        assert!(check_in_standing(MarkerStatus::Trained).is_ok());
+        assert!(check_in_standing(MarkerStatus::Active).is_ok());
+        let e = check_in_standing(MarkerStatus::Paused).unwrap_err();
+        assert_eq!(e.code(), "not_trained");
+        assert!(e.to_string().contains("paused"));
     }
 
     #[test]

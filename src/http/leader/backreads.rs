@@ -104,14 +104,8 @@ pub async fn score_backread(
         Err(e) => return audit_refusal(&state, audit, Err(e)).await.map(web::Json),
     };
     let result = settle_act(&state, audit, move |c, now, entry| {
-        let note = b
-            .note
-            .as_deref()
-            .map(|n| n.split_whitespace().collect::<Vec<_>>().join(" "));
-        if note
-            .as_ref()
-            .is_some_and(|n| n.chars().count() > 500 || n.chars().any(char::is_control))
-        {
+        let note = b.note.as_deref().map(crate::domain::text::tidy);
+        if note.as_ref().is_some_and(|n| !crate::domain::text::is_plain(n, 500)) {
             return Err(RuleError::invalid("invalid_note", "note", "a note is at most 500 characters of text").into());
         }
         let br = db::results::backread(c, &id).map_err(missing("back-read"))?;

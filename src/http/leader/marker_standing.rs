@@ -32,8 +32,8 @@ pub struct StandingChange {
 }
 
 pub fn check_reason(field: &str, raw: &str) -> Result<String, RuleError> {
-    let t = raw.split_whitespace().collect::<Vec<_>>().join(" ");
-    if t.is_empty() || t.chars().count() > 500 || t.chars().any(char::is_control) {
+    let t = crate::domain::text::tidy(raw);
+    if t.is_empty() || !crate::domain::text::is_plain(&t, 500) {
         return Err(RuleError::invalid(
             "invalid_reason",
             field,

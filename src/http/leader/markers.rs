@@ -69,8 +69,8 @@ pub struct MarkerCreated {
 }
 
 pub(crate) fn text(field: &str, raw: &str) -> Result<String, RuleError> {
-    let t = raw.split_whitespace().collect::<Vec<_>>().join(" ");
-    if t.is_empty() || t.chars().count() > 100 || t.chars().any(char::is_control) {
+    let t = crate::domain::text::tidy(raw);
+    if t.is_empty() || !crate::domain::text::is_plain(&t, 100) {
         return Err(RuleError::invalid(
             "invalid_marker",
             field,

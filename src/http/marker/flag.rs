@@ -72,8 +72,8 @@ pub async fn flag(
     let audit = marker.audit("marking.flag").object("task", &id);
     let result = async {
         let f = body.into_inner()?;
-        let note = f.note.split_whitespace().collect::<Vec<_>>().join(" ");
-        if note.chars().count() > 500 || note.chars().any(char::is_control) {
+        let note = crate::domain::text::tidy(&f.note);
+        if !crate::domain::text::is_plain(&note, 500) {
             return Err(RuleError::invalid("invalid_note", "note", "a note is at most 500 characters of text").into());
         }
         let now = state.now();

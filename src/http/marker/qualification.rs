@@ -14,7 +14,7 @@ use crate::db::qualification::{AttemptRow, TaskRow};
 use crate::db::scripts::ImageOf;
 use crate::db::{self, DbConn};
 use crate::domain::marker_status::{MarkerEvent, MarkerStatus, transition};
-use crate::domain::qualification::{Candidacy, Judgement, PassRule, check_new_attempt, judge};
+use crate::domain::qualification::{Candidacy, Judgement, PassRule, check_in_standing, check_new_attempt, judge};
 use crate::domain::rules::MarkingRules;
 use crate::domain::{RuleError, Score};
 use crate::http::audit_entry::{Audit, audit_refusal};
@@ -56,24 +56,6 @@ fn question_by_code(c: &mut DbConn, exam: &ExamRow, code: &str) -> Result<Questi
         .into_iter()
         .find(|q| q.code == code)
         .ok_or(ApiError::NotFound("question"))
-}
-
-/// A marker may go on with a test only while in good standing for the exam.
-fn check_standing(status: MarkerStatus) -> Result<(), ApiError> {
-    if matches!(
-        status,
-        MarkerStatus::Trained | MarkerStatus::Qualified | MarkerStatus::Active
-    ) {
-        return Ok(());
-    }
-    Err(RuleError::conflict(
-        "not_trained",
-        format!(
-            "the marker is {} for this exam and may not take the qualification test",
-            status.as_str()
-        ),
-    )
-    .into())
 }
 
 /// Starts a fresh attempt when the gate allows one.
@@ -165,7 +147,7 @@ pub async fn next_calibration(
             let taken = db::qualification::attempts(c, &exam.id, &m.id, Some(&row.id))?;
             let attempt = match taken.iter().find(|a| a.finished_at.is_none()) {
                 Some(open) => {
-                    check_standing(db::markers::status(c, &exam.id, &m.id)?)?;
+                    check_in_standing(db::markers::status(c, &exam.id, &m.id)?)?;
                     open.clone()
                 }
                 None => start_attempt(c, &m, &row, &rules, &taken, &entry, now)?,
@@ -281,7 +263,7 @@ pub async fn score_calibration(
             if unscored.first().map(|x| x.id.as_str()) != Some(t.id.as_str()) {
                 return Err(RuleError::conflict("not_current_task", "score the script you were served first").into());
             }
-            check_standing(db::markers::status(c, &t.exam_id, &m.id)?)?;
+            check_in_standing(db::markers::status(c, &t.exam_id, &m.id)?)?;
             let exam = db::exams::by_id(c, &t.exam_id)?;
             let rules = exam.rules(&defaults)?;
             let row = db::exams::questions_of(c, &t.exam_id)?
