@@ -430,3 +430,14 @@ pub fn certifications_of(conn: &mut DbConn, marker_id: &str) -> Result<Vec<Certi
         ))
         .load(conn)?)
 }
+
+/// When the marker last went from `paused` back to `active` in the exam.
+pub fn last_reinstated_at(conn: &mut DbConn, exam_id: &str, marker_id: &str) -> Result<Option<NaiveDateTime>, DbError> {
+    Ok(marker_status_history::table
+        .filter(marker_status_history::exam_id.eq(exam_id))
+        .filter(marker_status_history::marker_id.eq(marker_id))
+        .filter(marker_status_history::from_status.eq("paused"))
+        .filter(marker_status_history::to_status.eq("active"))
+        .select(diesel::dsl::max(marker_status_history::changed_at))
+        .first(conn)?)
+}

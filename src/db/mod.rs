@@ -16,6 +16,7 @@ pub mod marking;
 pub mod prescored;
 pub mod qualification;
 pub mod results;
+pub mod reviews;
 pub mod schema;
 pub mod scripts;
 pub mod service_clients;

@@ -42,6 +42,18 @@ impl RuleError {
         }
     }
 
+    /// The same error about a field nested under `parent` (`since` becomes `payload.since`).
+    pub fn within(self, parent: &str) -> Self {
+        match self {
+            RuleError::Invalid { code, field, detail } => RuleError::Invalid {
+                code,
+                field: field.map(|f| format!("{parent}.{f}")),
+                detail,
+            },
+            other => other,
+        }
+    }
+
     pub fn code(&self) -> &'static str {
         match self {
             RuleError::Invalid { code, .. } | RuleError::Refused { code, .. } | RuleError::Conflict { code, .. } => {

@@ -23,6 +23,7 @@ pub mod score;
 pub mod statistics;
 pub mod template;
 pub mod text;
+pub mod triggers;
 pub mod whole;
 
 pub use error::RuleError;

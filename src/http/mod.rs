@@ -11,6 +11,7 @@ pub mod image_links;
 pub mod json;
 pub mod leader;
 pub mod marker;
+pub mod monitor;
 pub mod openapi;
 pub mod page_form;
 pub mod query_errors;
@@ -19,6 +20,7 @@ pub mod resolution;
 pub mod schemas;
 pub mod state;
 pub mod tokens;
+pub mod triggers;
 pub mod upload;
 
 use std::net::TcpListener;
@@ -119,6 +121,7 @@ impl Application {
             counters: counters.clone(),
             vault: Arc::new(vault),
             storage: storage.clone(),
+            monitor: Default::default(),
         });
         let doc = web::Data::new(document());
         let mut server = HttpServer::new(move || {

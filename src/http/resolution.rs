@@ -155,3 +155,32 @@ pub fn withdraw(
     db::marking::set_script_state(c, exam_id, script_id, state)?;
     Ok(())
 }
+
+/// Voids one mark and opens a fresh independent task in its place (a suspended marker's work):
+/// the script leaves `resolved` or `disputed` (its final, arbitration and back-reads lapse) and
+/// is decided again from its valid marks once the fresh task is done. False when the mark was
+/// void already.
+pub fn void_and_remark(
+    c: &mut DbConn,
+    exam_id: &str,
+    mark: &db::marking::MarkRef,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, ApiError> {
+    let (id, task, script_id, question_id, _) = mark;
+    db::scripts::lock_script(c, exam_id, script_id)?;
+    if !db::marking::void_mark(c, exam_id, id, task, reason)? {
+        return Ok(false);
+    }
+    let state = db::scripts::script(c, script_id)?.state;
+    if !IN_MARKING.contains(&state.as_str()) && state != "resolved" && state != "disputed" {
+        // Withdrawn or waiting for treatment: it is marked afresh from scratch once treated.
+        return Ok(true);
+    }
+    db::results::clear_final(c, exam_id, script_id)?;
+    db::results::lapse_disputes(c, exam_id, script_id)?;
+    db::results::lapse_backreads(c, exam_id, script_id)?;
+    db::marking::insert_task(c, exam_id, script_id, question_id, now)?;
+    db::marking::set_script_state(c, exam_id, script_id, "marking")?;
+    Ok(true)
+}

@@ -24,6 +24,8 @@ pub struct AppState {
     pub vault: Arc<crate::vault::Vault>,
     /// Scanned pages and masked question images.
     pub storage: crate::storage::Storage,
+    /// Questions whose marker triggers are being checked in the background.
+    pub monitor: Arc<super::monitor::Monitor>,
 }
 
 /// Numbers a test or an operator reads off a running server.
@@ -31,6 +33,8 @@ pub struct AppState {
 pub struct Counters {
     /// Password hashes computed against a stored or dummy hash (the cost an attacker buys).
     password_checks: AtomicU64,
+    /// Marker-trigger checks finished (background and on demand).
+    trigger_checks: AtomicU64,
 }
 
 impl Counters {
@@ -40,6 +44,14 @@ impl Counters {
 
     pub fn password_checks(&self) -> u64 {
         self.password_checks.load(Ordering::Relaxed)
+    }
+
+    pub fn trigger_checked(&self) {
+        self.trigger_checks.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn trigger_checks(&self) -> u64 {
+        self.trigger_checks.load(Ordering::Relaxed)
     }
 }
 

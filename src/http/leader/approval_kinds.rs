@@ -77,6 +77,7 @@ pub fn check_payload(
     exam: Option<&ExamRow>,
     requester: &Person,
     payload: &serde_json::Value,
+    now: DateTime<Utc>,
 ) -> Result<String, ApiError> {
     match (kind, exam) {
         (ApprovalKind::ActivateStaff, _) => {
@@ -113,7 +114,7 @@ pub fn check_payload(
         }
         (ApprovalKind::SuspendMarker | ApprovalKind::DismissMarker, Some(exam)) => {
             let p: SanctionPayload = payload_of(kind, payload, "{\"marker_id\": …, \"reason\": …}")?;
-            let checked = check_sanction(c, &exam.id, p, kind == ApprovalKind::DismissMarker)?;
+            let checked = check_sanction(c, &exam.id, p, kind == ApprovalKind::DismissMarker, now)?;
             canonical(&ApprovalPayload::Sanction(checked))
         }
         (other, _) => Err(RuleError::invalid(

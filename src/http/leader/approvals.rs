@@ -168,7 +168,7 @@ pub(crate) async fn file_request(
                 }
             }
             may_request(kind, &person)?;
-            let payload = check_payload(c, kind, exam.as_ref(), &person, &body.payload)?;
+            let payload = check_payload(c, kind, exam.as_ref(), &person, &body.payload, now)?;
             let exam_id = exam.as_ref().map(|e| e.id.clone());
             // The unique index on pending requests refuses a duplicate, even one filed at once.
             let row = db::approvals::insert(

@@ -11,10 +11,14 @@ use utoipa::ToSchema;
 use super::exams::{exam_by_code, not_related};
 use super::markers::{Standing, evaluate_reasons};
 use crate::db::approvals::ApprovalRow;
+use crate::db::exams::ExamRow;
 use crate::db::markers::Change;
+use crate::db::markers::MarkerRow;
 use crate::db::{self, DbConn};
 use crate::domain::RuleError;
 use crate::domain::marker_status::{MarkerEvent, MarkerStatus, transition};
+use crate::domain::rules::MarkingRules;
+use crate::domain::triggers::{self, Scope};
 use crate::http::audit_entry::audit_refusal;
 use crate::http::caller::Leader;
 use crate::http::error::{ApiError, Problem, missing};
@@ -69,6 +73,29 @@ pub fn change_standing(
     Ok((from, to))
 }
 
+/// Puts a paused marker back to work, when every eligibility rule holds (nobody goes back to
+/// work while a rule still bars them), closing their open reviews as reinstated.
+pub fn reinstate_marker(
+    c: &mut DbConn,
+    exam: &ExamRow,
+    m: &MarkerRow,
+    by: &str,
+    reason: &str,
+    defaults: &MarkingRules,
+    now: DateTime<Utc>,
+) -> Result<MarkerStatus, ApiError> {
+    let max_age = exam.rules(defaults)?.marker_max_age;
+    let failed = evaluate_reasons(c, exam, m, max_age)?;
+    if !failed.is_empty() {
+        return Err(
+            RuleError::conflict("ineligible", format!("the marker is ineligible: {}", failed.join("; "))).into(),
+        );
+    }
+    let (_, to) = change_standing(c, &exam.id, &m.id, MarkerEvent::Reinstate, by, reason, now)?;
+    db::discipline::decide_open_reviews(c, &exam.id, &m.id, "reinstate", by, now)?;
+    Ok(to)
+}
+
 async fn leader_act(
     state: web::Data<AppState>,
     leader: Leader,
@@ -94,25 +121,14 @@ async fn leader_act(
                 db::markers::lock(c, &m.id)?;
                 let exam = exam_by_code(c, &b.exam)?;
                 not_related(c, &exam.id, &me)?;
-                if event == MarkerEvent::Reinstate {
-                    // Nobody goes back to work while a rule still bars them.
-                    let max_age = exam.rules(&defaults)?.marker_max_age;
-                    let failed = evaluate_reasons(c, &exam, &m, max_age)?;
-                    if !failed.is_empty() {
-                        return Err(RuleError::conflict(
-                            "ineligible",
-                            format!("the marker is ineligible: {}", failed.join("; ")),
-                        )
-                        .into());
-                    }
-                }
-                let (_, to) = change_standing(c, &exam.id, &m.id, event, &me, &reason, now)?;
-                if event == MarkerEvent::Pause {
+                let to = if event == MarkerEvent::Reinstate {
+                    reinstate_marker(c, &exam, &m, &me, &reason, &defaults, now)?
+                } else {
+                    let (_, to) = change_standing(c, &exam.id, &m.id, event, &me, &reason, now)?;
                     let evidence = serde_json::json!([reason]).to_string();
                     db::markers::open_review(c, &exam.id, &m.id, "leader", &evidence, now)?;
-                } else {
-                    db::discipline::decide_open_reviews(c, &exam.id, &m.id, "reinstate", &me, now)?;
-                }
+                    to
+                };
                 entry
                     .exam(&exam.id)
                     .details(serde_json::json!({ "reason": reason }))
@@ -173,7 +189,8 @@ pub async fn reinstate(
     leader_act(state, leader, path.into_inner(), body, MarkerEvent::Reinstate).await
 }
 
-/// `suspend_marker` and `dismiss_marker`: the marker and why.
+/// `suspend_marker` and `dismiss_marker`: the marker and why; for a suspension, which of the
+/// marker's marks are voided and marked afresh.
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SanctionPayload {
@@ -183,6 +200,16 @@ pub struct SanctionPayload {
     /// Filled in by the server: the marker's account, so deciders see whom it concerns.
     #[serde(default)]
     pub user_id: Option<String>,
+    /// `suspend_marker` only: `all` (every mark of theirs on the exam, the default) or `since`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = "^(all|since)$")]
+    pub scope: Option<String>,
+    /// With scope `since`: marks made at or after this time are voided.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<DateTime<Utc>>,
+    /// The marker review this decides, when it was filed from one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review_id: Option<String>,
 }
 
 fn sanction_event(dismiss: bool) -> MarkerEvent {
@@ -199,16 +226,57 @@ pub fn check_sanction(
     exam_id: &str,
     p: SanctionPayload,
     dismiss: bool,
+    now: DateTime<Utc>,
 ) -> Result<SanctionPayload, ApiError> {
     let reason = check_reason("payload.reason", &p.reason)?;
     let m = db::markers::find(c, &p.marker_id)
         .map_err(|_| RuleError::invalid("unknown_marker", "payload.marker_id", "no such marker"))?;
     transition(db::markers::status(c, exam_id, &m.id)?, sanction_event(dismiss))?;
+    let scope = if dismiss {
+        if p.scope.is_some() || p.since.is_some() {
+            return Err(RuleError::invalid(
+                "invalid_scope",
+                "payload.scope",
+                "a dismissal voids no marks: a scope goes with a suspension",
+            )
+            .into());
+        }
+        None
+    } else {
+        triggers::scope(p.scope.as_deref(), p.since, now).map_err(|e| e.within("payload"))?;
+        Some(p.scope.unwrap_or_else(|| "all".into()))
+    };
+    if let Some(id) = &p.review_id {
+        let review = db::reviews::find_locked(c, id).map_err(|_| unknown_review())?;
+        if review.exam_id != exam_id || review.marker_id != m.id {
+            return Err(unknown_review().into());
+        }
+        triggers::check_open(&review.status)?;
+    }
     Ok(SanctionPayload {
         marker_id: m.id,
         reason,
         user_id: Some(m.user_id),
+        scope,
+        since: p.since,
+        review_id: p.review_id,
     })
+}
+
+fn unknown_review() -> RuleError {
+    RuleError::invalid(
+        "unknown_review",
+        "payload.review_id",
+        "no open review of this marker in this exam",
+    )
+}
+
+/// The marks a suspension voids: the payload's scope (every mark when it names none).
+fn scope_of(p: &SanctionPayload) -> Scope {
+    match (p.scope.as_deref(), p.since) {
+        (Some("since"), Some(t)) => Scope::Since(t),
+        _ => Scope::All,
+    }
 }
 
 /// Carries out an approved sanction: the standing changes (which ends the marker's tokens and
@@ -238,5 +306,15 @@ pub fn apply_sanction(
         decided_by: decider,
     };
     db::discipline::record(c, &entry, now)?;
+    if !dismiss {
+        let since = match scope_of(p) {
+            Scope::All => None,
+            Scope::Since(t) => Some(crate::db::db_time(t)),
+        };
+        let why = format!("marker suspended: {}", p.reason);
+        for mark in db::marking::valid_marks_of_marker(c, exam_id, &m.id, since)? {
+            crate::http::resolution::void_and_remark(c, exam_id, &mark, &why, now)?;
+        }
+    }
     Ok(())
 }

@@ -16,6 +16,8 @@ mod problems;
 mod progress;
 mod queues;
 pub(crate) mod relatives;
+mod reviews;
+mod statistics;
 
 pub use exams::{exam_by_code, not_related};
 
@@ -36,6 +38,11 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(prescored::upload_prescored)
         .service(marker_standing::pause)
         .service(marker_standing::reinstate)
+        .service(reviews::list_reviews)
+        .service(reviews::decide_review)
+        .service(statistics::question_statistics)
+        .service(statistics::check_question)
+        .service(statistics::marker_statistics)
         .service(prescored::list_prescored)
         .service(exam_settings::change_settings)
         .service(progress::progress)

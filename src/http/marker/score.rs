@@ -139,6 +139,9 @@ fn record(
                 r.score.hundredths() - p.definitive,
                 now,
             )?;
+            let rules = db::exams::by_id(c, &s.exam_id)?.rules(rules_defaults)?;
+            let row = crate::http::resolution::question_of(c, &s.exam_id, &s.question_id)?;
+            crate::http::triggers::check_seeds(c, &s.exam_id, &row, &s.marker_id, &rules, now)?;
         }
         _ => {
             let script = s.script_id.as_deref().unwrap_or_default();
@@ -184,7 +187,7 @@ pub async fn score(
         let (me, defaults, entry) = (marker.id.clone(), state.settings.rules.clone(), audit.clone());
         state
             .db
-            .write(move |c| -> Result<Scored, ApiError> {
+            .write(move |c| -> Result<(Scored, Option<(String, String)>), ApiError> {
                 let m = marker_of(c, &me)?;
                 db::markers::lock(c, &m.id)?;
                 let s = own_serve(c, &id, &m.id)?;
@@ -199,7 +202,8 @@ pub async fn score(
                         )
                         .into());
                     }
-                    return serde_json::from_str(&response).map_err(|e| ApiError::Internal(e.to_string()));
+                    let first = serde_json::from_str(&response).map_err(|e| ApiError::Internal(e.to_string()))?;
+                    return Ok((first, None));
                 }
                 check_running(&s, now)?;
                 super::lease::check_may_mark(c, &s.exam_id, &m, now)?;
@@ -237,11 +241,15 @@ pub async fn score(
                     .exam(&s.exam_id)
                     .details(serde_json::json!({ "seconds_spent": r.seconds_spent }))
                     .append(c, now)?;
-                Ok(scored)
+                let live = (s.kind == "live").then(|| (s.exam_id.clone(), s.question_id.clone()));
+                Ok((scored, live))
             })
             .await
     }
     .await;
-    let scored = audit_refusal(&state, audit, result).await?;
+    let (scored, live) = audit_refusal(&state, audit, result).await?;
+    if let Some((exam, question)) = live {
+        crate::http::monitor::after_mark(&state, &exam, &question);
+    }
     Ok(HttpResponse::Ok().json(scored))
 }

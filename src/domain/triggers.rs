@@ -1,0 +1,185 @@
+//! When markroom takes a marker off the floor by itself, and how leadership ends the review that
+//! follows (R6, DESIGN.md section 3). The figures come from [`super::statistics`]; this module
+//! decides what they mean for one marker now.
+//!
+//! A reinstated marker starts with a clean sheet: the seed window counts only seeds marked
+//! after the reinstatement, and the statistical triggers wait until the marker has made
+//! `min_co_marked` live marks since, so that the evidence a leader has just weighed and set
+//! aside does not pause them again at the next mark.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::RuleError;
+use super::statistics::Flag;
+
+/// Why a marker was paused by markroom.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Trigger {
+    /// `seed_miss_limit` seeds missed among the marker's last `seed_miss_window`.
+    SeedMisses,
+    Severity,
+    Erratic,
+    CentralTendency,
+    Drift,
+}
+
+impl Trigger {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Trigger::SeedMisses => "seed_misses",
+            Trigger::Severity => "severity",
+            Trigger::Erratic => "erratic",
+            Trigger::CentralTendency => "central_tendency",
+            Trigger::Drift => "drift",
+        }
+    }
+}
+
+impl From<Flag> for Trigger {
+    fn from(f: Flag) -> Self {
+        match f {
+            Flag::Severity => Trigger::Severity,
+            Flag::Erratic => Trigger::Erratic,
+            Flag::CentralTendency => Trigger::CentralTendency,
+            Flag::Drift => Trigger::Drift,
+        }
+    }
+}
+
+/// The statistical triggers that act on a marker now: their flags, unless they were
+/// reinstated and have made fewer than `min_co_marked` live marks since.
+pub fn statistical(flags: &[Flag], marks_since_reinstated: Option<usize>, min_co_marked: u32) -> Vec<Trigger> {
+    if marks_since_reinstated.is_some_and(|n| n < min_co_marked as usize) {
+        return Vec::new();
+    }
+    let mut out: Vec<Trigger> = flags.iter().copied().map(Trigger::from).collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// The kind a review is filed under: the first of its triggers in the order of [`Trigger`].
+pub fn review_kind(triggers: &[Trigger]) -> Option<Trigger> {
+    triggers.iter().copied().min()
+}
+
+/// Which of a suspended marker's marks are voided and marked afresh.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Every mark of theirs on the exam.
+    All,
+    /// Marks made at or after this time.
+    Since(DateTime<Utc>),
+}
+
+impl Scope {
+    /// Whether a mark made at `at` falls in the scope.
+    pub fn covers(self, at: DateTime<Utc>) -> bool {
+        match self {
+            Scope::All => true,
+            Scope::Since(t) => at >= t,
+        }
+    }
+}
+
+/// Reads a suspension's scope: `all` (the default), or `since` with a time not in the future.
+pub fn scope(kind: Option<&str>, since: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Result<Scope, RuleError> {
+    match (kind.unwrap_or("all"), since) {
+        ("all", None) => Ok(Scope::All),
+        ("all", Some(_)) => Err(RuleError::invalid(
+            "invalid_scope",
+            "since",
+            "a time is given only with the scope `since`",
+        )),
+        ("since", Some(t)) if t <= now => Ok(Scope::Since(t)),
+        ("since", Some(_)) => Err(RuleError::invalid(
+            "invalid_scope",
+            "since",
+            "the scope starts at a time already past",
+        )),
+        ("since", None) => Err(RuleError::invalid(
+            "invalid_scope",
+            "since",
+            "the scope `since` needs a time",
+        )),
+        _ => Err(RuleError::invalid(
+            "invalid_scope",
+            "scope",
+            "a scope is `all` or `since`",
+        )),
+    }
+}
+
+/// How a marker review ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReviewDecision {
+    /// Back to work (one leader).
+    Reinstate,
+    /// Suspended and their marks voided in a scope, once a second chief leader approves.
+    Suspend,
+}
+
+/// A review is decided once.
+pub fn check_open(status: &str) -> Result<(), RuleError> {
+    if status == "open" {
+        Ok(())
+    } else {
+        Err(RuleError::conflict("review_decided", "this review was already decided"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use proptest::prelude::*;
+
+    #[test]
+    fn a_reinstated_marker_is_not_paused_again_on_the_same_evidence() {
+        let flags = [Flag::Drift, Flag::Severity, Flag::Severity];
+        assert_eq!(statistical(&flags, None, 20), vec![Trigger::Severity, Trigger::Drift]);
+        assert!(statistical(&flags, Some(19), 20).is_empty());
+        assert_eq!(statistical(&flags, Some(20), 20).len(), 2);
+        assert_eq!(
+            review_kind(&[Trigger::Drift, Trigger::SeedMisses]),
+            Some(Trigger::SeedMisses)
+        );
+        assert_eq!(review_kind(&[]), None);
+    }
+
+    #[test]
+    fn a_scope_is_all_or_since_a_past_time() {
+        let now = Utc.with_ymd_and_hms(2026, 7, 1, 12, 0, 0).unwrap();
+        let before = now - chrono::Duration::hours(2);
+        assert_eq!(scope(None, None, now), Ok(Scope::All));
+        assert_eq!(scope(Some("since"), Some(before), now), Ok(Scope::Since(before)));
+        for (kind, since) in [
+            (Some("since"), None),
+            (Some("since"), Some(now + chrono::Duration::seconds(1))),
+            (Some("all"), Some(before)),
+            (Some("some"), None),
+        ] {
+            assert!(scope(kind, since, now).is_err(), "{kind:?} {since:?}");
+        }
+        assert!(
+            Scope::Since(before).covers(before) && !Scope::Since(before).covers(before - chrono::Duration::seconds(1))
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn only_flags_become_triggers(picks in proptest::collection::vec(0u8..4, 0..8), since in proptest::option::of(0usize..40)) {
+            let all = [Flag::Severity, Flag::Erratic, Flag::CentralTendency, Flag::Drift];
+            let flags: Vec<Flag> = picks.iter().map(|&i| all[i as usize]).collect();
+            let t = statistical(&flags, since, 20);
+            prop_assert!(!t.contains(&Trigger::SeedMisses));
+            prop_assert!(t.len() <= flags.len());
+            prop_assert!(t.windows(2).all(|w| w[0] < w[1]));
+            prop_assert_eq!(t.is_empty(), flags.is_empty() || since.is_some_and(|n| n < 20));
+        }
+    }
+}
