@@ -96,14 +96,21 @@ pub async fn admit(
     }
     let id = claims.sub.clone();
     let marker = claims.role == Role::Marker;
-    let (user, window_open, room_open, presented) = state
+    let (user, window_open, (room_open, paused), presented) = state
         .db
         .read(move |c| -> Result<_, ApiError> {
             let user = db::users::find(c, &id)?;
             let window_open = db::exams::any_window_open(c, now)?;
-            let room_open = !marker || db::exams::marker_room_open(c, &id, now)?;
+            let room = if marker {
+                (
+                    db::exams::marker_room_open(c, &id, now)?,
+                    db::exams::marker_only_paused(c, &id, now)?,
+                )
+            } else {
+                (true, false)
+            };
             let presented = presented_workstation(c, ws_key.as_deref())?;
-            Ok((user, window_open, room_open, presented))
+            Ok((user, window_open, room, presented))
         })
         .await?;
     let mut caller = Caller {
@@ -114,8 +121,11 @@ pub async fn admit(
         exams: vec![],
         must_change_password: false,
     };
-    // Before the token's freshness: a closing revokes markers' tokens, and they hear why.
-    if let Err(rule) = crate::domain::access::marker_room(claims.role, room_open) {
+    // Before the token's freshness: a closing or a pause revokes markers' tokens, and they
+    // hear why.
+    if let Err(rule) = crate::domain::access::marker_room(claims.role, room_open)
+        .and_then(|()| crate::domain::access::marker_not_paused(claims.role, paused))
+    {
         let err = ApiError::from(rule);
         state.audit_alone(caller.audit("auth.room").refused(&err).entry()).await;
         return Err(err);

@@ -127,4 +127,35 @@ impl TestApp {
             })
             .unwrap()
     }
+
+    /// (valid, void) marks of one marker in the exam.
+    pub fn marks_of_marker(&self, code: &str, marker: &str) -> (usize, usize) {
+        self.db
+            .read_now(|c| -> Result<(usize, usize), DbError> {
+                let exam = exam_id(c, code);
+                let count = |c: &mut DbConn, void: &str| {
+                    let sql = format!(
+                        "SELECT COUNT(*) AS n FROM marks WHERE exam_id = '{exam}' AND marker_id = '{marker}' AND {void} void"
+                    );
+                    usize::try_from(n(c, &sql)).unwrap_or(0)
+                };
+                Ok((count(c, "NOT"), count(c, "")))
+            })
+            .unwrap()
+    }
+
+    /// Scripts of the exam by state.
+    pub fn script_states(&self, code: &str) -> BTreeMap<String, usize> {
+        self.db
+            .read_now(|c| -> Result<BTreeMap<String, usize>, DbError> {
+                let exam = exam_id(c, code);
+                let rows = sql_query(format!(
+                    "SELECT state AS a, CAST(COUNT(*) AS TEXT) AS b FROM scripts WHERE exam_id = '{exam}' GROUP BY state"
+                ))
+                .load::<Pair>(c)
+                .map_err(DbError::from)?;
+                Ok(rows.into_iter().map(|p| (p.a, p.b.parse().unwrap_or(0))).collect())
+            })
+            .unwrap()
+    }
 }

@@ -21,6 +21,7 @@ mod markers;
 mod marking;
 mod people;
 mod qualification;
+mod reviews;
 mod queries;
 mod room_workstations;
 mod routes;

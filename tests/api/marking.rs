@@ -35,11 +35,11 @@ fn no_rules() -> Value {
     json!({ "self_check_rate": 0, "seed_rate": 0, "backread_rate": 0 })
 }
 
-async fn next(app: &TestApp, m: &Session) -> reqwest::Response {
+pub async fn next(app: &TestApp, m: &Session) -> reqwest::Response {
     app.post("/api/v1/marking/next", Some(m), json!({})).await
 }
 
-async fn score(app: &TestApp, m: &Session, task: &str, body: Value, key: Option<&str>) -> reqwest::Response {
+pub async fn score(app: &TestApp, m: &Session, task: &str, body: Value, key: Option<&str>) -> reqwest::Response {
     let mut request = app
         .client
         .post(format!("{}/api/v1/marking/tasks/{task}/score", app.base))
@@ -55,7 +55,7 @@ async fn score(app: &TestApp, m: &Session, task: &str, body: Value, key: Option<
 }
 
 /// The score a fair marker gives: the latent read from the image, with criteria for W1.
-fn fair(question: &str, latent: u32) -> Value {
+pub fn fair(question: &str, latent: u32) -> Value {
     if question == "W1" {
         let content = latent.min(40);
         json!({ "score": latent, "criteria": { "content": content, "language": latent - content } })
@@ -64,7 +64,7 @@ fn fair(question: &str, latent: u32) -> Value {
     }
 }
 
-async fn progress(app: &TestApp, chief: &Session) -> Value {
+pub async fn progress(app: &TestApp, chief: &Session) -> Value {
     let r = app.get("/api/v1/exams/GK/progress", Some(chief)).await;
     assert_eq!(r.status(), StatusCode::OK);
     r.json().await.unwrap()
@@ -703,8 +703,8 @@ async fn a_paused_marker_loses_the_lease_and_marks_nothing_more() {
         .map(|q| q["tasks"]["leased"].as_i64().unwrap())
         .sum();
     assert_eq!(leased, 0, "the task went back to the queue");
-    // The pause ended the marker's tokens, and they cannot log in again while paused.
-    expect_problem(next(&app, m).await, StatusCode::UNAUTHORIZED, "token_revoked").await;
+    // The pause ended the marker's tokens; their requests and logins hear why while paused.
+    expect_problem(next(&app, m).await, StatusCode::FORBIDDEN, "marker_paused").await;
     let r = app.try_login("mk00", crate::helpers::PASSWORD, Some(&f.desk)).await;
     expect_problem(r, StatusCode::FORBIDDEN, "marker_paused").await;
     // Reinstated, they work again; the old lease is gone.

@@ -469,7 +469,7 @@ async fn a_relative_found_later_pauses_an_active_marker_and_sanctions_take_two_c
         json!(["an immediate relative sits this exam"])
     );
     // Pausing ends the marker's tokens at once.
-    expect_problem(next(&app, &m1).await, StatusCode::UNAUTHORIZED, "token_revoked").await;
+    expect_problem(next(&app, &m1).await, StatusCode::FORBIDDEN, "marker_paused").await;
     // Nobody reinstates a marker a rule still bars.
     let why = json!({ "exam": "GK", "reason": "relative checked" });
     let r = app
@@ -520,7 +520,7 @@ async fn a_relative_found_later_pauses_an_active_marker_and_sanctions_take_two_c
         )
         .await;
     assert_eq!(r.json::<Value>().await.unwrap()["status"], "paused");
-    expect_problem(next(&app, &m2).await, StatusCode::UNAUTHORIZED, "token_revoked").await;
+    expect_problem(next(&app, &m2).await, StatusCode::FORBIDDEN, "marker_paused").await;
     let r = app
         .post(
             &format!("/api/v1/markers/{id2}/reinstate"),
