@@ -441,3 +441,17 @@ pub fn last_reinstated_at(conn: &mut DbConn, exam_id: &str, marker_id: &str) -> 
         .select(diesel::dsl::max(marker_status_history::changed_at))
         .first(conn)?)
 }
+
+/// Every marker of the exam ever reinstated, with the last time.
+pub fn reinstatements(conn: &mut DbConn, exam_id: &str) -> Result<Vec<(String, Option<NaiveDateTime>)>, DbError> {
+    Ok(marker_status_history::table
+        .filter(marker_status_history::exam_id.eq(exam_id))
+        .filter(marker_status_history::from_status.eq("paused"))
+        .filter(marker_status_history::to_status.eq("active"))
+        .group_by(marker_status_history::marker_id)
+        .select((
+            marker_status_history::marker_id,
+            diesel::dsl::max(marker_status_history::changed_at),
+        ))
+        .load(conn)?)
+}

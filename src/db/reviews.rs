@@ -64,6 +64,14 @@ pub fn of_exam(conn: &mut DbConn, exam_id: &str, status: Option<&str>) -> Result
     Ok(q.load(conn)?)
 }
 
+/// One review by id.
+pub fn find(conn: &mut DbConn, id: &str) -> Result<ReviewRow, DbError> {
+    Ok(marker_reviews::table
+        .filter(marker_reviews::id.eq(id))
+        .select(COLUMNS)
+        .first(conn)?)
+}
+
 /// One review by id, locked for the rest of the transaction on PostgreSQL so that two
 /// decisions on it take turns.
 pub fn find_locked(conn: &mut DbConn, id: &str) -> Result<ReviewRow, DbError> {
@@ -72,15 +80,4 @@ pub fn find_locked(conn: &mut DbConn, id: &str) -> Result<ReviewRow, DbError> {
         DbConn::Pg(c) => q.for_update().first(c)?,
         DbConn::Sqlite(c) => q.first(c)?,
     })
-}
-
-/// Whether the marker has a review still open in the exam.
-pub fn has_open(conn: &mut DbConn, exam_id: &str, marker_id: &str) -> Result<bool, DbError> {
-    let n: i64 = marker_reviews::table
-        .filter(marker_reviews::exam_id.eq(exam_id))
-        .filter(marker_reviews::marker_id.eq(marker_id))
-        .filter(marker_reviews::status.eq("open"))
-        .count()
-        .get_result(conn)?;
-    Ok(n > 0)
 }

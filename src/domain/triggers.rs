@@ -3,11 +3,11 @@
 //! decides what they mean for one marker now.
 //!
 //! A reinstated marker starts with a clean sheet: the seed window counts only seeds marked
-//! after the reinstatement, and the statistical triggers wait until the marker has made
-//! `min_co_marked` live marks since, so that the evidence a leader has just weighed and set
-//! aside does not pause them again at the next mark.
+//! after the reinstatement, and the statistical triggers weigh only their live marks since (so
+//! they wait for `min_co_marked` co-marked scripts of new work), so that the evidence a leader
+//! has just weighed and set aside never pauses them again.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -49,16 +49,18 @@ impl From<Flag> for Trigger {
     }
 }
 
-/// The statistical triggers that act on a marker now: their flags, unless they were
-/// reinstated and have made fewer than `min_co_marked` live marks since.
-pub fn statistical(flags: &[Flag], marks_since_reinstated: Option<usize>, min_co_marked: u32) -> Vec<Trigger> {
-    if marks_since_reinstated.is_some_and(|n| n < min_co_marked as usize) {
-        return Vec::new();
-    }
+/// The statistical triggers a marker's flags raise, in the order of [`Trigger`].
+pub fn statistical(flags: &[Flag]) -> Vec<Trigger> {
     let mut out: Vec<Trigger> = flags.iter().copied().map(Trigger::from).collect();
     out.sort();
     out.dedup();
     out
+}
+
+/// Whether a mark made at `at` is weighed by the triggers: once a marker is reinstated, only
+/// their work since counts (the figures leadership reads keep every mark).
+pub fn counts_against_marker(at: NaiveDateTime, reinstated: Option<NaiveDateTime>) -> bool {
+    reinstated.is_none_or(|r| at >= r)
 }
 
 /// The kind a review is filed under: the first of its triggers in the order of [`Trigger`].
@@ -75,16 +77,6 @@ pub enum Scope {
     Since(DateTime<Utc>),
 }
 
-impl Scope {
-    /// Whether a mark made at `at` falls in the scope.
-    pub fn covers(self, at: DateTime<Utc>) -> bool {
-        match self {
-            Scope::All => true,
-            Scope::Since(t) => at >= t,
-        }
-    }
-}
-
 /// Reads a suspension's scope: `all` (the default), or `since` with a time not in the future.
 pub fn scope(kind: Option<&str>, since: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Result<Scope, RuleError> {
     match (kind.unwrap_or("all"), since) {
@@ -98,7 +90,7 @@ pub fn scope(kind: Option<&str>, since: Option<DateTime<Utc>>, now: DateTime<Utc
         ("since", Some(_)) => Err(RuleError::invalid(
             "invalid_scope",
             "since",
-            "the scope starts at a time already past",
+            "the scope cannot start in the future",
         )),
         ("since", None) => Err(RuleError::invalid(
             "invalid_scope",
@@ -139,16 +131,19 @@ mod tests {
     use proptest::prelude::*;
 
     #[test]
-    fn a_reinstated_marker_is_not_paused_again_on_the_same_evidence() {
+    fn flags_become_triggers_and_a_reinstatement_starts_a_clean_sheet() {
         let flags = [Flag::Drift, Flag::Severity, Flag::Severity];
-        assert_eq!(statistical(&flags, None, 20), vec![Trigger::Severity, Trigger::Drift]);
-        assert!(statistical(&flags, Some(19), 20).is_empty());
-        assert_eq!(statistical(&flags, Some(20), 20).len(), 2);
+        assert_eq!(statistical(&flags), vec![Trigger::Severity, Trigger::Drift]);
         assert_eq!(
             review_kind(&[Trigger::Drift, Trigger::SeedMisses]),
             Some(Trigger::SeedMisses)
         );
         assert_eq!(review_kind(&[]), None);
+        let t = Utc.with_ymd_and_hms(2026, 7, 1, 12, 0, 0).unwrap().naive_utc();
+        let second = chrono::Duration::seconds(1);
+        assert!(counts_against_marker(t - second, None));
+        assert!(!counts_against_marker(t - second, Some(t)));
+        assert!(counts_against_marker(t, Some(t)));
     }
 
     #[test]
@@ -165,21 +160,18 @@ mod tests {
         ] {
             assert!(scope(kind, since, now).is_err(), "{kind:?} {since:?}");
         }
-        assert!(
-            Scope::Since(before).covers(before) && !Scope::Since(before).covers(before - chrono::Duration::seconds(1))
-        );
     }
 
     proptest! {
         #[test]
-        fn only_flags_become_triggers(picks in proptest::collection::vec(0u8..4, 0..8), since in proptest::option::of(0usize..40)) {
+        fn only_flags_become_triggers(picks in proptest::collection::vec(0u8..4, 0..8)) {
             let all = [Flag::Severity, Flag::Erratic, Flag::CentralTendency, Flag::Drift];
             let flags: Vec<Flag> = picks.iter().map(|&i| all[i as usize]).collect();
-            let t = statistical(&flags, since, 20);
+            let t = statistical(&flags);
             prop_assert!(!t.contains(&Trigger::SeedMisses));
             prop_assert!(t.len() <= flags.len());
             prop_assert!(t.windows(2).all(|w| w[0] < w[1]));
-            prop_assert_eq!(t.is_empty(), flags.is_empty() || since.is_some_and(|n| n < 20));
+            prop_assert_eq!(t.is_empty(), flags.is_empty());
         }
     }
 }

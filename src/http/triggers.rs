@@ -169,6 +169,33 @@ pub fn compute(d: &QuestionData, rules: &MarkingRules, with_series: bool) -> Liv
     }
 }
 
+/// The figures the triggers read: like [`compute`], but without the marks each reinstated
+/// marker made before their reinstatement (`domain::triggers::counts_against_marker`): that
+/// evidence was weighed and set aside, and left in it would still weigh on them, and on the
+/// others' effects beside them.
+pub fn compute_for_triggers(
+    d: &QuestionData,
+    rules: &MarkingRules,
+    reinstated: &HashMap<String, NaiveDateTime>,
+) -> LiveStats {
+    if reinstated.is_empty() {
+        return compute(d, rules, false);
+    }
+    let counts =
+        |marker: &String, at: &NaiveDateTime| triggers::counts_against_marker(*at, reinstated.get(marker).copied());
+    let since = QuestionData {
+        question_id: d.question_id.clone(),
+        code: d.code.clone(),
+        max: d.max,
+        step: d.step,
+        tolerance: d.tolerance,
+        marks: d.marks.iter().filter(|m| counts(&m.1, &m.3)).cloned().collect(),
+        seeds: d.seeds.iter().filter(|s| counts(&s.0, &s.3)).cloned().collect(),
+        self_checks: d.self_checks.clone(),
+    };
+    compute(&since, rules, false)
+}
+
 /// What a review keeps of why the marker was paused.
 #[derive(Debug, Serialize)]
 struct Evidence<'a> {
@@ -252,6 +279,16 @@ pub fn check_seeds(
         return Ok(None);
     }
     let window = rows.len().saturating_sub(rules.seed_miss_window as usize);
+    let mine: Vec<SelfCheck> = db::marking::self_checks_of_question(c, exam_id, &row.id)?
+        .into_iter()
+        .filter(|(m, _, _)| m == marker_id)
+        .map(|(_, first, second)| SelfCheck {
+            marker: 0,
+            first: hundredths(first),
+            second: hundredths(second),
+        })
+        .collect();
+    let checks = self_checks(&mine, tolerance).pop();
     let evidence = Evidence {
         question: &row.code,
         triggers: &[Trigger::SeedMisses],
@@ -261,7 +298,7 @@ pub fn check_seeds(
             .iter()
             .map(|(_, s, d, at)| (hundredths(*s), hundredths(*d), at.and_utc()))
             .collect(),
-        self_checks: None,
+        self_checks: checks.as_ref(),
         median_seconds: None,
     };
     pause(c, exam_id, marker_id, &[Trigger::SeedMisses], &evidence, now)
@@ -278,24 +315,18 @@ pub fn flagged(stats: &LiveStats) -> Vec<(&MarkerReport, Option<&MarkerEvidence>
         .collect()
 }
 
-/// Acts on one flagged marker, in its own transaction: pauses them unless they are not active
-/// or were reinstated too recently for the evidence to be new.
+/// Acts on one flagged marker, in its own transaction: pauses them unless they are no longer
+/// active.
 pub fn act_on(
     c: &mut DbConn,
     exam_id: &str,
     code: &str,
-    question_id: &str,
     (figures, more): (&MarkerReport, Option<&MarkerEvidence>),
-    rules: &MarkingRules,
     now: DateTime<Utc>,
 ) -> Result<Option<(String, Vec<Trigger>)>, ApiError> {
     let marker = &figures.marker_id;
     db::markers::lock(c, marker)?;
-    let since = match db::markers::last_reinstated_at(c, exam_id, marker)? {
-        Some(t) => Some(db::marking::live_marks_since(c, exam_id, question_id, marker, t)?),
-        None => None,
-    };
-    let found = triggers::statistical(&figures.flags, since, rules.min_co_marked);
+    let found = triggers::statistical(&figures.flags);
     let evidence = Evidence {
         question: code,
         triggers: &found,
@@ -306,4 +337,73 @@ pub fn act_on(
         median_seconds: more.and_then(|e| e.median_seconds),
     };
     Ok(pause(c, exam_id, marker, &found, &evidence, now)?.map(|_| (marker.clone(), found)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::NaiveDate;
+
+    fn at(minute: u32) -> NaiveDateTime {
+        NaiveDate::from_ymd_opt(2026, 7, 1)
+            .and_then(|d| d.and_hms_opt(8 + minute / 60, minute % 60, 0))
+            .unwrap_or_default()
+    }
+
+    /// 60 essays marked by three of A, B, C, D each (45 essays a marker, essay s at minute s);
+    /// A marks 9 points high on the first `severe` essays they mark, fairly after.
+    fn question(severe: usize) -> QuestionData {
+        let mut marks = Vec::new();
+        let mut a_marked = 0;
+        for s in 0..60u32 {
+            let truth = 20 + (s * 7) % 30;
+            for (k, m) in ["A", "B", "C", "D"]
+                .iter()
+                .enumerate()
+                .filter(|(k, _)| !(*k as u32 + s).is_multiple_of(4))
+            {
+                let noise = i64::from((s + k as u32) % 3) - 1;
+                let mut score = i64::from(truth) + noise;
+                if *m == "A" {
+                    if a_marked < severe {
+                        score += 9;
+                    }
+                    a_marked += 1;
+                }
+                marks.push((format!("s{s}"), m.to_string(), score * 100, at(s), Some(60)));
+            }
+        }
+        QuestionData {
+            question_id: "q".into(),
+            code: "W1".into(),
+            max: 60.0,
+            step: 1.0,
+            tolerance: 6.0,
+            marks,
+            seeds: Vec::new(),
+            self_checks: Vec::new(),
+        }
+    }
+
+    fn flagged_ids(stats: &LiveStats) -> Vec<String> {
+        flagged(stats).iter().map(|(m, _)| m.marker_id.clone()).collect()
+    }
+
+    #[test]
+    fn a_reinstated_marker_is_judged_on_their_work_since() {
+        let rules = MarkingRules::default();
+        // A's 30th essay is essay 39: severe up to minute 39, fair from minute 41.
+        let d = question(30);
+        assert_eq!(
+            flagged_ids(&compute_for_triggers(&d, &rules, &HashMap::new())),
+            vec!["A"]
+        );
+        // Reinstated after their severe marks: what they did since is fair, and too little yet.
+        let after = HashMap::from([("A".to_string(), at(40))]);
+        let stats = compute_for_triggers(&d, &rules, &after);
+        assert!(flagged_ids(&stats).is_empty(), "{:?}", flagged_ids(&stats));
+        // Reinstated early, and severe after it: flagged on the new work.
+        let early = HashMap::from([("A".to_string(), at(5))]);
+        assert_eq!(flagged_ids(&compute_for_triggers(&d, &rules, &early)), vec!["A"]);
+    }
 }

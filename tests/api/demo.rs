@@ -116,6 +116,19 @@ async fn the_demo_is_ready_to_mark_and_a_second_run_duplicates_nothing() {
     for q in p["questions"].as_array().unwrap() {
         assert_eq!(q["scripts"]["resolved"], 16, "{q}");
     }
+    // Leadership reads the figures of the morning: every essay marked three times, fairly, so
+    // no marker flagged and nobody paused.
+    let s: Value = app
+        .get("/api/v1/exams/DEMO/questions/W1/statistics", Some(&chief))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(s["n_marks"], 48, "{s}");
+    assert_eq!(s["n_scripts"], 16);
+    assert!(s["markers"].as_array().unwrap().iter().all(|m| m["flags"] == json!([])));
+    let r = app.get("/api/v1/exams/DEMO/reviews", Some(&chief)).await;
+    assert_eq!(r.json::<Value>().await.unwrap(), json!([]));
     for c in file["candidates"].as_array().unwrap() {
         for field in ["name", "admission_number"] {
             let s = c[field].as_str().unwrap();

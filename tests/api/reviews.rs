@@ -42,11 +42,7 @@ async fn lease_w1(app: &TestApp, m: &Session) -> Option<(String, i64)> {
 
 async fn mark_w1(app: &TestApp, m: &Session, shift: i64) {
     let (task, latent) = lease_w1(app, m).await.expect("a W1 lease");
-    ok(
-        score(app, m, &task, essay(latent + shift), None).await,
-        "score",
-    )
-    .await;
+    ok(score(app, m, &task, essay(latent + shift), None).await, "score").await;
 }
 
 /// The other markers mark whatever is left, fairly, until nothing is.
@@ -85,10 +81,21 @@ async fn decide(app: &TestApp, leader: &Session, review: &str, body: Value) -> r
         .await
 }
 
-/// A leader who is not chief, logged in at the desk.
-async fn plain_leader(app: &TestApp, f: &Floor) -> Session {
-    app.insert_account("lead1", Role::Leader);
-    app.login("lead1", Some(&f.desk)).await
+/// A leader who is not chief, scoped to the exam's questions `codes`, logged in at the desk.
+async fn scoped_leader(app: &TestApp, f: &Floor, name: &str, codes: &[&str]) -> Session {
+    let id = app.insert_account(name, Role::Leader);
+    app.db
+        .write_now(|c| -> Result<(), markroom::db::DbError> {
+            let exam = markroom::db::exams::by_code(c, "GK")?;
+            let questions: Vec<String> = markroom::db::exams::questions_of(c, &exam.id)?
+                .into_iter()
+                .filter(|q| codes.contains(&q.code.as_str()))
+                .map(|q| q.id)
+                .collect();
+            markroom::db::users::add_scope(c, &exam.id, &id, &questions)
+        })
+        .unwrap();
+    app.login(name, Some(&f.desk)).await
 }
 
 #[tokio::test]
@@ -130,8 +137,8 @@ async fn a_marker_missing_two_of_five_seeds_is_paused_and_an_approved_suspension
     assert_eq!(review["evidence"]["seed_marks"].as_array().unwrap().len(), 2);
     assert!(review["marker_name"].is_string());
 
-    // A leader who is not chief cannot ask for a suspension; a bad scope changes nothing.
-    let lead = plain_leader(&app, &f).await;
+    // A leader of W1 who is not chief cannot ask for a suspension; a bad scope changes nothing.
+    let lead = scoped_leader(&app, &f, "lead1", &["W1"]).await;
     let suspend = json!({ "decision": "suspend", "reason": "missed seeds, marks far too high", "scope": "all" });
     let r = decide(&app, &lead, rid, suspend.clone()).await;
     expect_problem(r, StatusCode::FORBIDDEN, "approval_not_allowed").await;
@@ -205,7 +212,11 @@ async fn a_severe_marker_is_paused_by_the_check_after_their_marks_and_leaders_se
             k += 1;
             let noise = k % 3 - 1;
             let shift = if i == 0 { 9 } else { 0 };
-            ok(score(&app, m, &task, essay(latent + shift + noise), None).await, "score").await;
+            ok(
+                score(&app, m, &task, essay(latent + shift + noise), None).await,
+                "score",
+            )
+            .await;
         }
         if !any {
             break;
@@ -226,11 +237,17 @@ async fn a_severe_marker_is_paused_by_the_check_after_their_marks_and_leaders_se
     assert_eq!(review["marker_id"], x_id.as_str());
     assert_eq!(review["kind"], "severity");
     assert!(review["evidence"]["figures"]["severity"].as_f64().unwrap() > 3.0);
-    expect_problem(next(&app, &f.markers[0].1).await, StatusCode::FORBIDDEN, "marker_paused").await;
+    expect_problem(
+        next(&app, &f.markers[0].1).await,
+        StatusCode::FORBIDDEN,
+        "marker_paused",
+    )
+    .await;
 
     // The figures, as the stats command gives them, plus evidence and series.
     let s = ok(
-        app.get("/api/v1/exams/GK/questions/W1/statistics", Some(&f.chief1)).await,
+        app.get("/api/v1/exams/GK/questions/W1/statistics", Some(&f.chief1))
+            .await,
         "statistics",
     )
     .await;
@@ -238,14 +255,24 @@ async fn a_severe_marker_is_paused_by_the_check_after_their_marks_and_leaders_se
     assert_eq!(s["n_markers"], 4);
     assert_eq!(s["tolerance"], 6.0);
     assert!(s["icc"].is_object() && s["krippendorff_alpha"]["interval"].is_number());
-    assert!(s["pairs"].as_array().unwrap().iter().all(|p| p["n"].as_u64().unwrap() >= 10));
+    assert!(
+        s["pairs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["n"].as_u64().unwrap() >= 10)
+    );
     let markers = s["markers"].as_array().unwrap();
     let x = markers.iter().find(|m| m["marker_id"] == x_id.as_str()).unwrap();
     assert!(x["flags"].as_array().unwrap().contains(&json!("severity")));
     assert_eq!(s["evidence"].as_array().unwrap().len(), 4);
     let series = s["series"].as_array().unwrap();
     assert_eq!(series.len(), 4);
-    assert!(series.iter().all(|m| m["points"][0]["at"].is_string() && m["points"][0]["deviation"].is_number()));
+    assert!(
+        series
+            .iter()
+            .all(|m| m["points"][0]["at"].is_string() && m["points"][0]["deviation"].is_number())
+    );
     let mine = ok(
         app.get(&format!("/api/v1/markers/{x_id}/statistics?exam=GK"), Some(&f.chief1))
             .await,
@@ -253,37 +280,79 @@ async fn a_severe_marker_is_paused_by_the_check_after_their_marks_and_leaders_se
     )
     .await;
     assert_eq!(mine["questions"][0]["question"], "W1");
-    assert!(mine["questions"][0]["figures"]["flags"].as_array().unwrap().contains(&json!("severity")));
+    assert!(
+        mine["questions"][0]["figures"]["flags"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("severity"))
+    );
     assert!(!mine["questions"][0]["series"].as_array().unwrap().is_empty());
 
     // On demand: nobody more to pause. A leader outside W1's scope sees no figures.
     let checked = ok(
-        app.post("/api/v1/exams/GK/questions/W1/statistics/check", Some(&f.chief1), json!({}))
-            .await,
+        app.post(
+            "/api/v1/exams/GK/questions/W1/statistics/check",
+            Some(&f.chief1),
+            json!({}),
+        )
+        .await,
         "check",
     )
     .await;
     assert_eq!(checked["paused"], json!([]));
-    let lead = plain_leader(&app, &f).await;
+    let lead = scoped_leader(&app, &f, "lead2", &["S2"]).await;
     let r = app.get("/api/v1/exams/GK/questions/W1/statistics", Some(&lead)).await;
     expect_problem(r, StatusCode::FORBIDDEN, "out_of_scope").await;
-    let r = app.get("/api/v1/exams/GK/questions/W9/statistics", Some(&f.chief1)).await;
+    let r = app
+        .get("/api/v1/exams/GK/questions/W9/statistics", Some(&f.chief1))
+        .await;
     expect_problem(r, StatusCode::NOT_FOUND, "not_found").await;
 
-    // One leader reinstates; the same evidence does not pause them again.
+    // A suspension is asked for, but one leader reinstates first: the request goes stale.
     let rid = review["id"].as_str().unwrap();
+    let r = decide(&app, &lead, rid, json!({ "decision": "reinstate", "reason": "x" })).await;
+    expect_problem(r, StatusCode::FORBIDDEN, "out_of_scope").await;
+    assert!(
+        reviews(&app, &lead, "").await.is_empty(),
+        "an S2 leader sees no W1 review"
+    );
+    let approval = ok(
+        decide(
+            &app,
+            &f.chief1,
+            rid,
+            json!({ "decision": "suspend", "reason": "far too lenient" }),
+        )
+        .await,
+        "suspend",
+    )
+    .await;
     let r = decide(
         &app,
-        &lead,
+        &f.chief2,
         rid,
         json!({ "decision": "reinstate", "reason": "harsh scripts, talked through the rubric" }),
     )
     .await;
     let decided = ok(r, "reinstate").await;
-    assert_eq!((decided["status"].as_str(), decided["decision"].as_str()), (Some("decided"), Some("reinstate")));
+    assert_eq!(
+        (decided["status"].as_str(), decided["decision"].as_str()),
+        (Some("decided"), Some("reinstate"))
+    );
+    let aid = approval["id"].as_str().unwrap();
+    let r = app
+        .post(&format!("/api/v1/approvals/{aid}/approve"), Some(&f.chief2), json!({}))
+        .await;
+    expect_problem(r, StatusCode::CONFLICT, "review_decided").await;
+    assert_eq!(app.marks_of_marker("GK", &x_id).1, 0, "nothing voided");
+    // The same evidence does not pause them again.
     let checked = ok(
-        app.post("/api/v1/exams/GK/questions/W1/statistics/check", Some(&f.chief1), json!({}))
-            .await,
+        app.post(
+            "/api/v1/exams/GK/questions/W1/statistics/check",
+            Some(&f.chief1),
+            json!({}),
+        )
+        .await,
         "check",
     )
     .await;

@@ -27,23 +27,29 @@ pub fn live_marks_of_question(conn: &mut DbConn, exam_id: &str, question_id: &st
         .load(conn)?)
 }
 
-/// How many valid marks the marker made on the question at or after `since`.
-pub fn live_marks_since(
-    conn: &mut DbConn,
-    exam_id: &str,
-    question_id: &str,
-    marker_id: &str,
-    since: NaiveDateTime,
-) -> Result<usize, DbError> {
-    let n: i64 = marks::table
+/// The questions the marker gave live or seed marks on, in the exam.
+pub fn questions_marked_by(conn: &mut DbConn, exam_id: &str, marker_id: &str) -> Result<Vec<String>, DbError> {
+    let mut live: Vec<String> = marks::table
         .filter(marks::exam_id.eq(exam_id))
-        .filter(marks::question_id.eq(question_id))
         .filter(marks::marker_id.eq(marker_id))
-        .filter(marks::void.eq(false))
-        .filter(marks::created_at.ge(since))
-        .count()
-        .get_result(conn)?;
-    Ok(usize::try_from(n).unwrap_or(0))
+        .select(marks::question_id)
+        .distinct()
+        .load(conn)?;
+    let seeded: Vec<String> = seed_marks::table
+        .inner_join(
+            prescored_scripts::table.on(prescored_scripts::exam_id
+                .eq(seed_marks::exam_id)
+                .and(prescored_scripts::id.eq(seed_marks::prescored_id))),
+        )
+        .filter(seed_marks::exam_id.eq(exam_id))
+        .filter(seed_marks::marker_id.eq(marker_id))
+        .select(prescored_scripts::question_id)
+        .distinct()
+        .load(conn)?;
+    live.extend(seeded);
+    live.sort();
+    live.dedup();
+    Ok(live)
 }
 
 /// One seed mark: (marker, score, definitive, at), hundredths.

@@ -247,7 +247,7 @@ pub fn check_sanction(
         Some(p.scope.unwrap_or_else(|| "all".into()))
     };
     if let Some(id) = &p.review_id {
-        let review = db::reviews::find_locked(c, id).map_err(|_| unknown_review())?;
+        let review = db::reviews::find(c, id).map_err(|_| unknown_review())?;
         if review.exam_id != exam_id || review.marker_id != m.id {
             return Err(unknown_review().into());
         }
@@ -292,6 +292,11 @@ pub fn apply_sanction(
     let decider = row.decided_by.as_deref().unwrap_or_default();
     let m = db::markers::find(c, &p.marker_id)?;
     db::markers::lock(c, &m.id)?;
+    if let Some(id) = &p.review_id {
+        // Filed from a review that a leader has since settled (reinstated): the request is
+        // stale, and approving it would overrule that decision unseen.
+        triggers::check_open(&db::reviews::find_locked(c, id)?.status)?;
+    }
     change_standing(c, exam_id, &m.id, sanction_event(dismiss), decider, &p.reason, now)?;
     let kind = if dismiss { "dismissed" } else { "suspended" };
     let decision = if dismiss { "dismiss" } else { "suspend" };
@@ -312,7 +317,10 @@ pub fn apply_sanction(
             Scope::Since(t) => Some(crate::db::db_time(t)),
         };
         let why = format!("marker suspended: {}", p.reason);
-        for mark in db::marking::valid_marks_of_marker(c, exam_id, &m.id, since)? {
+        let mut marks = db::marking::valid_marks_of_marker(c, exam_id, &m.id, since)?;
+        // Scripts are locked in one order, so two suspensions approved at once cannot deadlock.
+        marks.sort_by(|a, b| a.2.cmp(&b.2));
+        for mark in marks {
             crate::http::resolution::void_and_remark(c, exam_id, &mark, &why, now)?;
         }
     }

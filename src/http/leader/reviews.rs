@@ -11,6 +11,8 @@ use utoipa::{IntoParams, ToSchema};
 use super::approvals::{CreateApproval, file_request};
 use super::exams::{exam_by_code, not_related};
 use super::marker_standing::{check_reason, reinstate_marker};
+use super::queues::questions_for_leader;
+use crate::db::exams::ExamRow;
 use crate::db::reviews::ReviewRow;
 use crate::db::{self, DbConn};
 use crate::domain::RuleError;
@@ -67,7 +69,8 @@ pub struct ReviewQuery {
 }
 
 /// The exam's marker reviews, oldest first: who, why, the evidence and how each ended.
-/// Reading them is audited (they show marker ids and figures).
+/// Reading them is audited (they show marker ids and figures). A leader scoped to questions
+/// sees the reviews of their questions' triggers and those about no question.
 #[utoipa::path(
     tag = "markers",
     params(("exam" = String, Path, description = "Exam code"), ReviewQuery),
@@ -88,7 +91,7 @@ pub async fn list_reviews(
     let code = path.into_inner();
     let status = query.into_inner().status;
     let audit = leader.audit("reviews.read");
-    let (me, now, entry) = (leader.id.clone(), state.now(), audit.clone());
+    let (me, chief, now, entry) = (leader.id.clone(), leader.chief, state.now(), audit.clone());
     let result = async {
         if let Some(s) = &status
             && s != "open"
@@ -101,7 +104,12 @@ pub async fn list_reviews(
             .write(move |c| -> Result<Vec<ReviewView>, ApiError> {
                 let exam = exam_by_code(c, &code)?;
                 not_related(c, &exam.id, &me)?;
-                let rows = db::reviews::of_exam(c, &exam.id, status.as_deref())?;
+                let mut rows = Vec::new();
+                for (r, name) in db::reviews::of_exam(c, &exam.id, status.as_deref())? {
+                    if in_scope(c, &exam, &me, chief, &r)? {
+                        rows.push((r, name));
+                    }
+                }
                 entry
                     .exam(&exam.id)
                     .details(serde_json::json!({ "reviews": rows.len() }))
@@ -130,13 +138,51 @@ pub struct DecideReview {
     pub since: Option<DateTime<Utc>>,
 }
 
-/// The review and its exam's code, checked open and within the leader's reach.
-fn open_review(c: &mut DbConn, id: &str, leader: &str) -> Result<(ReviewRow, String), ApiError> {
-    let review = db::reviews::find_locked(c, id).map_err(missing("review"))?;
+/// The review and its exam's code, checked open and within the leader's reach. With `lock`,
+/// the marker's record and then the review are locked (the order every act on a marker takes).
+fn open_review(
+    c: &mut DbConn,
+    id: &str,
+    (leader, chief): (&str, bool),
+    lock: bool,
+) -> Result<(ReviewRow, String), ApiError> {
+    let mut review = db::reviews::find(c, id).map_err(missing("review"))?;
+    if lock {
+        db::markers::lock(c, &review.marker_id)?;
+        review = db::reviews::find_locked(c, id)?;
+    }
     let exam = db::exams::by_id(c, &review.exam_id)?;
     not_related(c, &exam.id, leader)?;
+    if !in_scope(c, &exam, leader, chief, &review)? {
+        return Err(out_of_scope());
+    }
     triggers::check_open(&review.status)?;
     Ok((review, exam.code))
+}
+
+/// The question a review's evidence names (a trigger's), if any.
+fn question_of(r: &ReviewRow) -> Option<String> {
+    serde_json::from_str::<serde_json::Value>(&r.evidence)
+        .ok()?
+        .get("question")?
+        .as_str()
+        .map(str::to_string)
+}
+
+/// A review on a question's figures is for that question's leaders; the others (a leader's
+/// pause, a relative found) for every leader of the exam.
+fn in_scope(c: &mut DbConn, exam: &ExamRow, leader: &str, chief: bool, r: &ReviewRow) -> Result<bool, ApiError> {
+    let Some(code) = question_of(r) else {
+        return Ok(true);
+    };
+    Ok(chief
+        || questions_for_leader(c, exam, leader, chief)?
+            .iter()
+            .any(|q| q.code == code))
+}
+
+fn out_of_scope() -> ApiError {
+    ApiError::forbidden("out_of_scope", "this review is about a question outside your scope")
 }
 
 /// Decide a marker review. `reinstate` puts the marker back to work at once (one leader; every
@@ -185,6 +231,7 @@ async fn reinstate(
     body: DecideReview,
 ) -> Result<HttpResponse, ApiError> {
     let audit = leader.audit("review.decide").object("review", &id);
+    let chief = leader.chief;
     let (me, now, defaults, entry) = (
         leader.id.clone(),
         state.now(),
@@ -199,8 +246,7 @@ async fn reinstate(
         state
             .db
             .write(move |c| -> Result<ReviewView, ApiError> {
-                let (review, code) = open_review(c, &id, &me)?;
-                db::markers::lock(c, &review.marker_id)?;
+                let (review, code) = open_review(c, &id, (&me, chief), true)?;
                 let exam = exam_by_code(c, &code)?;
                 let m = db::markers::find(c, &review.marker_id)?;
                 reinstate_marker(c, &exam, &m, &me, &reason, &defaults, now)?;
@@ -208,7 +254,7 @@ async fn reinstate(
                     .exam(&exam.id)
                     .details(serde_json::json!({ "decision": "reinstate", "marker": m.id, "reason": reason }))
                     .append(c, now)?;
-                let decided = db::reviews::find_locked(c, &id)?;
+                let decided = db::reviews::find(c, &id)?;
                 let name = db::users::find(c, &m.user_id)?.map(|u| u.full_name).unwrap_or_default();
                 Ok(view(decided, name))
             })
@@ -225,9 +271,12 @@ async fn suspend(
     id: String,
     body: DecideReview,
 ) -> Result<HttpResponse, ApiError> {
-    let me = leader.id.clone();
+    let (me, chief) = (leader.id.clone(), leader.chief);
     let lookup = id.clone();
-    let found = state.db.read(move |c| open_review(c, &lookup, &me)).await;
+    let found = state
+        .db
+        .read(move |c| open_review(c, &lookup, (&me, chief), false))
+        .await;
     let (review, code) = match found {
         Ok(f) => f,
         Err(e) => {

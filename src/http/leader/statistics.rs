@@ -286,19 +286,18 @@ pub async fn marker_statistics(
                 let exam = exam_by_code(c, &code)?;
                 not_related(c, &exam.id, &me)?;
                 db::markers::find(c, &marker).map_err(missing("marker"))?;
+                let marked = db::marking::questions_marked_by(c, &exam.id, &marker)?;
                 let mut out = Vec::new();
                 for row in questions_for_leader(c, &exam, &me, chief)? {
-                    out.push(triggers::load(c, &exam.id, &row)?);
+                    if marked.contains(&row.id) {
+                        out.push(triggers::load(c, &exam.id, &row)?);
+                    }
                 }
                 Ok((exam.id.clone(), out, exam.rules(&defaults)?))
             })
             .await?;
         let mut per_question = Vec::new();
         for data in questions {
-            let marked = data.marks.iter().any(|m| m.1 == id) || data.seeds.iter().any(|s| s.0 == id);
-            if !marked {
-                continue;
-            }
             let (data, stats) = compute(data, rules.clone()).await?;
             let figures = stats.report.markers.iter().find(|m| m.marker_id == id);
             let evidence = stats.evidence.iter().find(|e| e.marker_id == id);
