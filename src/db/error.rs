@@ -19,7 +19,21 @@ pub enum DbError {
     Migration(String),
     #[error("stored data is not as expected: {0}")]
     Corrupt(String),
+    /// A database rule (a trigger guarding locked results) refused the change; the code is the
+    /// rule's own (`exam_locked`, `lock_not_approved`, …).
+    #[error("refused by the database: {1}")]
+    Guarded(&'static str, String),
 }
+
+/// The codes the database's own guards raise, at the start of their message.
+const GUARDS: [&str; 6] = [
+    "exam_locked",
+    "lock_not_approved",
+    "release_not_approved",
+    "already_released",
+    "amend_not_approved",
+    "amendments_append_only",
+];
 
 impl From<diesel::result::Error> for DbError {
     fn from(e: diesel::result::Error) -> Self {
@@ -28,6 +42,13 @@ impl From<diesel::result::Error> for DbError {
             Error::NotFound => DbError::NotFound,
             Error::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
                 DbError::Duplicate(info.message().to_string())
+            }
+            Error::DatabaseError(kind, info) => {
+                let message = info.message().to_string();
+                match GUARDS.iter().find(|g| message.starts_with(*g)) {
+                    Some(code) => DbError::Guarded(code, message),
+                    None => DbError::Query(Error::DatabaseError(kind, info)),
+                }
             }
             other => DbError::Query(other),
         }

@@ -11,6 +11,7 @@ pub mod error;
 pub mod exams;
 pub mod idempotency;
 pub mod keys;
+pub mod lock;
 pub mod markers;
 pub mod marking;
 pub mod prescored;

@@ -80,6 +80,24 @@ diesel::table! {
         created_at -> Timestamp,
         created_by -> Text,
         rules -> Text,
+        lock_approval_id -> Nullable<Text>,
+        release_approval_id -> Nullable<Text>,
+        locked_at -> Nullable<Timestamp>,
+        released_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    amendments (exam_id, id) {
+        exam_id -> Text,
+        id -> Text,
+        script_id -> Text,
+        question_id -> Text,
+        old_score -> BigInt,
+        score -> BigInt,
+        reason -> Text,
+        approval_id -> Text,
+        amended_at -> Timestamp,
     }
 }
 
@@ -215,6 +233,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     disputes,
     backreads,
     problems,
+    amendments,
 );
 
 diesel::table! {

@@ -16,6 +16,7 @@ pub mod marking;
 pub mod qualification;
 pub mod question;
 pub mod resolution;
+pub mod results;
 pub mod role;
 pub mod rule_change;
 pub mod rules;

@@ -114,6 +114,7 @@ impl ApiError {
                 format!("{what} changed a moment ago; look again and retry"),
                 None,
             ),
+            ApiError::Db(DbError::Guarded(code, message)) => (StatusCode::CONFLICT, code, message.clone(), None),
             ApiError::Db(DbError::Pool(_)) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "database_unavailable",

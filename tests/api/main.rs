@@ -22,6 +22,7 @@ mod marking;
 mod people;
 mod qualification;
 mod queries;
+mod results;
 mod reviews;
 mod room_workstations;
 mod routes;

@@ -18,6 +18,10 @@ use crate::domain::template::template_complete;
 use crate::http::custodian::two_on_duty;
 use crate::http::error::{ApiError, missing};
 use crate::http::leader::marker_standing::{SanctionPayload, apply_sanction, check_sanction};
+use crate::http::leader::results_acts::{
+    AmendPayload, ResultsPayload, apply_amend, apply_flag, check_amend_request, check_flag_request,
+};
+use crate::vault::Vault;
 
 /// `activate_staff`: the leader or custodian account to activate.
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
@@ -50,6 +54,10 @@ pub enum ApprovalPayload {
     ReleaseBatch(ReleaseBatchPayload),
     /// `suspend_marker` and `dismiss_marker`.
     Sanction(SanctionPayload),
+    /// `amend`.
+    Amend(AmendPayload),
+    /// `lock`, `release` and `unlock`.
+    Results(ResultsPayload),
 }
 
 fn payload_of<T: serde::de::DeserializeOwned>(
@@ -77,6 +85,7 @@ pub fn check_payload(
     exam: Option<&ExamRow>,
     requester: &Person,
     payload: &serde_json::Value,
+    vault: &Vault,
     now: DateTime<Utc>,
 ) -> Result<String, ApiError> {
     match (kind, exam) {
@@ -117,6 +126,20 @@ pub fn check_payload(
             let checked = check_sanction(c, &exam.id, p, kind == ApprovalKind::DismissMarker, now)?;
             canonical(&ApprovalPayload::Sanction(checked))
         }
+        (ApprovalKind::Lock | ApprovalKind::Release | ApprovalKind::Unlock, Some(exam)) => {
+            let p: ResultsPayload = payload_of(kind, payload, "{\"reason\"?: …}")?;
+            let checked = check_flag_request(c, vault, exam, kind, p)?;
+            canonical(&ApprovalPayload::Results(checked))
+        }
+        (ApprovalKind::Amend, Some(exam)) => {
+            let p: AmendPayload = payload_of(
+                kind,
+                payload,
+                "{\"admission_number\": …, \"question\": …, \"score\": …, \"reason\": …}",
+            )?;
+            let checked = check_amend_request(c, vault, exam, p)?;
+            canonical(&ApprovalPayload::Amend(checked))
+        }
         (other, _) => Err(RuleError::invalid(
             "unsupported_kind",
             "kind",
@@ -155,7 +178,7 @@ pub fn subject(kind: ApprovalKind, payload: &serde_json::Value) -> Option<String
 
 /// Carries out an approved request, inside the approving transaction, after the decision is
 /// recorded (so a database rule that looks for an approved request sees it).
-pub fn apply(c: &mut DbConn, row: &ApprovalRow, now: DateTime<Utc>) -> Result<(), ApiError> {
+pub fn apply(c: &mut DbConn, row: &ApprovalRow, vault: &Vault, now: DateTime<Utc>) -> Result<(), ApiError> {
     let kind = row.state()?.kind;
     let payload = row.payload()?;
     let internal = |e: RuleError| ApiError::Internal(e.to_string());
@@ -191,6 +214,13 @@ pub fn apply(c: &mut DbConn, row: &ApprovalRow, now: DateTime<Utc>) -> Result<()
         (ApprovalKind::SuspendMarker | ApprovalKind::DismissMarker, Some(exam_id)) => {
             let p: SanctionPayload = payload_of(kind, &payload, "").map_err(internal)?;
             apply_sanction(c, exam_id, &p, kind == ApprovalKind::DismissMarker, row, now)
+        }
+        (ApprovalKind::Lock | ApprovalKind::Release | ApprovalKind::Unlock, Some(exam_id)) => {
+            apply_flag(c, vault, exam_id, kind, row, now)
+        }
+        (ApprovalKind::Amend, Some(exam_id)) => {
+            let p: AmendPayload = payload_of(kind, &payload, "").map_err(internal)?;
+            apply_amend(c, vault, exam_id, &p, row, now)
         }
         (other, _) => Err(ApiError::Internal(format!("no effect defined for {}", other.as_str()))),
     }

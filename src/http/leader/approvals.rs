@@ -153,6 +153,7 @@ pub(crate) async fn file_request(
     let by = caller.id.clone();
     let kind = body.kind;
     let entry = audit.clone();
+    let vault = state.vault.clone();
     let result = state
         .db
         .write(move |c| -> Result<ApprovalView, ApiError> {
@@ -168,7 +169,7 @@ pub(crate) async fn file_request(
                 }
             }
             may_request(kind, &person)?;
-            let payload = check_payload(c, kind, exam.as_ref(), &person, &body.payload, now)?;
+            let payload = check_payload(c, kind, exam.as_ref(), &person, &body.payload, &vault, now)?;
             let exam_id = exam.as_ref().map(|e| e.id.clone());
             // The unique index on pending requests refuses a duplicate, even one filed at once.
             let row = db::approvals::insert(
@@ -354,6 +355,7 @@ async fn decide(
     let person = caller.person();
     let by = caller.id.clone();
     let entry = audit.clone();
+    let vault = state.vault.clone();
     let result = state
         .db
         .write(move |c| -> Result<ApprovalView, ApiError> {
@@ -374,7 +376,7 @@ async fn decide(
             })?;
             if decision == Decision::Approve {
                 let decided = db::approvals::find(c, &id)?;
-                apply(c, &decided, now)?;
+                apply(c, &decided, &vault, now)?;
             }
             let mut e = entry.details(serde_json::json!({ "kind": row.kind, "payload": row.payload()?, "note": note }));
             if let Some(exam) = &row.exam_id {

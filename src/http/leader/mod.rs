@@ -16,6 +16,7 @@ mod problems;
 mod progress;
 mod queues;
 pub(crate) mod relatives;
+mod results_acts;
 mod reviews;
 mod statistics;
 

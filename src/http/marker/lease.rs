@@ -280,7 +280,8 @@ pub async fn next(
                 };
                 for exam_id in exams {
                     let exam = db::exams::by_id_shared(c, &exam_id)?;
-                    if !(exam.room_open && exam.window().contains(now)) {
+                    // A locked exam takes no leases (nothing is left open to lease anyway).
+                    if !(exam.room_open && exam.window().contains(now)) || exam.locked {
                         continue;
                     }
                     let rules = exam.rules(&defaults)?;
@@ -315,6 +316,11 @@ pub fn check_may_mark(c: &mut DbConn, exam_id: &str, m: &MarkerRow, now: DateTim
             "room_closed",
             "the marking room of this exam is closed",
         ));
+    }
+    if exam.locked {
+        return Err(
+            crate::domain::RuleError::conflict("exam_locked", "the exam is locked: its marks do not change").into(),
+        );
     }
     match db::markers::status(c, exam_id, &m.id)? {
         crate::domain::marker_status::MarkerStatus::Active => Ok(()),

@@ -1,0 +1,15 @@
+DROP TRIGGER amendments_guard ON amendments;
+DROP FUNCTION markroom_guard_amendments();
+DROP TRIGGER exams_results_flags ON exams;
+DROP FUNCTION markroom_guard_results_flags();
+DROP TRIGGER finals_locked_truncate ON finals;
+DROP TRIGGER marks_locked_truncate ON marks;
+DROP FUNCTION markroom_refuse_truncate_when_locked();
+DROP TRIGGER finals_locked ON finals;
+DROP TRIGGER marks_locked ON marks;
+DROP FUNCTION markroom_refuse_when_locked();
+DROP TABLE amendments;
+ALTER TABLE exams DROP COLUMN released_at;
+ALTER TABLE exams DROP COLUMN locked_at;
+ALTER TABLE exams DROP COLUMN release_approval_id;
+ALTER TABLE exams DROP COLUMN lock_approval_id;

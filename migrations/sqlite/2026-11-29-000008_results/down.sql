@@ -1,0 +1,16 @@
+DROP TRIGGER amendments_no_delete;
+DROP TRIGGER amendments_no_update;
+DROP TRIGGER amendments_approved;
+DROP TRIGGER exams_release_flag;
+DROP TRIGGER exams_lock_flag;
+DROP TRIGGER finals_locked_delete;
+DROP TRIGGER finals_locked_update;
+DROP TRIGGER finals_locked_insert;
+DROP TRIGGER marks_locked_delete;
+DROP TRIGGER marks_locked_update;
+DROP TRIGGER marks_locked_insert;
+DROP TABLE amendments;
+ALTER TABLE exams DROP COLUMN released_at;
+ALTER TABLE exams DROP COLUMN locked_at;
+ALTER TABLE exams DROP COLUMN release_approval_id;
+ALTER TABLE exams DROP COLUMN lock_approval_id;

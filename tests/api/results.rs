@@ -1,0 +1,251 @@
+//! Lock, unlock, release and amend (issue 10): two chiefs for each; a lock refused while
+//! anything is open or a candidate is unaccounted for, naming them; and the database itself
+//! refusing raw changes to a locked exam's marks, finals and flags.
+
+use diesel::RunQueryDsl;
+use markroom::db::DbError;
+use markroom::domain::role::Role;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::floor::{Floor, floor};
+use crate::helpers::{Session, TestApp, expect_problem};
+use crate::marking::{fair, next, score};
+
+async fn ok(r: reqwest::Response, what: &str) -> Value {
+    let status = r.status();
+    let text = r.text().await.unwrap();
+    assert!(status.is_success(), "{what}: {status} {text}");
+    serde_json::from_str(&text).unwrap_or(Value::Null)
+}
+
+async fn ask(app: &TestApp, who: &Session, kind: &str, payload: Value) -> reqwest::Response {
+    app.post(
+        "/api/v1/exams/GK/approvals",
+        Some(who),
+        json!({ "kind": kind, "payload": payload }),
+    )
+    .await
+}
+
+async fn approve(app: &TestApp, who: &Session, id: &str) -> reqwest::Response {
+    app.post(&format!("/api/v1/approvals/{id}/approve"), Some(who), json!({}))
+        .await
+}
+
+/// Asks with one chief, approves with the other; the approval's id.
+async fn two_chiefs(app: &TestApp, f: &Floor, kind: &str, payload: Value) -> String {
+    let request = ok(ask(app, &f.chief1, kind, payload).await, kind).await;
+    let id = request["id"].as_str().unwrap().to_string();
+    ok(approve(app, &f.chief2, &id).await, "approve").await;
+    id
+}
+
+async fn mark_everything(app: &TestApp, f: &Floor) {
+    for _round in 0..200 {
+        let mut any = false;
+        for (_, m) in &f.markers {
+            let r = next(app, m).await;
+            if r.status() == StatusCode::NO_CONTENT {
+                continue;
+            }
+            let lease = ok(r, "next").await;
+            any = true;
+            let latent = crate::floor::latent_of(app, lease["images"][0].as_str().unwrap()).await;
+            let body = fair(lease["question"].as_str().unwrap(), latent);
+            ok(
+                score(app, m, lease["task_id"].as_str().unwrap(), body, None).await,
+                "score",
+            )
+            .await;
+        }
+        if !any {
+            return;
+        }
+    }
+}
+
+/// Runs raw SQL on the test's database; the error's text when refused.
+fn raw(app: &TestApp, sql: &str) -> Result<usize, String> {
+    app.db
+        .write_now(|c| diesel::sql_query(sql).execute(c).map_err(DbError::from))
+        .map_err(|e| e.to_string())
+}
+
+fn exam_id(app: &TestApp) -> String {
+    app.db.read_now(|c| markroom::db::exams::by_code(c, "GK")).unwrap().id
+}
+
+#[tokio::test]
+async fn locking_takes_two_chiefs_everything_settled_and_the_database_keeps_it_locked() {
+    let app = TestApp::spawn().await;
+    let rules = json!({ "self_check_rate": 0, "seed_rate": 0, "backread_rate": 0 });
+    let f = floor(&app, 3, 3, rules).await;
+    let exam = exam_id(&app);
+
+    // Nothing marked yet: the refusal counts what is open per question.
+    let r = ask(&app, &f.chief1, "lock", json!({})).await;
+    let p = expect_problem(r, StatusCode::CONFLICT, "lock_blocked").await;
+    let detail = p["detail"].as_str().unwrap();
+    assert!(detail.contains("W1: 3 scripts unresolved, 9 tasks open"), "{detail}");
+    assert!(detail.contains("S2: 3 scripts unresolved, 6 tasks open"), "{detail}");
+    assert!(detail.contains("3 candidates with neither"), "{detail}");
+
+    mark_everything(&app, &f).await;
+    // A candidate on the list with no sheet is named until recorded absent.
+    let late = json!([{ "admission_number": "20261234567", "name": "Late Comer", "school_code": "S77" }]);
+    ok(
+        app.post("/api/v1/exams/GK/candidates", Some(&f.chief1), late).await,
+        "list",
+    )
+    .await;
+    let r = ask(&app, &f.chief1, "lock", json!({})).await;
+    let p = expect_problem(r, StatusCode::CONFLICT, "lock_blocked").await;
+    let detail = p["detail"].as_str().unwrap();
+    assert!(detail.contains("1 candidates with neither"), "{detail}");
+    assert!(detail.contains("20261234567 Late Comer (W1, S2)"), "{detail}");
+    assert!(!detail.contains("W1:"), "marking is done: {detail}");
+    let absent = json!({ "admission_number": "20261234567" });
+    ok(
+        app.post("/api/v1/exams/GK/absences", Some(&f.custodians[0]), absent)
+            .await,
+        "absence",
+    )
+    .await;
+
+    // Only chief leaders ask and decide; never the one who asked.
+    app.insert_account("lead1", Role::Leader);
+    let lead = app.login("lead1", Some(&f.desk)).await;
+    expect_problem(
+        ask(&app, &lead, "lock", json!({})).await,
+        StatusCode::FORBIDDEN,
+        "approval_not_allowed",
+    )
+    .await;
+    expect_problem(
+        ask(&app, &f.custodians[0], "lock", json!({})).await,
+        StatusCode::FORBIDDEN,
+        "approval_not_allowed",
+    )
+    .await;
+    let request = ok(ask(&app, &f.chief1, "lock", json!({})).await, "lock").await;
+    let lock_id = request["id"].as_str().unwrap().to_string();
+    expect_problem(
+        approve(&app, &f.chief1, &lock_id).await,
+        StatusCode::FORBIDDEN,
+        "approval_self",
+    )
+    .await;
+    expect_problem(
+        approve(&app, &lead, &lock_id).await,
+        StatusCode::FORBIDDEN,
+        "approval_not_allowed",
+    )
+    .await;
+    expect_problem(
+        approve(&app, &f.custodians[1], &lock_id).await,
+        StatusCode::FORBIDDEN,
+        "approval_not_allowed",
+    )
+    .await;
+    expect_problem(
+        approve(&app, &f.markers[0].1, &lock_id).await,
+        StatusCode::FORBIDDEN,
+        "approval_not_allowed",
+    )
+    .await;
+    ok(approve(&app, &f.chief2, &lock_id).await, "approve").await;
+    let e = ok(app.get("/api/v1/exams/GK", Some(&f.chief1)).await, "exam").await;
+    assert_eq!(e["locked"], true);
+
+    // The database refuses raw changes to a locked exam's marks, finals and lock flag.
+    for sql in [
+        format!("UPDATE marks SET score = 0 WHERE exam_id = '{exam}'"),
+        format!("DELETE FROM marks WHERE exam_id = '{exam}'"),
+        format!("UPDATE finals SET score = score + 100 WHERE exam_id = '{exam}'"),
+        format!("DELETE FROM finals WHERE exam_id = '{exam}'"),
+        format!("UPDATE exams SET locked = FALSE WHERE id = '{exam}'"),
+        // The lock's own approval does not unlock.
+        format!("UPDATE exams SET locked = FALSE, lock_approval_id = '{lock_id}' WHERE id = '{exam}'"),
+        format!("UPDATE exams SET released = TRUE WHERE id = '{exam}'"),
+    ] {
+        let refused = raw(&app, &sql);
+        assert!(refused.is_err(), "{sql} went through");
+    }
+    assert_eq!(app.final_scores("GK").len(), 6, "nothing changed");
+    let r = app.post("/api/v1/marking/next", Some(&f.markers[0].1), json!({})).await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT, "a locked exam leases nothing");
+
+    // Unlocking needs a reason; released results are amended, never unlocked.
+    expect_problem(
+        ask(&app, &f.chief1, "unlock", json!({})).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_reason",
+    )
+    .await;
+    expect_problem(
+        ask(&app, &f.chief1, "amend", json!({ "admission_number": f.candidates[0].admission_number, "question": "W1", "score": 1, "reason": "appeal" })).await,
+        StatusCode::CONFLICT,
+        "not_released",
+    )
+    .await;
+    two_chiefs(&app, &f, "unlock", json!({ "reason": "a script was found misfiled" })).await;
+    assert_eq!(
+        raw(
+            &app,
+            &format!("UPDATE finals SET score = score WHERE exam_id = '{exam}'")
+        ),
+        Ok(6)
+    );
+    two_chiefs(&app, &f, "lock", json!({})).await;
+    expect_problem(
+        ask(&app, &f.chief1, "lock", json!({})).await,
+        StatusCode::CONFLICT,
+        "exam_locked",
+    )
+    .await;
+    let release = two_chiefs(&app, &f, "release", json!({})).await;
+    let e = ok(app.get("/api/v1/exams/GK", Some(&f.chief1)).await, "exam").await;
+    assert_eq!(
+        (e["locked"].as_bool(), e["released"].as_bool()),
+        (Some(true), Some(true))
+    );
+    expect_problem(
+        ask(&app, &f.chief1, "unlock", json!({ "reason": "x" })).await,
+        StatusCode::CONFLICT,
+        "already_released",
+    )
+    .await;
+    for sql in [
+        format!("UPDATE exams SET released = FALSE, release_approval_id = '{release}' WHERE id = '{exam}'"),
+        format!("UPDATE exams SET locked = FALSE WHERE id = '{exam}'"),
+    ] {
+        assert!(raw(&app, &sql).is_err(), "{sql} went through");
+    }
+
+    // An amendment: a new version beside the old final, never changed again.
+    let number = f.candidates[0].admission_number.clone();
+    let latent = i64::from(f.candidates[0].latents["W1"]);
+    let amended = (latent + 2).min(60);
+    let payload =
+        json!({ "admission_number": number, "question": "W1", "score": amended, "reason": "score appeal upheld" });
+    let same = json!({ "admission_number": number, "question": "W1", "score": latent, "reason": "x" });
+    expect_problem(
+        ask(&app, &f.chief1, "amend", same).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "unchanged_score",
+    )
+    .await;
+    let amend = two_chiefs(&app, &f, "amend", payload).await;
+    assert_eq!(app.final_scores("GK").len(), 6, "the old final stays");
+    for sql in [
+        format!("UPDATE amendments SET score = 0 WHERE approval_id = '{amend}'"),
+        format!("DELETE FROM amendments WHERE approval_id = '{amend}'"),
+        format!(
+            "INSERT INTO amendments (exam_id, id, script_id, question_id, old_score, score, reason, approval_id, amended_at) \
+             SELECT exam_id, 'forged', script_id, question_id, score, 0, 'forged', '{lock_id}', amended_at FROM amendments"
+        ),
+    ] {
+        assert!(raw(&app, &sql).is_err(), "{sql} went through");
+    }
+}
