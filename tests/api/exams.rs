@@ -442,8 +442,17 @@ async fn rule_changes_made_at_once_are_all_kept_and_a_locked_exam_takes_none() {
     }
     app.db
         .write_now(|c| {
-            diesel::RunQueryDsl::execute(diesel::sql_query("UPDATE exams SET locked = TRUE WHERE code = 'GK'"), c)
-                .map_err(markroom::db::DbError::from)
+            // Locked as the database allows it: on an approved `lock` request of a second chief.
+            for sql in [
+                "INSERT INTO approvals (id, exam_id, kind, payload, status, requested_by, requested_at, expires_at, \
+                 decided_by, decided_at) SELECT 'lock-1', e.id, 'lock', '{}', 'approved', a.id, CURRENT_TIMESTAMP, \
+                 CURRENT_TIMESTAMP, b.id, CURRENT_TIMESTAMP FROM exams e, users a, users b \
+                 WHERE e.code = 'GK' AND a.username = 'chief1' AND b.username = 'chief2'",
+                "UPDATE exams SET locked = TRUE, lock_approval_id = 'lock-1' WHERE code = 'GK'",
+            ] {
+                diesel::RunQueryDsl::execute(diesel::sql_query(sql), c).map_err(markroom::db::DbError::from)?;
+            }
+            Ok::<_, markroom::db::DbError>(())
         })
         .unwrap();
     let r = patch(&app, &chief1, json!({ "backread_rate": 0 })).await;

@@ -324,6 +324,14 @@ fn exam_scoped_rows(user: &str, client: &str) -> Vec<(&'static str, String)> {
                  '{user}', '{user}', CURRENT_TIMESTAMP)"
             ),
         ),
+        (
+            // Last: the exam is locked and released for it (see `release_for_amendments`).
+            "amendments",
+            "INSERT INTO amendments (exam_id, id, script_id, question_id, old_score, score, reason, approval_id, \
+             amended_at) VALUES ('{exam}', 'am-1', 'script-1', 'q-1', 3000, 3200, 'appeal', 'amend-1', \
+             CURRENT_TIMESTAMP)"
+                .to_string(),
+        ),
     ]
 }
 
@@ -356,6 +364,35 @@ fn assert_exam_foreign_key(table: &str, backend: Backend, result: Result<usize, 
         },
         other => panic!("{table}: expected the exam's foreign key to refuse the row, got {other:?}"),
     }
+}
+
+/// An amendment exists only after release, on an approved request: the exam is locked and
+/// released as the database allows (approved requests of a second chief), and one approved
+/// `amend` request is made.
+fn release_for_amendments(c: &mut DbConn, exam: &str, user: &str) -> Result<(), DbError> {
+    sql_query(format!(
+        "INSERT INTO users (id, username, password_hash, role, chief, active, token_version, created_at, full_name, \
+         id_document_hash, must_change_password) SELECT 'chief-2', 'chief2', password_hash, role, chief, active, 0, \
+         created_at, 'Second Chief', 'doc-2', FALSE FROM users WHERE id = '{user}'"
+    ))
+    .execute(c)?;
+    for (id, kind) in [("lock-1", "lock"), ("release-1", "release"), ("amend-1", "amend")] {
+        sql_query(format!(
+            "INSERT INTO approvals (id, exam_id, kind, payload, status, requested_by, requested_at, expires_at, \
+             decided_by, decided_at) VALUES ('{id}', '{exam}', '{kind}', '{{}}', 'approved', '{user}', \
+             CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, 'chief-2', CURRENT_TIMESTAMP)"
+        ))
+        .execute(c)?;
+    }
+    sql_query(format!(
+        "UPDATE exams SET locked = TRUE, lock_approval_id = 'lock-1' WHERE id = '{exam}'"
+    ))
+    .execute(c)?;
+    sql_query(format!(
+        "UPDATE exams SET released = TRUE, release_approval_id = 'release-1' WHERE id = '{exam}'"
+    ))
+    .execute(c)?;
+    Ok(())
 }
 
 #[tokio::test]
@@ -392,6 +429,9 @@ async fn exam_scoped_rows_cannot_point_at_a_missing_exam() {
                 "every exam-scoped table is tried"
             );
             for (table, sql) in rows {
+                if table == "amendments" {
+                    release_for_amendments(c, &exam, &user)?;
+                }
                 // In a savepoint, so that PostgreSQL carries on after the refusal.
                 let sql = sql.replace("{real}", &exam);
                 let refused = c.transaction(|c| sql_query(sql.replace("{exam}", "no-such-exam")).execute(c));

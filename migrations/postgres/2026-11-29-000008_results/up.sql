@@ -94,6 +94,10 @@ BEGIN
     IF TG_OP <> 'INSERT' THEN
         RAISE EXCEPTION 'amendments_append_only: an amendment is never changed or removed';
     END IF;
+    -- No such exam: its foreign key refuses the row.
+    IF NOT EXISTS (SELECT 1 FROM exams WHERE id = NEW.exam_id) THEN
+        RETURN NEW;
+    END IF;
     IF NOT EXISTS (SELECT 1 FROM exams WHERE id = NEW.exam_id AND released)
        OR NOT EXISTS (SELECT 1 FROM approvals a WHERE a.id = NEW.approval_id AND a.exam_id = NEW.exam_id
                       AND a.status = 'approved' AND a.kind = 'amend') THEN

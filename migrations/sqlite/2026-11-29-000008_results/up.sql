@@ -66,9 +66,10 @@ BEGIN SELECT RAISE(ABORT, 'release_not_approved: results are released once, lock
 -- An amendment needs an approved `amend` request of its exam, after release; it is never
 -- changed or removed.
 CREATE TRIGGER amendments_approved BEFORE INSERT ON amendments
-WHEN NOT EXISTS (SELECT 1 FROM exams WHERE id = NEW.exam_id AND released)
+WHEN EXISTS (SELECT 1 FROM exams WHERE id = NEW.exam_id) AND (
+     NOT EXISTS (SELECT 1 FROM exams WHERE id = NEW.exam_id AND released)
   OR NOT EXISTS (SELECT 1 FROM approvals a WHERE a.id = NEW.approval_id AND a.exam_id = NEW.exam_id
-                 AND a.status = 'approved' AND a.kind = 'amend')
+                 AND a.status = 'approved' AND a.kind = 'amend'))
 BEGIN SELECT RAISE(ABORT, 'amend_not_approved: an amendment needs an approved request after release'); END;
 CREATE TRIGGER amendments_no_update BEFORE UPDATE ON amendments
 BEGIN SELECT RAISE(ABORT, 'amendments_append_only: an amendment is never changed or removed'); END;
