@@ -16,6 +16,7 @@ pub mod markers;
 pub mod marking;
 pub mod prescored;
 pub mod qualification;
+pub mod release;
 pub mod results;
 pub mod reviews;
 pub mod schema;

@@ -326,6 +326,15 @@ impl Guard for StaffRole {
     }
 }
 
+pub struct AdmissionsRole;
+impl Guard for AdmissionsRole {
+    const WHO: &'static str = "an admissions system";
+    fn allows(c: &Caller) -> bool {
+        c.role == Role::Admissions
+    }
+}
+
+pub type Admissions = Authorized<AdmissionsRole>;
 pub type Admin = Authorized<AdminRole>;
 pub type Leader = Authorized<LeaderRole>;
 pub type Chief = Authorized<ChiefRole>;

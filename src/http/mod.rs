@@ -1,6 +1,7 @@
 //! HTTP: one module per audience, errors converted once into problem+json.
 
 pub mod admin;
+pub mod admissions;
 pub mod audit_entry;
 pub mod auth;
 pub mod caller;
@@ -68,6 +69,7 @@ fn api_scope() -> utoipa_actix_web::scope::Scope<
         .configure(custodian::routes)
         .configure(marker::routes)
         .configure(image_links::routes)
+        .configure(admissions::routes)
 }
 
 /// Malformed path and query parameters (see `query_errors`) get the same problem form as bodies.

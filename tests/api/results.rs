@@ -249,3 +249,187 @@ async fn locking_takes_two_chiefs_everything_settled_and_the_database_keeps_it_l
         assert!(raw(&app, &sql).is_err(), "{sql} went through");
     }
 }
+
+async fn service_token(app: &TestApp, admin: &Session, exams: &[&str]) -> Session {
+    let r = app
+        .post(
+            "/api/v1/service-clients",
+            Some(admin),
+            json!({ "name": format!("Admissions {}", exams.join(" ")), "exams": exams }),
+        )
+        .await;
+    let client = ok(r, "client").await;
+    let grant = json!({ "grant_type": "client_credentials", "client_id": client["client_id"], "client_secret": client["client_secret"] });
+    let body = ok(app.post("/api/v1/auth/token", None, grant).await, "token").await;
+    Session {
+        token: body["access_token"].as_str().unwrap().into(),
+        refresh: String::new(),
+        key: None,
+    }
+}
+
+#[tokio::test]
+async fn admissions_read_released_results_page_by_page_and_the_csv_says_the_same() {
+    let app = TestApp::spawn().await;
+    let rules = json!({ "self_check_rate": 0, "seed_rate": 0, "backread_rate": 0 });
+    let f = floor(&app, 5, 3, rules).await;
+    mark_everything(&app, &f).await;
+    let late = json!([{ "admission_number": "20261234567", "name": "Late Comer", "school_code": "S77" }]);
+    ok(
+        app.post("/api/v1/exams/GK/candidates", Some(&f.chief1), late).await,
+        "list",
+    )
+    .await;
+    let absent = json!({ "admission_number": "20261234567" });
+    ok(
+        app.post("/api/v1/exams/GK/absences", Some(&f.custodians[0]), absent)
+            .await,
+        "absence",
+    )
+    .await;
+    app.exam(&f.chief1, "OT").await;
+    let gk = service_token(&app, &f.admin, &["GK"]).await;
+    let other = service_token(&app, &f.admin, &["OT"]).await;
+
+    let r = app.get("/api/v1/exams/GK/results", Some(&gk)).await;
+    expect_problem(r, StatusCode::CONFLICT, "results_not_released").await;
+    two_chiefs(&app, &f, "lock", json!({})).await;
+    let r = app.get("/api/v1/exams/GK/results.csv", Some(&gk)).await;
+    expect_problem(r, StatusCode::CONFLICT, "results_not_released").await;
+    two_chiefs(&app, &f, "release", json!({})).await;
+    let r = app.get("/api/v1/exams/GK/results", Some(&other)).await;
+    expect_problem(r, StatusCode::FORBIDDEN, "exam_not_granted").await;
+    let r = app.get("/api/v1/exams/GK/results", Some(&f.chief1)).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN, "people read no results here");
+    expect_problem(
+        app.get("/api/v1/exams/GK/results?limit=5001", Some(&gk)).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_limit",
+    )
+    .await;
+
+    // Two at a time, no duplicates or gaps.
+    let mut all: Vec<Value> = vec![];
+    let mut after: Option<String> = None;
+    for _ in 0..10 {
+        let url = match &after {
+            Some(a) => format!("/api/v1/exams/GK/results?limit=2&after={a}"),
+            None => "/api/v1/exams/GK/results?limit=2".to_string(),
+        };
+        let page = ok(app.get(&url, Some(&gk)).await, "page").await;
+        all.extend(page["results"].as_array().unwrap().iter().cloned());
+        match page["next_after"].as_str() {
+            Some(n) => after = Some(n.to_string()),
+            None => break,
+        }
+    }
+    let numbers: std::collections::BTreeSet<String> = all
+        .iter()
+        .map(|r| r["admission_number"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!((all.len(), numbers.len()), (6, 6));
+    for c in &f.candidates {
+        let r = all
+            .iter()
+            .find(|r| r["admission_number"] == c.admission_number.as_str())
+            .unwrap();
+        assert_eq!(r["name"], c.name.as_str());
+        assert_eq!(r["questions"]["W1"]["score"].as_f64(), Some(f64::from(c.latents["W1"])));
+        let sum = r["questions"]["W1"]["score"].as_f64().unwrap() + r["questions"]["S2"]["score"].as_f64().unwrap();
+        assert_eq!(r["total"].as_f64(), Some(sum), "{r}");
+        assert_eq!(r["version"], 1);
+    }
+    let late = all.iter().find(|r| r["admission_number"] == "20261234567").unwrap();
+    assert_eq!(
+        (late["absent"].clone(), late["total"].as_f64()),
+        (json!(["W1", "S2"]), Some(0.0))
+    );
+
+    // ETag, and one result alone.
+    let r = app.get("/api/v1/exams/GK/results?limit=5000", Some(&gk)).await;
+    let tag = r.headers()["etag"].to_str().unwrap().to_string();
+    let r = app
+        .client
+        .get(format!("{}/api/v1/exams/GK/results?limit=5000", app.base))
+        .bearer_auth(&gk.token)
+        .header("If-None-Match", &tag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_MODIFIED);
+    let first = &f.candidates[0];
+    let one = ok(
+        app.get(
+            &format!("/api/v1/exams/GK/results/{}", first.admission_number),
+            Some(&gk),
+        )
+        .await,
+        "one",
+    )
+    .await;
+    assert_eq!(
+        &one,
+        all.iter()
+            .find(|r| r["admission_number"] == first.admission_number.as_str())
+            .unwrap()
+    );
+
+    // The CSV says what the JSON says.
+    let r = app.get("/api/v1/exams/GK/results.csv", Some(&gk)).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let text = r.text().await.unwrap();
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    assert_eq!(
+        reader.headers().unwrap().iter().collect::<Vec<_>>(),
+        vec!["admission_number", "name", "school_code", "total", "W1", "S2"]
+    );
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 6);
+    for row in &rows {
+        let j = all
+            .iter()
+            .find(|r| r["admission_number"] == row[0].to_string())
+            .unwrap();
+        assert_eq!(
+            (j["name"].as_str(), j["school_code"].as_str()),
+            (Some(&row[1]), Some(&row[2]))
+        );
+        assert_eq!(j["total"].as_f64(), row[3].parse::<f64>().ok());
+        for (i, code) in ["W1", "S2"].iter().enumerate() {
+            let cell = &row[4 + i];
+            match j["questions"][code]["score"].as_f64() {
+                Some(s) => assert_eq!(cell.parse::<f64>().ok(), Some(s)),
+                None => assert_eq!(cell, "ABSENT"),
+            }
+        }
+    }
+
+    // An amendment: only that candidate has changed since, as version 2.
+    let before = app.clock.now() - chrono::Duration::seconds(1);
+    let second = &f.candidates[1];
+    let new = i64::from(second.latents["W1"]) - 1;
+    let payload = json!({ "admission_number": second.admission_number, "question": "W1", "score": new, "reason": "appeal upheld" });
+    two_chiefs(&app, &f, "amend", payload).await;
+    let since = before.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let changed = ok(
+        app.get(&format!("/api/v1/exams/GK/results?changed_since={since}"), Some(&gk))
+            .await,
+        "changed",
+    )
+    .await;
+    let changed = changed["results"].as_array().unwrap().clone();
+    assert_eq!(changed.len(), 1, "{changed:?}");
+    assert_eq!(changed[0]["admission_number"], second.admission_number.as_str());
+    assert_eq!(changed[0]["version"], 2);
+    assert_eq!(changed[0]["amend_reason"], "appeal upheld");
+    assert_eq!(changed[0]["questions"]["W1"]["score"].as_f64(), Some(new as f64));
+    assert_eq!(changed[0]["questions"]["W1"]["method"], "amendment");
+    let later = (app.clock.now() + chrono::Duration::seconds(2)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let none = ok(
+        app.get(&format!("/api/v1/exams/GK/results?changed_since={later}"), Some(&gk))
+            .await,
+        "changed later",
+    )
+    .await;
+    assert_eq!(none["results"], json!([]));
+}
