@@ -65,11 +65,7 @@ pub type AmendmentRow = (String, NaiveDateTime, String);
 pub type SheetScores = (HashMap<String, Vec<Scored>>, Vec<AmendmentRow>);
 
 /// For sheets with these lookups: their scored scripts, and every amendment, oldest first.
-pub fn scores_of_sheets(
-    conn: &mut DbConn,
-    exam_id: &str,
-    sheet_lookups: &[String],
-) -> Result<SheetScores, DbError> {
+pub fn scores_of_sheets(conn: &mut DbConn, exam_id: &str, sheet_lookups: &[String]) -> Result<SheetScores, DbError> {
     let rows: Vec<(String, String, String, i64, String)> = scripts::table
         .inner_join(
             sheets::table.on(sheets::exam_id

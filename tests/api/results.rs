@@ -386,10 +386,7 @@ async fn admissions_read_released_results_page_by_page_and_the_csv_says_the_same
     let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
     assert_eq!(rows.len(), 6);
     for row in &rows {
-        let j = all
-            .iter()
-            .find(|r| r["admission_number"] == row[0].to_string())
-            .unwrap();
+        let j = all.iter().find(|r| r["admission_number"] == row[0]).unwrap();
         assert_eq!(
             (j["name"].as_str(), j["school_code"].as_str()),
             (Some(&row[1]), Some(&row[2]))
