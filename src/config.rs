@@ -79,6 +79,10 @@ pub struct DatabaseSettings {
     pub sqlite_busy_timeout_ms: u64,
     /// `full` (a mark survives a power cut) or `normal` (survives a crash of the process).
     pub sqlite_synchronous: String,
+    /// PostgreSQL only: the tables' owner, for migrations (`DATABASE_OWNER_URL`). When set, the
+    /// service itself connects as `database_url`'s role, which owns nothing: it reads and
+    /// writes rows but cannot drop or disable the triggers that keep locked results.
+    pub owner_url: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -212,6 +216,7 @@ impl Default for DatabaseSettings {
             connect_timeout_secs: 10,
             sqlite_busy_timeout_ms: 5000,
             sqlite_synchronous: "full".into(),
+            owner_url: None,
         }
     }
 }
@@ -317,7 +322,12 @@ impl Settings {
                     .ignore(&["config", "log", "test_postgres"])
                     .split("__"),
             )
-            .merge(Env::raw().only(&["database_url"]));
+            .merge(Env::raw().only(&["database_url"]))
+            .merge(
+                Env::raw()
+                    .only(&["database_owner_url"])
+                    .map(|_| "database.owner_url".into()),
+            );
         let settings: Settings = fig.extract().map_err(Box::new)?;
         settings.validate()?;
         Ok(settings)

@@ -109,6 +109,8 @@ pub struct Db {
     write: Pool,
     read: Pool,
     backend: Backend,
+    /// PostgreSQL: the owner's URL, for migrations, when the service connects as another role.
+    owner_url: Option<String>,
 }
 
 impl Db {
@@ -150,7 +152,16 @@ impl Db {
             }
             Backend::Sqlite => (build(1)?, build(pool_size)?),
         };
-        Ok(Db { write, read, backend })
+        let owner_url = match backend {
+            Backend::Postgres => settings.database.owner_url.clone().filter(|u| !u.is_empty()),
+            Backend::Sqlite => None,
+        };
+        Ok(Db {
+            write,
+            read,
+            backend,
+            owner_url,
+        })
     }
 
     pub fn backend(&self) -> Backend {
@@ -160,6 +171,9 @@ impl Db {
     /// Applies the embedded migrations of this backend. On PostgreSQL an advisory lock keeps
     /// several starting servers from migrating at once.
     pub fn migrate(&self) -> Result<Vec<String>, DbError> {
+        if let Some(owner) = &self.owner_url {
+            return self.migrate_as_owner(owner);
+        }
         let mut conn = self.write.get()?;
         let done = match &mut *conn {
             DbConn::Pg(c) => {
@@ -175,6 +189,33 @@ impl Db {
                 .map(|v| v.iter().map(|m| m.to_string()).collect()),
         };
         done.map_err(|e| DbError::Migration(e.to_string()))
+    }
+
+    /// Migrates as the tables' owner, then grants the service's role (the role of its own
+    /// connections) the use of the rows and nothing more.
+    fn migrate_as_owner(&self, owner: &str) -> Result<Vec<String>, DbError> {
+        let service: String = {
+            let mut conn = self.write.get()?;
+            diesel::select(diesel::dsl::sql::<diesel::sql_types::Text>("current_user::text")).get_result(&mut *conn)?
+        };
+        let mut c = diesel::pg::PgConnection::establish(owner).map_err(|e| DbError::Pool(format!("owner: {e}")))?;
+        c.batch_execute("SELECT pg_advisory_lock(727001)")?;
+        let done = c
+            .run_pending_migrations(POSTGRES_MIGRATIONS)
+            .map(|v| v.iter().map(|m| m.to_string()).collect::<Vec<_>>())
+            .map_err(|e| DbError::Migration(e.to_string()));
+        let owner_role: String =
+            diesel::select(diesel::dsl::sql::<diesel::sql_types::Text>("current_user::text")).get_result(&mut c)?;
+        if service != owner_role {
+            let role = service.replace('"', "\"\"");
+            c.batch_execute(&format!(
+                "GRANT USAGE ON SCHEMA public TO \"{role}\"; \
+                 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO \"{role}\"; \
+                 GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO \"{role}\";"
+            ))?;
+        }
+        c.batch_execute("SELECT pg_advisory_unlock(727001)")?;
+        done
     }
 
     /// Runs `f` in one write transaction on a blocking thread: all of it commits, or none.

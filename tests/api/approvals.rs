@@ -408,9 +408,7 @@ async fn an_approval_is_recorded_before_its_effect_so_database_rules_see_it() {
         ],
     };
     for sql in rule {
-        app.db
-            .write_now(|c| diesel::RunQueryDsl::execute(diesel::sql_query(sql), c).map_err(markroom::db::DbError::from))
-            .unwrap();
+        app.as_owner(sql);
     }
     let id = new_leader(&app, &admin, "leader3").await;
     let request = filed(&app, &chief1, &id).await;
@@ -439,9 +437,7 @@ async fn a_database_failure_while_deciding_is_not_reported_as_already_decided() 
         ],
     };
     for sql in rule {
-        app.db
-            .write_now(|c| diesel::RunQueryDsl::execute(diesel::sql_query(sql), c).map_err(markroom::db::DbError::from))
-            .unwrap();
+        app.as_owner(sql);
     }
     let r = decide(&app, &chief2, &request, "approve").await;
     expect_problem(r, StatusCode::INTERNAL_SERVER_ERROR, "internal").await;

@@ -387,10 +387,7 @@ fn cli_verify(app: &TestApp, anchor_file: Option<&str>) -> std::process::Output 
         Some(f) => cmd.env("MARKROOM_AUDIT__ANCHOR_FILE", f),
         None => cmd.env_remove("MARKROOM_AUDIT__ANCHOR_FILE"),
     };
-    match &app.settings.database_url {
-        Some(url) => cmd.env("DATABASE_URL", url),
-        None => cmd.env_remove("DATABASE_URL"),
-    };
+    app.database_env(&mut cmd);
     cmd.output().unwrap()
 }
 

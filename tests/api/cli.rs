@@ -15,10 +15,7 @@ fn markroom(app: &TestApp, args: &[&str], stdin: &str) -> Output {
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    match &app.settings.database_url {
-        Some(url) => cmd.env("DATABASE_URL", url),
-        None => cmd.env_remove("DATABASE_URL"),
-    };
+    app.database_env(&mut cmd);
     let mut child = cmd.spawn().unwrap();
     child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
     child.wait_with_output().unwrap()
@@ -134,10 +131,7 @@ async fn an_inactive_chief_does_not_count_and_another_identity_key_is_refused() 
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    match &app.settings.database_url {
-        Some(url) => cmd.env("DATABASE_URL", url),
-        None => cmd.env_remove("DATABASE_URL"),
-    };
+    app.database_env(&mut cmd);
     let mut child = cmd.spawn().unwrap();
     child.stdin.take().unwrap().write_all(pw.as_bytes()).unwrap();
     let other = child.wait_with_output().unwrap();

@@ -16,10 +16,7 @@ fn demo(app: &TestApp, output: &std::path::Path) -> std::process::Output {
         .env("MARKROOM_DATA_DIR", &app.settings.data_dir)
         .env_remove("MARKROOM_CONFIG")
         .current_dir(env!("CARGO_MANIFEST_DIR"));
-    match &app.settings.database_url {
-        Some(url) => cmd.env("DATABASE_URL", url),
-        None => cmd.env_remove("DATABASE_URL"),
-    };
+    app.database_env(&mut cmd);
     cmd.output().unwrap()
 }
 

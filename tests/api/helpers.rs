@@ -4,7 +4,7 @@ use chrono::{Duration, Utc};
 use diesel::Connection;
 use diesel::{QueryDsl, RunQueryDsl};
 use markroom::config::Settings;
-use markroom::db::Db;
+use markroom::db::{Db, DbError};
 use markroom::domain::role::Role;
 use markroom::http::Application;
 use reqwest::{Method, Response, StatusCode};
@@ -51,6 +51,27 @@ fn fresh_pg(admin: &str) -> (String, String, String) {
         .expect("create test database");
     let (prefix, _) = admin.rsplit_once('/').expect("DATABASE_URL names a database");
     (admin.to_string(), name.clone(), format!("{prefix}/{name}"))
+}
+
+/// The role the service connects as in PostgreSQL tests: it owns no table (the migrations
+/// run as the owner, `DATABASE_URL`'s user), as the README's deployment has it.
+pub const SERVICE_ROLE: &str = "markroom_service";
+
+/// Makes the service role once per cluster (tests racing to make it are fine).
+fn ensure_service_role(admin: &str) {
+    let mut conn = diesel::pg::PgConnection::establish(admin).expect("PostgreSQL at DATABASE_URL");
+    let sql = format!(
+        "DO $$ BEGIN CREATE ROLE {SERVICE_ROLE} LOGIN; \
+         EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"
+    );
+    diesel::sql_query(sql).execute(&mut conn).expect("service role");
+}
+
+/// The same URL with another user.
+fn as_role(url: &str, role: &str) -> String {
+    let (scheme, rest) = url.split_once("://").expect("a URL");
+    let host = rest.split_once('@').map_or(rest, |(_, h)| h);
+    format!("{scheme}://{role}@{host}")
 }
 
 fn drop_pg(pg: &Option<(String, String)>) {
@@ -120,7 +141,9 @@ impl TestApp {
         settings.auth.slowdown_ms_per_failure = 5;
         let pg = pg_admin_url().map(|admin| {
             let (admin, name, url) = fresh_pg(&admin);
-            settings.database_url = Some(url);
+            ensure_service_role(&admin);
+            settings.database_url = Some(as_role(&url, SERVICE_ROLE));
+            settings.database.owner_url = Some(url);
             (admin, name)
         });
         if std::env::var("MARKROOM_TEST_STORAGE").is_ok_and(|s| s == "memory") {
@@ -232,6 +255,33 @@ impl TestApp {
             "{}",
             r.text().await.unwrap()
         );
+    }
+
+    /// Runs DDL as the tables' owner (on PostgreSQL the service's own role may not).
+    pub fn as_owner(&self, sql: &str) {
+        match &self.settings.database.owner_url {
+            Some(owner) => {
+                let mut c = diesel::pg::PgConnection::establish(owner).expect("owner connection");
+                diesel::sql_query(sql).execute(&mut c).expect(sql);
+            }
+            None => {
+                self.db
+                    .write_now(|c| diesel::sql_query(sql).execute(c).map_err(DbError::from))
+                    .expect(sql);
+            }
+        }
+    }
+
+    /// Environment for a `markroom` command run against this test's database.
+    pub fn database_env(&self, cmd: &mut std::process::Command) {
+        match &self.settings.database_url {
+            Some(url) => cmd.env("DATABASE_URL", url),
+            None => cmd.env_remove("DATABASE_URL"),
+        };
+        match &self.settings.database.owner_url {
+            Some(url) => cmd.env("DATABASE_OWNER_URL", url),
+            None => cmd.env_remove("DATABASE_OWNER_URL"),
+        };
     }
 
     /// An account of any role written straight to the database, for roles whose own API comes
