@@ -441,3 +441,76 @@ async fn admissions_read_released_results_page_by_page_and_the_csv_says_the_same
     .await;
     assert_eq!(none["results"], json!([]));
 }
+
+#[tokio::test]
+async fn ten_thousand_results_page_without_duplicates_or_gaps_and_totals_add_up() {
+    let app = TestApp::spawn().await;
+    let rules = json!({ "self_check_rate": 0, "seed_rate": 0, "backread_rate": 0 });
+    let f = floor(&app, 4, 3, rules).await;
+    mark_everything(&app, &f).await;
+    // 10,000 more on the list, who sat nothing: recorded absent for the whole exam.
+    for chunk in 0..4 {
+        let list: Vec<Value> = (0..2500)
+            .map(|i| {
+                let n = chunk * 2500 + i;
+                json!({ "admission_number": format!("30{n:08}"), "name": format!("Absent {n}"), "school_code": "S90" })
+            })
+            .collect();
+        ok(
+            app.post("/api/v1/exams/GK/candidates", Some(&f.chief1), json!(list))
+                .await,
+            "list",
+        )
+        .await;
+    }
+    let exam = exam_id(&app);
+    let absent = format!(
+        "INSERT INTO absences (exam_id, candidate_id, question_id, recorded_by, recorded_at) \
+         SELECT c.exam_id, c.id, '', u.id, CURRENT_TIMESTAMP FROM candidates c, users u \
+         WHERE c.exam_id = '{exam}' AND c.school_code = 'S90' AND u.username = 'cust1'"
+    );
+    assert_eq!(raw(&app, &absent), Ok(10_000));
+    two_chiefs(&app, &f, "lock", json!({})).await;
+    two_chiefs(&app, &f, "release", json!({})).await;
+    let gk = service_token(&app, &f.admin, &["GK"]).await;
+
+    let mut seen = std::collections::HashSet::new();
+    let mut after: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let url = match &after {
+            Some(a) => format!("/api/v1/exams/GK/results?limit=3000&after={a}"),
+            None => "/api/v1/exams/GK/results?limit=3000".to_string(),
+        };
+        let page = ok(app.get(&url, Some(&gk)).await, "page").await;
+        pages += 1;
+        for r in page["results"].as_array().unwrap() {
+            assert!(
+                seen.insert(r["admission_number"].as_str().unwrap().to_string()),
+                "twice: {r}"
+            );
+            let sum: f64 = r["questions"]
+                .as_object()
+                .unwrap()
+                .values()
+                .map(|q| q["score"].as_f64().unwrap())
+                .sum();
+            assert_eq!(r["total"].as_f64(), Some(sum), "{r}");
+        }
+        match page["next_after"].as_str() {
+            Some(n) => after = Some(n.to_string()),
+            None => break,
+        }
+    }
+    assert_eq!((seen.len(), pages), (10_004, 4));
+    for c in &f.candidates {
+        assert!(seen.contains(&c.admission_number));
+    }
+    let csv = app
+        .get("/api/v1/exams/GK/results.csv", Some(&gk))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(csv.lines().count(), 1 + 10_004);
+}
