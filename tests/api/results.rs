@@ -157,6 +157,23 @@ async fn locking_takes_two_chiefs_everything_settled_and_the_database_keeps_it_l
     ok(approve(&app, &f.chief2, &lock_id).await, "approve").await;
     let e = ok(app.get("/api/v1/exams/GK", Some(&f.chief1)).await, "exam").await;
     assert_eq!(e["locked"], true);
+    // The audit log names both people: the one who asked and the one who approved.
+    let id_of = |name: &str| {
+        app.db
+            .read_now(|c| markroom::db::users::find_by_username(c, name))
+            .unwrap()
+            .unwrap()
+            .id
+    };
+    let entries = app.audit_entries(&f.admin).await;
+    let by = |action: &str| {
+        entries
+            .iter()
+            .find(|e| e["action"] == action && e["object_id"] == lock_id.as_str() && e["outcome"] == "ok")
+            .map(|e| e["actor_id"].as_str().unwrap_or_default().to_string())
+    };
+    assert_eq!(by("approval.request"), Some(id_of("chief1")));
+    assert_eq!(by("approval.approve"), Some(id_of("chief2")));
 
     // The database refuses raw changes to a locked exam's marks, finals and lock flag.
     for sql in [
