@@ -33,10 +33,16 @@ async fn approve(app: &TestApp, who: &Session, id: &str) -> reqwest::Response {
         .await
 }
 
-/// Asks with one chief, approves with the other; the approval's id.
+/// Asks with one chief, who cannot approve it alone; approves with the other; the approval's id.
 async fn two_chiefs(app: &TestApp, f: &Floor, kind: &str, payload: Value) -> String {
     let request = ok(ask(app, &f.chief1, kind, payload).await, kind).await;
     let id = request["id"].as_str().unwrap().to_string();
+    expect_problem(
+        approve(app, &f.chief1, &id).await,
+        StatusCode::FORBIDDEN,
+        "approval_self",
+    )
+    .await;
     ok(approve(app, &f.chief2, &id).await, "approve").await;
     id
 }
