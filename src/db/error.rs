@@ -26,7 +26,8 @@ pub enum DbError {
 }
 
 /// The codes the database's own guards raise, at the start of their message.
-const GUARDS: [&str; 6] = [
+const GUARDS: [&str; 7] = [
+    "approvals_kept",
     "exam_locked",
     "lock_not_approved",
     "release_not_approved",

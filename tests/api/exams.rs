@@ -444,10 +444,11 @@ async fn rule_changes_made_at_once_are_all_kept_and_a_locked_exam_takes_none() {
         .write_now(|c| {
             // Locked as the database allows it: on an approved `lock` request of a second chief.
             for sql in [
-                "INSERT INTO approvals (id, exam_id, kind, payload, status, requested_by, requested_at, expires_at, \
-                 decided_by, decided_at) SELECT 'lock-1', e.id, 'lock', '{}', 'approved', a.id, CURRENT_TIMESTAMP, \
-                 CURRENT_TIMESTAMP, b.id, CURRENT_TIMESTAMP FROM exams e, users a, users b \
-                 WHERE e.code = 'GK' AND a.username = 'chief1' AND b.username = 'chief2'",
+                "INSERT INTO approvals (id, exam_id, kind, payload, status, requested_by, requested_at, expires_at) \
+                 SELECT 'lock-1', e.id, 'lock', '{}', 'pending', a.id, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP \
+                 FROM exams e, users a WHERE e.code = 'GK' AND a.username = 'chief1'",
+                "UPDATE approvals SET status = 'approved', decided_at = CURRENT_TIMESTAMP, \
+                 decided_by = (SELECT id FROM users WHERE username = 'chief2') WHERE id = 'lock-1'",
                 "UPDATE exams SET locked = TRUE, lock_approval_id = 'lock-1' WHERE code = 'GK'",
             ] {
                 diesel::RunQueryDsl::execute(diesel::sql_query(sql), c).map_err(markroom::db::DbError::from)?;

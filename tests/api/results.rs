@@ -195,6 +195,27 @@ async fn locking_takes_two_chiefs_everything_settled_and_the_database_keeps_it_l
         let refused = raw(&app, &sql);
         assert!(refused.is_err(), "{sql} went through");
     }
+    // Nor by a forged, edited, removed or replayed request, nor by writing the exam over.
+    for sql in [
+        format!(
+            "INSERT INTO approvals (id, exam_id, kind, payload, status, requested_by, requested_at, expires_at, \
+             decided_by, decided_at) SELECT 'forged', id, 'unlock', '{{}}', 'approved', created_by, created_at, \
+             created_at, created_by, created_at FROM exams WHERE id = '{exam}'"
+        ),
+        format!("UPDATE approvals SET kind = 'unlock' WHERE id = '{lock_id}'"),
+        format!("DELETE FROM approvals WHERE id = '{lock_id}'"),
+        format!("DELETE FROM used_approvals WHERE approval_id = '{lock_id}'"),
+    ] {
+        assert!(raw(&app, &sql).is_err(), "{sql} went through");
+    }
+    if app.db.backend() == markroom::db::Backend::Sqlite {
+        let replace = format!(
+            "INSERT OR REPLACE INTO exams (id, code, name, time_zone, window_start, window_end, room_open, locked, \
+             released, settings, created_at, created_by, rules) SELECT id, code, name, time_zone, window_start, \
+             window_end, room_open, FALSE, FALSE, settings, created_at, created_by, rules FROM exams WHERE id = '{exam}'"
+        );
+        assert!(raw(&app, &replace).is_err(), "the exam was written over");
+    }
     assert_eq!(app.final_scores("GK").len(), 6, "nothing changed");
     if app.db.backend() == markroom::db::Backend::Postgres {
         // The service's role owns no table: it can neither disable nor drop the guards.
@@ -223,7 +244,7 @@ async fn locking_takes_two_chiefs_everything_settled_and_the_database_keeps_it_l
         "not_released",
     )
     .await;
-    two_chiefs(&app, &f, "unlock", json!({ "reason": "a script was found misfiled" })).await;
+    let unlock = two_chiefs(&app, &f, "unlock", json!({ "reason": "a script was found misfiled" })).await;
     assert_eq!(
         raw(
             &app,
@@ -232,6 +253,9 @@ async fn locking_takes_two_chiefs_everything_settled_and_the_database_keeps_it_l
         Ok(6)
     );
     two_chiefs(&app, &f, "lock", json!({})).await;
+    // The unlock's approval is spent: replaying it unlocks nothing.
+    let replay = format!("UPDATE exams SET locked = FALSE, lock_approval_id = '{unlock}' WHERE id = '{exam}'");
+    assert!(raw(&app, &replay).is_err(), "a used approval unlocked again");
     expect_problem(
         ask(&app, &f.chief1, "lock", json!({})).await,
         StatusCode::CONFLICT,
@@ -251,6 +275,7 @@ async fn locking_takes_two_chiefs_everything_settled_and_the_database_keeps_it_l
     )
     .await;
     for sql in [
+        format!("UPDATE exams SET locked = FALSE, lock_approval_id = '{unlock}' WHERE id = '{exam}'"),
         format!("UPDATE exams SET released = FALSE, release_approval_id = '{release}' WHERE id = '{exam}'"),
         format!("UPDATE exams SET locked = FALSE WHERE id = '{exam}'"),
     ] {

@@ -378,9 +378,13 @@ fn release_for_amendments(c: &mut DbConn, exam: &str, user: &str) -> Result<(), 
     .execute(c)?;
     for (id, kind) in [("lock-1", "lock"), ("release-1", "release"), ("amend-1", "amend")] {
         sql_query(format!(
-            "INSERT INTO approvals (id, exam_id, kind, payload, status, requested_by, requested_at, expires_at, \
-             decided_by, decided_at) VALUES ('{id}', '{exam}', '{kind}', '{{}}', 'approved', '{user}', \
-             CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, 'chief-2', CURRENT_TIMESTAMP)"
+            "INSERT INTO approvals (id, exam_id, kind, payload, status, requested_by, requested_at, expires_at) \
+             VALUES ('{id}', '{exam}', '{kind}', '{{}}', 'pending', '{user}', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+        ))
+        .execute(c)?;
+        sql_query(format!(
+            "UPDATE approvals SET status = 'approved', decided_by = 'chief-2', decided_at = CURRENT_TIMESTAMP \
+             WHERE id = '{id}'"
         ))
         .execute(c)?;
     }

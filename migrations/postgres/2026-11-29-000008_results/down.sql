@@ -1,3 +1,10 @@
+DROP TRIGGER used_approvals_kept ON used_approvals;
+DROP FUNCTION markroom_keep_used();
+DROP TRIGGER exams_use_approval ON exams;
+DROP FUNCTION markroom_use_approval();
+DROP TABLE used_approvals;
+DROP TRIGGER approvals_guard ON approvals;
+DROP FUNCTION markroom_guard_approvals();
 DROP TRIGGER amendments_guard ON amendments;
 DROP FUNCTION markroom_guard_amendments();
 DROP TRIGGER exams_results_flags ON exams;

@@ -27,6 +27,13 @@ CREATE INDEX amendments_of_script ON amendments (exam_id, script_id, amended_at)
 -- Marks and finals of a locked exam neither change nor go, and none are added.
 CREATE FUNCTION markroom_refuse_when_locked() RETURNS trigger AS $$
 BEGIN
+    -- The exam row is held while the change commits, so a lock cannot slip in between.
+    IF TG_OP <> 'DELETE' THEN
+        PERFORM 1 FROM exams WHERE id = NEW.exam_id FOR SHARE;
+    END IF;
+    IF TG_OP <> 'INSERT' THEN
+        PERFORM 1 FROM exams WHERE id = OLD.exam_id FOR SHARE;
+    END IF;
     IF (TG_OP <> 'INSERT' AND EXISTS (SELECT 1 FROM exams WHERE id = OLD.exam_id AND locked))
        OR (TG_OP <> 'DELETE' AND EXISTS (SELECT 1 FROM exams WHERE id = NEW.exam_id AND locked)) THEN
         RAISE EXCEPTION 'exam_locked: the % of a locked exam do not change', TG_TABLE_NAME;
@@ -109,3 +116,60 @@ $$ LANGUAGE plpgsql;
 
 CREATE TRIGGER amendments_guard BEFORE INSERT OR UPDATE OR DELETE ON amendments
     FOR EACH ROW EXECUTE FUNCTION markroom_guard_amendments();
+
+-- A request the flags rely on cannot be forged, altered or used twice: it is made pending, decided
+-- once by someone else (a chief leader for the chiefs' kinds), never edited or removed; and each
+-- approval moves a flag at most once.
+CREATE FUNCTION markroom_guard_approvals() RETURNS trigger AS $$
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        RAISE EXCEPTION 'approvals_kept: a request is never removed';
+    END IF;
+    IF TG_OP = 'INSERT' THEN
+        IF NEW.status <> 'pending' OR NEW.decided_by IS NOT NULL THEN
+            RAISE EXCEPTION 'approvals_kept: a request is made pending';
+        END IF;
+        RETURN NEW;
+    END IF;
+    IF OLD.status <> 'pending' OR NEW.kind IS DISTINCT FROM OLD.kind OR NEW.exam_id IS DISTINCT FROM OLD.exam_id
+       OR NEW.payload IS DISTINCT FROM OLD.payload OR NEW.requested_by IS DISTINCT FROM OLD.requested_by THEN
+        RAISE EXCEPTION 'approvals_kept: a request is decided once and never edited';
+    END IF;
+    IF NEW.status = 'approved' AND NEW.kind IN ('lock', 'unlock', 'release', 'amend', 'suspend_marker', 'dismiss_marker')
+       AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = NEW.decided_by AND u.role = 'leader' AND u.chief AND u.active) THEN
+        RAISE EXCEPTION 'approvals_kept: only a chief leader approves this';
+    END IF;
+    RETURN NEW;
+END
+$$ LANGUAGE plpgsql;
+
+CREATE TRIGGER approvals_guard BEFORE INSERT OR UPDATE OR DELETE ON approvals
+    FOR EACH ROW EXECUTE FUNCTION markroom_guard_approvals();
+
+CREATE TABLE used_approvals (
+    approval_id TEXT PRIMARY KEY REFERENCES approvals (id)
+);
+
+CREATE FUNCTION markroom_use_approval() RETURNS trigger AS $$
+BEGIN
+    IF NEW.locked IS DISTINCT FROM OLD.locked THEN
+        INSERT INTO used_approvals (approval_id) VALUES (NEW.lock_approval_id);
+    END IF;
+    IF NEW.released IS DISTINCT FROM OLD.released THEN
+        INSERT INTO used_approvals (approval_id) VALUES (NEW.release_approval_id);
+    END IF;
+    RETURN NEW;
+END
+$$ LANGUAGE plpgsql;
+
+CREATE TRIGGER exams_use_approval AFTER UPDATE ON exams
+    FOR EACH ROW EXECUTE FUNCTION markroom_use_approval();
+
+CREATE FUNCTION markroom_keep_used() RETURNS trigger AS $$
+BEGIN
+    RAISE EXCEPTION 'approvals_kept: a used approval stays used';
+END
+$$ LANGUAGE plpgsql;
+
+CREATE TRIGGER used_approvals_kept BEFORE UPDATE OR DELETE ON used_approvals
+    FOR EACH ROW EXECUTE FUNCTION markroom_keep_used();

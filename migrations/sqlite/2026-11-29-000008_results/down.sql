@@ -1,3 +1,12 @@
+DROP TRIGGER exams_not_replaced;
+DROP TRIGGER used_approvals_no_delete;
+DROP TRIGGER used_approvals_no_update;
+DROP TRIGGER exams_use_release_approval;
+DROP TRIGGER exams_use_lock_approval;
+DROP TABLE used_approvals;
+DROP TRIGGER approvals_never_removed;
+DROP TRIGGER approvals_decided_once;
+DROP TRIGGER approvals_made_pending;
 DROP TRIGGER amendments_no_delete;
 DROP TRIGGER amendments_no_update;
 DROP TRIGGER amendments_approved;

@@ -75,3 +75,37 @@ CREATE TRIGGER amendments_no_update BEFORE UPDATE ON amendments
 BEGIN SELECT RAISE(ABORT, 'amendments_append_only: an amendment is never changed or removed'); END;
 CREATE TRIGGER amendments_no_delete BEFORE DELETE ON amendments
 BEGIN SELECT RAISE(ABORT, 'amendments_append_only: an amendment is never changed or removed'); END;
+
+-- A request the flags rely on cannot be forged, altered or used twice: it is made pending, decided
+-- once by someone else (a chief leader for the chiefs' kinds), never edited or removed; and each
+-- approval moves a flag at most once.
+CREATE TRIGGER approvals_made_pending BEFORE INSERT ON approvals
+WHEN NEW.status <> 'pending' OR NEW.decided_by IS NOT NULL
+BEGIN SELECT RAISE(ABORT, 'approvals_kept: a request is made pending'); END;
+CREATE TRIGGER approvals_decided_once BEFORE UPDATE ON approvals
+WHEN OLD.status <> 'pending' OR NEW.kind IS NOT OLD.kind OR NEW.exam_id IS NOT OLD.exam_id
+  OR NEW.payload IS NOT OLD.payload OR NEW.requested_by IS NOT OLD.requested_by
+  OR (NEW.status = 'approved' AND NEW.kind IN ('lock', 'unlock', 'release', 'amend', 'suspend_marker', 'dismiss_marker')
+      AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = NEW.decided_by AND u.role = 'leader' AND u.chief AND u.active))
+BEGIN SELECT RAISE(ABORT, 'approvals_kept: a request is decided once, by the right person, and never edited'); END;
+CREATE TRIGGER approvals_never_removed BEFORE DELETE ON approvals
+BEGIN SELECT RAISE(ABORT, 'approvals_kept: a request is never removed'); END;
+
+CREATE TABLE used_approvals (
+    approval_id TEXT PRIMARY KEY REFERENCES approvals (id)
+);
+CREATE TRIGGER exams_use_lock_approval AFTER UPDATE OF locked ON exams
+WHEN NEW.locked IS NOT OLD.locked
+BEGIN INSERT INTO used_approvals (approval_id) VALUES (NEW.lock_approval_id); END;
+CREATE TRIGGER exams_use_release_approval AFTER UPDATE OF released ON exams
+WHEN NEW.released IS NOT OLD.released
+BEGIN INSERT INTO used_approvals (approval_id) VALUES (NEW.release_approval_id); END;
+CREATE TRIGGER used_approvals_no_update BEFORE UPDATE ON used_approvals
+BEGIN SELECT RAISE(ABORT, 'approvals_kept: a used approval stays used'); END;
+CREATE TRIGGER used_approvals_no_delete BEFORE DELETE ON used_approvals
+BEGIN SELECT RAISE(ABORT, 'approvals_kept: a used approval stays used'); END;
+
+-- An exam is never written over (INSERT OR REPLACE would reset its flags).
+CREATE TRIGGER exams_not_replaced BEFORE INSERT ON exams
+WHEN EXISTS (SELECT 1 FROM exams WHERE id = NEW.id)
+BEGIN SELECT RAISE(ABORT, 'lock_not_approved: an exam is never written over'); END;
