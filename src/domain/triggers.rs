@@ -105,6 +105,16 @@ pub fn scope(kind: Option<&str>, since: Option<DateTime<Utc>>, now: DateTime<Utc
     }
 }
 
+/// Who sees and decides a review: one about a question's figures belongs to that question's
+/// leaders (and the chiefs); one about no question (a leader's pause, a relative found) to
+/// every leader of the exam.
+pub fn review_in_scope(question: Option<&str>, chief: bool, leader_questions: &[String]) -> bool {
+    match question {
+        None => true,
+        Some(code) => chief || leader_questions.iter().any(|q| q == code),
+    }
+}
+
 /// How a marker review ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -144,6 +154,15 @@ mod tests {
         assert!(counts_against_marker(t - second, None));
         assert!(!counts_against_marker(t - second, Some(t)));
         assert!(counts_against_marker(t, Some(t)));
+    }
+
+    #[test]
+    fn a_review_on_a_question_belongs_to_its_leaders() {
+        let mine = vec!["S2".to_string()];
+        assert!(review_in_scope(None, false, &[]));
+        assert!(review_in_scope(Some("W1"), true, &[]));
+        assert!(review_in_scope(Some("S2"), false, &mine));
+        assert!(!review_in_scope(Some("W1"), false, &mine));
     }
 
     #[test]

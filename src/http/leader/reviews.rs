@@ -104,12 +104,11 @@ pub async fn list_reviews(
             .write(move |c| -> Result<Vec<ReviewView>, ApiError> {
                 let exam = exam_by_code(c, &code)?;
                 not_related(c, &exam.id, &me)?;
-                let mut rows = Vec::new();
-                for (r, name) in db::reviews::of_exam(c, &exam.id, status.as_deref())? {
-                    if in_scope(c, &exam, &me, chief, &r)? {
-                        rows.push((r, name));
-                    }
-                }
+                let codes = leader_codes(c, &exam, &me, chief)?;
+                let rows: Vec<_> = db::reviews::of_exam(c, &exam.id, status.as_deref())?
+                    .into_iter()
+                    .filter(|(r, _)| triggers::review_in_scope(question_of(r).as_deref(), chief, &codes))
+                    .collect();
                 entry
                     .exam(&exam.id)
                     .details(serde_json::json!({ "reviews": rows.len() }))
@@ -153,7 +152,8 @@ fn open_review(
     }
     let exam = db::exams::by_id(c, &review.exam_id)?;
     not_related(c, &exam.id, leader)?;
-    if !in_scope(c, &exam, leader, chief, &review)? {
+    let codes = leader_codes(c, &exam, leader, chief)?;
+    if !triggers::review_in_scope(question_of(&review).as_deref(), chief, &codes) {
         return Err(out_of_scope());
     }
     triggers::check_open(&review.status)?;
@@ -169,16 +169,12 @@ fn question_of(r: &ReviewRow) -> Option<String> {
         .map(str::to_string)
 }
 
-/// A review on a question's figures is for that question's leaders; the others (a leader's
-/// pause, a relative found) for every leader of the exam.
-fn in_scope(c: &mut DbConn, exam: &ExamRow, leader: &str, chief: bool, r: &ReviewRow) -> Result<bool, ApiError> {
-    let Some(code) = question_of(r) else {
-        return Ok(true);
-    };
-    Ok(chief
-        || questions_for_leader(c, exam, leader, chief)?
-            .iter()
-            .any(|q| q.code == code))
+/// The question codes the leader works on (all for a chief).
+fn leader_codes(c: &mut DbConn, exam: &ExamRow, leader: &str, chief: bool) -> Result<Vec<String>, ApiError> {
+    Ok(questions_for_leader(c, exam, leader, chief)?
+        .into_iter()
+        .map(|q| q.code)
+        .collect())
 }
 
 fn out_of_scope() -> ApiError {
