@@ -138,6 +138,14 @@ pub fn by_code(conn: &mut DbConn, code: &str) -> Result<ExamRow, DbError> {
         .first(conn)?)
 }
 
+/// Every exam, by code.
+pub fn all(conn: &mut DbConn) -> Result<Vec<ExamRow>, DbError> {
+    Ok(exams::table
+        .order(exams::code.asc())
+        .select(ExamRow::as_select())
+        .load(conn)?)
+}
+
 /// The exam, its row held in share mode on PostgreSQL for the rest of the transaction: marking
 /// goes on side by side, but not across a room closing (which takes the row for update).
 pub fn by_id_shared(conn: &mut DbConn, id: &str) -> Result<ExamRow, DbError> {

@@ -15,6 +15,7 @@ pub mod marker;
 pub mod monitor;
 pub mod openapi;
 pub mod page_form;
+pub mod pages;
 pub mod query_errors;
 pub mod request_id;
 pub mod resolution;
@@ -136,6 +137,7 @@ impl Application {
                 .split_for_parts();
             app.app_data(path_errors())
                 .app_data(query_errors::config())
+                .configure(pages::routes)
                 .default_service(web::to(openapi::fallback))
                 .wrap(from_fn(query_errors::caller_first))
                 .wrap(from_fn(request_id::middleware))

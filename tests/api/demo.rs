@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::{Session, TestApp};
 
-fn demo(app: &TestApp, output: &std::path::Path) -> std::process::Output {
+pub fn demo(app: &TestApp, output: &std::path::Path) -> std::process::Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_markroom"));
     cmd.args(["demo", "--candidates", "16", "--dpi", "50", "--output"])
         .arg(output)

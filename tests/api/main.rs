@@ -19,6 +19,7 @@ mod helpers;
 mod login_throttle;
 mod markers;
 mod marking;
+mod pages;
 mod people;
 mod qualification;
 mod queries;

@@ -4,6 +4,7 @@ mod approval_kinds;
 pub(crate) mod approvals;
 mod backreads;
 mod certifications;
+mod exam_list;
 mod disputes;
 mod exam_settings;
 mod exams;
@@ -26,6 +27,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 pub fn routes(cfg: &mut ServiceConfig) {
     cfg.service(exams::create_exam)
+        .service(exam_list::list_exams)
         .service(exams::get_exam)
         .service(markers::create_marker)
         .service(marker_record::get_marker)

@@ -14,6 +14,9 @@ use crate::http::state::AppState;
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MyExam {
     pub exam: String,
+    /// IANA zone of the exam's marking days (the page shows times in it).
+    pub time_zone: String,
+    pub room_open: bool,
     pub status: String,
     /// Questions the marker may mark (passed the test).
     pub questions: Vec<String>,
@@ -55,6 +58,8 @@ pub async fn me(state: web::Data<AppState>, marker: MarkerCaller) -> Result<web:
                     .collect();
                 let (today, total) = db::marking::scored_counts(c, &exam_id, &m.id, marking_day(&exam, now))?;
                 exams.push(MyExam {
+                    time_zone: exam.time_zone.clone(),
+                    room_open: exam.room_open,
                     exam: exam.code,
                     status,
                     questions,

@@ -1,0 +1,54 @@
+//! The browser pages, driven in Debian's headless Chromium (tests/browser/*.mjs through
+//! playwright-core). Each test prepares the service through the API, hands a scenario its
+//! fixture, lets the scenario work the page as a person would, then checks in the database
+//! that what the page showed happened. `scripts/setup-browser` installs what they need.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::helpers::TestApp;
+
+mod pages_served;
+
+/// Where screenshots go: target/test-output/screenshots/<backend>/.
+pub fn screenshots() -> PathBuf {
+    let backend = if std::env::var("DATABASE_URL").is_ok_and(|u| u.starts_with("postgres")) {
+        "postgres"
+    } else {
+        "sqlite"
+    };
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/test-output/screenshots").join(backend)
+}
+
+/// Runs `tests/browser/<scenario>.mjs` against `app` with `fixture` (plus `base` and
+/// `screenshots`); fails with the scenario's output unless it exits 0.
+pub async fn browser(app: &TestApp, scenario: &str, mut fixture: Value) {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    assert!(
+        root.join("tests/browser/node_modules/playwright-core").is_dir() && std::path::Path::new("/usr/bin/chromium").exists(),
+        "the browser tests need Chromium and playwright-core: run scripts/setup-browser (the README's test command does)"
+    );
+    fixture["base"] = Value::from(app.base.clone());
+    fixture["screenshots"] = Value::from(screenshots().to_string_lossy().to_string());
+    let file = app.settings.data_dir.join(format!("{scenario}-fixture.json"));
+    std::fs::write(&file, serde_json::to_vec_pretty(&fixture).unwrap()).unwrap();
+    let script = root.join("tests/browser").join(format!("{scenario}.mjs"));
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new("node")
+            .arg(script)
+            .arg(file)
+            .current_dir(root.join("tests/browser"))
+            .output()
+            .expect("node runs")
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "browser scenario {scenario} failed\n--- stdout\n{}\n--- stderr\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
