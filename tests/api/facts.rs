@@ -159,3 +159,32 @@ impl TestApp {
             .unwrap()
     }
 }
+
+impl TestApp {
+    /// (anonymous code, state) of every serve a user's marker record held, in lease order.
+    pub fn serves_of_user(&self, username: &str) -> Vec<(String, String)> {
+        self.pairs(&format!(
+            "SELECT s.anonymous_code AS a, s.state AS b FROM serves s JOIN markers m ON m.id = s.marker_id \
+             JOIN users u ON u.id = m.user_id WHERE u.username = '{username}' ORDER BY s.leased_at"
+        ))
+    }
+
+    /// (anonymous code of the serve, annotations JSON) of every live mark a user made.
+    pub fn annotations_of_user(&self, username: &str) -> Vec<(String, String)> {
+        self.pairs(&format!(
+            "SELECT s.anonymous_code AS a, k.annotations AS b FROM marks k JOIN serves s ON s.exam_id = k.exam_id \
+             AND s.id = k.serve_id JOIN markers m ON m.id = k.marker_id JOIN users u ON u.id = m.user_id \
+             WHERE u.username = '{username}'"
+        ))
+    }
+
+    fn pairs(&self, sql: &str) -> Vec<(String, String)> {
+        let sql = sql.to_string();
+        self.db
+            .read_now(move |c| -> Result<Vec<(String, String)>, DbError> {
+                let rows = sql_query(sql).load::<Pair>(c).map_err(DbError::from)?;
+                Ok(rows.into_iter().map(|p| (p.a, p.b)).collect())
+            })
+            .unwrap()
+    }
+}

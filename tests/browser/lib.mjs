@@ -16,6 +16,8 @@ const origin = new URL(base).origin;
 const shots = fixture.screenshots;
 mkdirSync(shots, { recursive: true });
 
+const people = [];
+
 export async function launch() {
   return chromium.launch({
     executablePath: process.env.MARKROOM_CHROMIUM || '/usr/bin/chromium',
@@ -42,6 +44,7 @@ export async function person(browser, locale = 'zh-CN', viewport = { width: 1366
     return route.abort('blockedbyclient');
   });
   const page = await context.newPage();
+  people.push(page);
   const errors = [];
   page.on('pageerror', (e) => errors.push(`page error: ${e.message}`));
   page.on('console', (m) => {
@@ -118,6 +121,10 @@ export async function run(scenario) {
   } catch (e) {
     console.error(e && e.stack ? e.stack : e);
     process.exitCode = 1;
+    for (const [i, page] of people.entries()) {
+      await page.screenshot({ path: join(shots, `failed-${process.argv[1].split('/').pop()}-${i}.png`) }).catch(() => {});
+      console.error(`page ${i} notice: ${await page.locator('#notice').textContent().catch(() => '?')}`);
+    }
   } finally {
     await browser.close();
   }

@@ -17,6 +17,9 @@ export const ui = {
   missing: new Set(),
   onLanguage: [],
   onSignedOut: [],
+  onSignedIn: [],
+  // Server clock minus this one (from the Date header), for countdowns to server times.
+  serverOffsetMs: 0,
 };
 window.markroom = { missing: ui.missing, ui };
 
@@ -236,6 +239,8 @@ export async function api(method, path, { body, idempotencyKey, accept, retried 
   } catch {
     throw new Problem(0, { code: 'network' });
   }
+  const date = Date.parse(r.headers.get('date') || '');
+  if (!Number.isNaN(date)) ui.serverOffsetMs = date + 500 - Date.now();
   if (r.ok) {
     if (r.status === 204) return null;
     const type = r.headers.get('content-type') || '';
@@ -414,6 +419,7 @@ export async function start(page, roles) {
     if (reason instanceof Problem) notify('error', problemText(reason));
     await signIn(roles);
     shown();
+    for (const f of ui.onSignedIn) f();
   });
   const shown = () => {
     const s = session();

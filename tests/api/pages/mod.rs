@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use crate::helpers::TestApp;
 
+mod mark;
 mod pages_served;
 
 /// Where screenshots go: target/test-output/screenshots/<backend>/.
@@ -24,7 +25,7 @@ pub fn screenshots() -> PathBuf {
 
 /// Runs `tests/browser/<scenario>.mjs` against `app` with `fixture` (plus `base` and
 /// `screenshots`); fails with the scenario's output unless it exits 0.
-pub async fn browser(app: &TestApp, scenario: &str, mut fixture: Value) {
+pub async fn browser(app: &TestApp, scenario: &str, mut fixture: Value) -> String {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     assert!(
         root.join("tests/browser/node_modules/playwright-core").is_dir() && std::path::Path::new("/usr/bin/chromium").exists(),
@@ -51,4 +52,13 @@ pub async fn browser(app: &TestApp, scenario: &str, mut fixture: Value) {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The demo (`markroom demo`) in the test's database, and its accounts file.
+pub fn demo(app: &TestApp) -> Value {
+    let path = app.settings.data_dir.join("demo.json");
+    let out = crate::demo::demo(app, &path);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
 }

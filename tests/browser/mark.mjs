@@ -1,0 +1,142 @@
+// A marker at the marking workstation: signs in with the workstation key, marks three scripts by
+// keyboard (a tick, a comment, a score at the maximum that asks for confirmation, one submit
+// made while the network is down and sent again when it returns), flags a fourth as illegible,
+// and sees the room close. The Rust test then checks in the database that exactly these marks
+// and this flag were stored, once each.
+
+import { api, check, checkClean, fixture, login, open, person, run, shot, signIn } from './lib.mjs';
+
+const messages = (lang) => import(`../../web/i18n/problems.${lang}.json`, { with: { type: 'json' } }).then((m) => m.default);
+
+async function currentCode(page) {
+  await page.waitForFunction(() => {
+    const c = document.querySelector('#lease-code');
+    return c && c.textContent !== '–' && c.textContent !== '';
+  });
+  return page.locator('#lease-code').textContent();
+}
+
+async function nextCode(page, before) {
+  await page.waitForFunction((b) => {
+    const c = document.querySelector('#lease-code');
+    return c && c.textContent !== b && c.textContent !== '–';
+  }, before);
+  return page.locator('#lease-code').textContent();
+}
+
+/// Types a score that is on the scale but not at its ends (or at the maximum when `max`).
+async function typeScore(page, { max = false } = {}) {
+  const criteria = page.locator('#criteria input');
+  const n = await criteria.count();
+  if (n > 0) {
+    for (let i = 0; i < n; i += 1) {
+      const input = criteria.nth(i);
+      await input.click();
+      await page.keyboard.type(max ? '0' : '1');
+    }
+    if (max) {
+      // The maximum of a criteria question is the sum of the criteria's maxima: type those.
+      const maxima = await page.$$eval('#criteria tr td.muted', (tds) => tds.map((td) => td.textContent.replace(/[^0-9.]/g, '')));
+      for (let i = 0; i < n; i += 1) {
+        await criteria.nth(i).fill('');
+        await criteria.nth(i).click();
+        await page.keyboard.type(maxima[i]);
+      }
+    }
+    return;
+  }
+  await page.locator('#score').click();
+  if (max) {
+    const text = await page.locator('#scale').textContent();
+    await page.keyboard.type(text.match(/[0-9.]+/)[0]);
+  } else {
+    await page.keyboard.type('1');
+  }
+}
+
+async function annotate(page, tool, comment) {
+  await page.locator(`button[data-tool=${tool}]`).click();
+  const box = await page.locator('#script-image').boundingBox();
+  await page.mouse.click(box.x + Math.min(box.width, 600) / 2, box.y + Math.min(box.height, 300) / 2);
+  if (comment) {
+    await page.locator('#comment-text').fill(comment);
+    await page.keyboard.press('Enter');
+  }
+  await page.locator(`button[data-tool=${tool}]`).click();
+}
+
+await run(async (browser) => {
+  const marker = fixture.marker;
+  const p = await person(browser, 'zh-CN');
+  const page = p.page;
+  await open(p, '/mark');
+  await shot(p, 'mark-signin-zh');
+  await signIn(p, marker);
+  const done = [];
+
+  // 1: a tick, a score typed, Enter.
+  let code = await currentCode(page);
+  await page.locator('#script-image').waitFor();
+  await annotate(page, 'tick');
+  check((await page.locator('.pin.tick').count()) === 1, 'the tick is pinned on the page');
+  await typeScore(page);
+  await shot(p, 'mark-zh');
+  await page.keyboard.press('Enter');
+  done.push(code);
+  code = await nextCode(page, code);
+
+  // 2: a comment, and a score at the maximum, which asks first (Esc goes back, Enter confirms).
+  await annotate(page, 'comment', 'good argument');
+  await typeScore(page, { max: true });
+  await page.keyboard.press('Enter');
+  await page.locator('.modal').waitFor();
+  await shot(p, 'mark-confirm-zh');
+  await page.keyboard.press('Escape');
+  check((await page.locator('#lease-code').textContent()) === code, 'Esc keeps the script');
+  await page.keyboard.press('Enter');
+  await page.locator('.modal').waitFor();
+  await page.keyboard.press('Enter');
+  done.push(code);
+  code = await nextCode(page, code);
+
+  // 3: the network fails as the mark is sent; it is kept and sent again, once.
+  await typeScore(page);
+  await p.context.setOffline(true);
+  await page.keyboard.press('Enter');
+  await page.waitForFunction(() => document.querySelector('#pending').textContent !== '');
+  await shot(p, 'mark-offline-zh');
+  check((await page.locator('#lease-code').textContent()) === code, 'an unsaved mark keeps its script on screen');
+  await p.context.setOffline(false);
+  done.push(code);
+  code = await nextCode(page, code);
+  check((await page.locator('#pending').textContent()) === '', 'the kept mark was sent');
+  check((await page.locator('#count-today').textContent()).trim() === '3', 'three marked today');
+
+  // 4: flagged as illegible (confirmed with Enter).
+  await page.locator('button[data-flag=illegible]').click();
+  await page.locator('.modal').waitFor();
+  await page.keyboard.press('Enter');
+  const flagged = code;
+  code = await nextCode(page, code);
+
+  // A chief leader closes the room; the marker's next act meets it.
+  const chief = await login(fixture.chief);
+  const closed = await api('POST', `/exams/${fixture.exam}/room`, { token: chief.token, key: chief.key, body: { open: false } });
+  check(closed.status === 200, `room closed: ${JSON.stringify(closed.json)}`);
+  await typeScore(page);
+  await page.keyboard.press('Enter');
+  const zh = await messages('zh-CN');
+  await page.waitForFunction((m) => document.querySelector('#viewer-message').textContent === m, zh['problem.room_closed']);
+  check((await page.locator('#notice').textContent()) === zh['problem.room_closed'], 'the notice says so too');
+  check(await page.locator('#submit').isDisabled(), 'nothing more can be submitted');
+  await shot(p, 'mark-room-closed-zh');
+
+  // English, from the switch on the page.
+  await page.locator('#lang').selectOption('en');
+  const en = await messages('en');
+  await page.waitForFunction((m) => document.querySelector('#viewer-message').textContent === m, en['problem.room_closed']);
+  await shot(p, 'mark-room-closed-en');
+  await checkClean(p, 'marker');
+  console.log(JSON.stringify({ marked: done, flagged }));
+});
+
