@@ -2,8 +2,24 @@
 //! browser may fetch.
 
 use reqwest::StatusCode;
+use serde_json::json;
 
+use super::{browser, demo};
 use crate::helpers::TestApp;
+
+#[tokio::test]
+async fn every_page_in_both_languages_asks_nothing_of_any_other_origin() {
+    let app = TestApp::spawn().await;
+    let file = demo(&app);
+    let accounts = &file["accounts"];
+    let fixture = json!({
+        "exam": file["exam"],
+        "marker": accounts["markers"][0],
+        "chief": accounts["chief_leaders"][0],
+        "custodian": accounts["custodians"][0],
+    });
+    browser(&app, "tour", fixture).await;
+}
 
 #[tokio::test]
 async fn pages_are_served_in_the_language_asked_for_with_a_policy_that_allows_only_markroom() {
