@@ -55,5 +55,17 @@ pub async fn middleware(
     if let Ok(v) = HeaderValue::from_str(&id) {
         res.headers_mut().insert(HEADER, v);
     }
+    // The server's clock, not the host's: the pages count leases down against it, so a
+    // workstation whose own clock is wrong still warns in time.
+    let now = res
+        .request()
+        .app_data::<actix_web::web::Data<super::state::AppState>>()
+        .map(|s| s.now());
+    if let Some(now) = now {
+        let date = header::HttpDate::from(std::time::SystemTime::from(now));
+        if let Ok(v) = HeaderValue::from_str(&date.to_string()) {
+            res.headers_mut().insert(header::DATE, v);
+        }
+    }
     Ok(res)
 }

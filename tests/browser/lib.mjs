@@ -6,7 +6,7 @@
 // fixture names the server (`base`), the accounts and what the Rust test prepared. It exits 0
 // when every step held; anything else fails the Rust test with this process's output.
 
-import { readFileSync, mkdirSync } from 'node:fs';
+import { existsSync, readFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 
@@ -110,6 +110,18 @@ export async function login(account) {
   });
   check(r.status === 200, `login ${account.username}: ${JSON.stringify(r.json)}`);
   return { token: r.json.access_token, key: account.workstation_key };
+}
+
+/// Hands over to the Rust test for one named step (it moves the server's clock, pauses someone…)
+/// and waits until it is done.
+export async function step(name, timeoutMs = 60000) {
+  writeFileSync(join(fixture.steps, `${name}.ready`), '');
+  const done = join(fixture.steps, `${name}.done`);
+  const until = Date.now() + timeoutMs;
+  while (!existsSync(done)) {
+    if (Date.now() > until) throw new Error(`step ${name}: the test did not answer`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 /// Runs a scenario, closing the browser whatever happens, and sets the exit code.

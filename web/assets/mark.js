@@ -21,6 +21,7 @@ const state = {
   stopped: null, // a problem that halts marking (room closed, paused)
   timer: null,
   retry: null,
+  warned: null, // the lease whose expiry was warned of
 };
 
 let viewer;
@@ -312,11 +313,15 @@ function tick() {
   els.countdown.textContent = `${Math.floor(clamped / 60)}:${String(clamped % 60).padStart(2, '0')}`;
   els.countdown.classList.toggle('warn', left <= WARN_SECONDS);
   els.countdown.title = t('mark.expires_at', { time: fmtTime(state.lease.lease_expires_at) });
-  if (left === WARN_SECONDS) notify('warn', t('mark.lease_warning'));
+  if (left <= WARN_SECONDS && left > 0 && state.warned !== state.lease.task_id) {
+    state.warned = state.lease.task_id;
+    notify('warn', t('mark.lease_warning'));
+  }
   if (left <= 0 && !state.retry) {
+    // The lease has ended on the server's clock: say so, and ask for the next script.
     notify('warn', t('problem.lease_expired'));
     state.lease = null;
-    render();
+    next(true);
   }
 }
 
@@ -394,12 +399,13 @@ async function main() {
     if (await refreshMe()) await next(true);
   });
   setInterval(tick, 1000);
-  // The counts and the room's state, now and then, so a closed room shows without a click.
+  // The counts, the room's state and the server's clock, now and then, so a closed room or a
+  // pause shows without a click and the countdown follows the server.
   setInterval(async () => {
     if (document.hidden || state.retry) return;
     const me = await refreshMe();
     if (me && !state.lease && !state.stopped) next(true);
-  }, 30000);
+  }, 20000);
   const me = await refreshMe();
   const kept = JSON.parse(sessionStorage.getItem(PENDING) || 'null');
   if (kept) {

@@ -49,3 +49,59 @@ async fn a_marker_marks_three_scripts_by_keyboard_flags_one_and_sees_the_room_cl
         }
     }
 }
+
+#[tokio::test]
+async fn the_countdown_follows_the_server_clock_an_ended_lease_and_a_pause_are_said_plainly() {
+    let app = TestApp::spawn().await;
+    let file = demo(&app);
+    let marker = file["accounts"]["markers"][1].clone();
+    let chief_account = &file["accounts"]["chief_leaders"][0];
+    let fixture = json!({ "marker": marker });
+    let mut run = super::Scenario::start(&app, "mark_states", fixture);
+
+    run.reached("nine-minutes").await;
+    app.clock.advance(chrono::Duration::minutes(9));
+    run.done("nine-minutes");
+    run.reached("lease-over").await;
+    app.clock.advance(chrono::Duration::minutes(2));
+    run.done("lease-over");
+
+    run.reached("paused").await;
+    let r = app
+        .try_login(
+            chief_account["username"].as_str().unwrap(),
+            chief_account["password"].as_str().unwrap(),
+            chief_account["workstation_key"].as_str(),
+        )
+        .await;
+    let pair: Value = r.json().await.unwrap();
+    let chief = crate::helpers::Session {
+        token: pair["access_token"].as_str().unwrap().into(),
+        refresh: pair["refresh_token"].as_str().unwrap().into(),
+        key: chief_account["workstation_key"].as_str().map(str::to_string),
+    };
+    let markers: Value = app.get("/api/v1/exams/DEMO/markers", Some(&chief)).await.json().await.unwrap();
+    let id = markers["markers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["username"] == marker["username"])
+        .unwrap()["id"]
+        .clone();
+    let r = app
+        .post(
+            &format!("/api/v1/markers/{}/pause", id.as_str().unwrap()),
+            Some(&chief),
+            json!({ "exam": "DEMO", "reason": "seen marking carelessly" }),
+        )
+        .await;
+    assert_eq!(r.status(), reqwest::StatusCode::OK, "{}", r.text().await.unwrap());
+    run.done("paused");
+    let out = run.finish().await;
+    let report: Value = serde_json::from_str(out.lines().rev().nth(1).unwrap()).unwrap();
+
+    let serves = app.serves_of_user(marker["username"].as_str().unwrap());
+    assert!(serves.iter().all(|(_, s)| s != "scored"), "a late mark is not stored: {serves:?}");
+    assert_eq!(serves.first().map(|(c, _)| c.as_str()), report["first"].as_str());
+    assert!(serves.iter().any(|(c, _)| Some(c.as_str()) == report["second"].as_str()));
+}

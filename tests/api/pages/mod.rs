@@ -10,6 +10,8 @@ use serde_json::Value;
 
 use crate::helpers::TestApp;
 
+mod custody;
+mod lead;
 mod mark;
 mod pages_served;
 
@@ -24,35 +26,86 @@ pub fn screenshots() -> PathBuf {
 }
 
 /// Runs `tests/browser/<scenario>.mjs` against `app` with `fixture` (plus `base` and
-/// `screenshots`); fails with the scenario's output unless it exits 0.
-pub async fn browser(app: &TestApp, scenario: &str, mut fixture: Value) -> String {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    assert!(
-        root.join("tests/browser/node_modules/playwright-core").is_dir() && std::path::Path::new("/usr/bin/chromium").exists(),
-        "the browser tests need Chromium and playwright-core: run scripts/setup-browser (the README's test command does)"
-    );
-    fixture["base"] = Value::from(app.base.clone());
-    fixture["screenshots"] = Value::from(screenshots().to_string_lossy().to_string());
-    let file = app.settings.data_dir.join(format!("{scenario}-fixture.json"));
-    std::fs::write(&file, serde_json::to_vec_pretty(&fixture).unwrap()).unwrap();
-    let script = root.join("tests/browser").join(format!("{scenario}.mjs"));
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new("node")
-            .arg(script)
-            .arg(file)
-            .current_dir(root.join("tests/browser"))
-            .output()
-            .expect("node runs")
-    })
-    .await
-    .unwrap();
-    assert!(
-        out.status.success(),
-        "browser scenario {scenario} failed\n--- stdout\n{}\n--- stderr\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+/// `screenshots`); fails with the scenario's output unless it exits 0. Answers its stdout.
+pub async fn browser(app: &TestApp, scenario: &str, fixture: Value) -> String {
+    Scenario::start(app, scenario, fixture).finish().await
+}
+
+/// A scenario running in the background, for tests that act between its steps (`step(name)` in
+/// tests/browser/lib.mjs writes `<name>.ready` and waits for `<name>.done`).
+pub struct Scenario {
+    name: String,
+    steps: PathBuf,
+    run: tokio::task::JoinHandle<std::process::Output>,
+}
+
+impl Scenario {
+    pub fn start(app: &TestApp, scenario: &str, mut fixture: Value) -> Scenario {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        assert!(
+            root.join("tests/browser/node_modules/playwright-core").is_dir()
+                && std::path::Path::new("/usr/bin/chromium").exists(),
+            "the browser tests need Chromium and playwright-core: run scripts/setup-browser (the README's test command does)"
+        );
+        let steps = app.settings.data_dir.join(format!("{scenario}-steps"));
+        std::fs::create_dir_all(&steps).unwrap();
+        fixture["base"] = Value::from(app.base.clone());
+        fixture["screenshots"] = Value::from(screenshots().to_string_lossy().to_string());
+        fixture["steps"] = Value::from(steps.to_string_lossy().to_string());
+        let file = app.settings.data_dir.join(format!("{scenario}-fixture.json"));
+        std::fs::write(&file, serde_json::to_vec_pretty(&fixture).unwrap()).unwrap();
+        let script = root.join("tests/browser").join(format!("{scenario}.mjs"));
+        let run = tokio::task::spawn_blocking(move || {
+            Command::new("node")
+                .arg(script)
+                .arg(file)
+                .current_dir(root.join("tests/browser"))
+                .output()
+                .expect("node runs")
+        });
+        Scenario {
+            name: scenario.to_string(),
+            steps,
+            run,
+        }
+    }
+
+    /// Waits until the page reaches step `name`; the test then acts and calls `done`.
+    pub async fn reached(&mut self, name: &str) {
+        let ready = self.steps.join(format!("{name}.ready"));
+        for _ in 0..1200 {
+            if ready.exists() {
+                return;
+            }
+            if self.run.is_finished() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        let out = (&mut self.run).await.unwrap();
+        panic!(
+            "scenario {} never reached {name}\n--- stdout\n{}\n--- stderr\n{}",
+            self.name,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    pub fn done(&self, name: &str) {
+        std::fs::write(self.steps.join(format!("{name}.done")), b"").unwrap();
+    }
+
+    pub async fn finish(self) -> String {
+        let out = self.run.await.unwrap();
+        assert!(
+            out.status.success(),
+            "browser scenario {} failed\n--- stdout\n{}\n--- stderr\n{}",
+            self.name,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
 }
 
 /// The demo (`markroom demo`) in the test's database, and its accounts file.
