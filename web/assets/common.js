@@ -256,8 +256,9 @@ export async function api(method, path, { body, idempotencyKey, accept, retried 
     return api(method, path, { body, idempotencyKey, accept, retried: true });
   }
   if (!retried && problem.code === 'password_change_required') {
-    await changePassword();
-    return api(method, path, { body, idempotencyKey, accept, retried: true });
+    if (await changePassword()) return api(method, path, { body, idempotencyKey, accept, retried: true });
+    signOut();
+    throw problem;
   }
   if (r.status === 401 && ['invalid_token', 'token_revoked', 'unauthenticated'].includes(problem.code)) {
     signOut(problem);
@@ -324,7 +325,12 @@ export function signIn(roles) {
         return;
       }
       saveSession({ access: pair.access_token, refresh: pair.refresh_token, role: pair.role, username });
-      if (pair.password_change_required) await changePassword(password);
+      if (pair.password_change_required && !(await changePassword(password))) {
+        // Awaiting activation: stay here; they sign in once a chief leader has activated them.
+        $('#login-password', form).value = '';
+        error.textContent = t('password.awaiting_activation');
+        return;
+      }
       form.remove();
       resolve(session());
     });
@@ -337,6 +343,7 @@ export function signIn(roles) {
 let changing = null;
 
 /// The first-login password change: asked for whenever the server says it is still pending.
+/// Resolves true with fresh tokens kept, false when the account now waits for activation.
 export function changePassword(oldPassword = '') {
   changing ||= new Promise((resolve) => {
     const { form, error } = dialog(
@@ -364,16 +371,27 @@ export function changePassword(oldPassword = '') {
         error.textContent = t('password.mismatch');
         return;
       }
+      let pair;
       try {
-        await api('POST', '/auth/password', { body: { old_password, new_password }, retried: true });
+        pair = await api('POST', '/auth/password', { body: { old_password, new_password }, retried: true });
       } catch (p) {
         error.textContent = problemText(p);
         return;
       }
       form.remove();
-      $('#app').hidden = wasHidden;
       changing = null;
-      resolve();
+      if (pair && pair.access_token) {
+        // Every earlier token ended with the change; the answer carries fresh ones.
+        const s = session();
+        saveSession({ ...s, access: pair.access_token, refresh: pair.refresh_token || s.refresh });
+        $('#app').hidden = wasHidden;
+        resolve(true);
+      } else {
+        // Changed, but the account acts only once a chief leader activates it.
+        saveSession(null);
+        notify('info', t('password.awaiting_activation'));
+        resolve(false);
+      }
     });
   });
   return changing;

@@ -13,6 +13,7 @@ use crate::helpers::TestApp;
 mod custody;
 mod lead;
 mod mark;
+mod password;
 mod pages_served;
 
 /// Where screenshots go: target/test-output/screenshots/<backend>/.
@@ -114,4 +115,22 @@ pub fn demo(app: &TestApp) -> Value {
     let out = crate::demo::demo(app, &path);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+}
+
+/// A demo account signed in through the API (demo passwords are its own, not the tests' one).
+pub async fn session_of(app: &TestApp, account: &Value) -> crate::helpers::Session {
+    let r = app
+        .try_login(
+            account["username"].as_str().unwrap(),
+            account["password"].as_str().unwrap(),
+            account["workstation_key"].as_str(),
+        )
+        .await;
+    assert_eq!(r.status(), reqwest::StatusCode::OK);
+    let pair: Value = r.json().await.unwrap();
+    crate::helpers::Session {
+        token: pair["access_token"].as_str().unwrap().into(),
+        refresh: pair["refresh_token"].as_str().unwrap().into(),
+        key: account["workstation_key"].as_str().map(str::to_string),
+    }
 }
