@@ -69,6 +69,13 @@ await run(async (browser) => {
   const marker = fixture.marker;
   const p = await person(browser, 'zh-CN');
   const page = p.page;
+  // Everything the server tells this marker's page, to search for identity afterwards.
+  const heard = [];
+  page.on('response', async (r) => {
+    if (r.url().includes('/api/v1/') && (r.headers()['content-type'] || '').includes('json')) {
+      heard.push(await r.text().catch(() => ''));
+    }
+  });
   await open(p, '/mark');
   await shot(p, 'mark-signin-zh');
   await signIn(p, marker);
@@ -137,6 +144,12 @@ await run(async (browser) => {
   await page.waitForFunction((m) => document.querySelector('#viewer-message').textContent === m, en['problem.room_closed']);
   await shot(p, 'mark-room-closed-en');
   await checkClean(p, 'marker');
+  const seen = `${heard.join('\n')}\n${await page.evaluate(() => document.body.innerText)}`;
+  check(heard.length > 5, 'the page talked to the server');
+  for (const c of fixture.candidates) {
+    check(!seen.includes(c.admission_number), `an admission number reached the marker: ${c.admission_number}`);
+    check(!seen.includes(c.name), `a candidate's name reached the marker: ${c.name}`);
+  }
   console.log(JSON.stringify({ marked: done, flagged }));
 });
 

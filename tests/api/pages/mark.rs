@@ -15,6 +15,7 @@ async fn a_marker_marks_three_scripts_by_keyboard_flags_one_and_sees_the_room_cl
         "exam": file["exam"],
         "marker": marker,
         "chief": file["accounts"]["chief_leaders"][0],
+        "candidates": file["candidates"],
     });
     let out = browser(&app, "mark", fixture).await;
     let report: Value = serde_json::from_str(out.lines().rev().nth(1).expect("the scenario's report")).unwrap();
