@@ -222,3 +222,50 @@ pub fn batches_of(conn: &mut DbConn, exam_id: &str) -> Result<Vec<BatchRow>, DbE
         .select(BatchRow::as_select())
         .load(conn)?)
 }
+
+/// Who is on duty for the exam now, and since when, earliest first.
+pub fn shifts_on_duty(conn: &mut DbConn, exam_id: &str) -> Result<Vec<(String, NaiveDateTime)>, DbError> {
+    Ok(duty_shifts::table
+        .filter(duty_shifts::exam_id.eq(exam_id))
+        .filter(duty_shifts::checked_out_at.is_null())
+        .order((duty_shifts::checked_in_at, duty_shifts::id))
+        .select((duty_shifts::user_id, duty_shifts::checked_in_at))
+        .load(conn)?)
+}
+
+/// The exam's hand-overs that name `user_id` (giving or receiving) and that they have not
+/// confirmed yet, oldest first.
+pub fn awaiting_confirmation(conn: &mut DbConn, exam_id: &str, user_id: &str) -> Result<Vec<HandoverRow>, DbError> {
+    use diesel::dsl::{exists, not};
+    let mine = handover_confirmations::table
+        .filter(handover_confirmations::exam_id.eq(handovers::exam_id))
+        .filter(handover_confirmations::handover_id.eq(handovers::id))
+        .filter(handover_confirmations::user_id.eq(user_id));
+    Ok(handovers::table
+        .filter(handovers::exam_id.eq(exam_id))
+        .filter(
+            handovers::from_a
+                .eq(user_id)
+                .or(handovers::from_b.eq(user_id))
+                .or(handovers::to_a.eq(user_id))
+                .or(handovers::to_b.eq(user_id)),
+        )
+        .filter(not(exists(mine)))
+        .order((handovers::created_at, handovers::id))
+        .select(HandoverRow::as_select())
+        .load(conn)?)
+}
+
+/// How many confirmations each of these hand-overs has, in one query.
+pub fn confirmation_counts(
+    conn: &mut DbConn,
+    exam_id: &str,
+    handover_ids: &[String],
+) -> Result<Vec<(String, i64)>, DbError> {
+    Ok(handover_confirmations::table
+        .filter(handover_confirmations::exam_id.eq(exam_id))
+        .filter(handover_confirmations::handover_id.eq_any(handover_ids))
+        .group_by(handover_confirmations::handover_id)
+        .select((handover_confirmations::handover_id, diesel::dsl::count_star()))
+        .load(conn)?)
+}

@@ -298,3 +298,160 @@ async fn a_custodian_with_a_relative_sitting_the_exam_does_not_work_on_it() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn the_desk_reads_who_is_on_duty_and_the_hand_overs_waiting_for_each_person() {
+    let app = TestApp::spawn().await;
+    let (_, chief, _) = app.staff().await;
+    let c = room(&app, &chief, false, 4).await;
+    for s in &c[..2] {
+        check_in(&app, s).await;
+    }
+    let roster = |who: &Session| {
+        let who = who.clone();
+        let app = &app;
+        async move { app.get("/api/v1/exams/GK/shifts", Some(&who)).await }
+    };
+    let r = roster(&c[0]).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let on: Value = r.json().await.unwrap();
+    assert_eq!(on["exam"], "GK");
+    assert_eq!(on["checked_in"], true);
+    let names: Vec<&str> = on["custodians"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["username"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["cust1", "cust2"]);
+    assert!(on["custodians"][0]["since"].is_string() && on["custodians"][0]["full_name"].is_string());
+    let off: Value = roster(&c[2]).await.json().await.unwrap();
+    assert_eq!(off["checked_in"], false);
+    assert_eq!(off["custodians"].as_array().unwrap().len(), 2);
+    expect_problem(roster(&chief).await, StatusCode::FORBIDDEN, "forbidden").await;
+    let r = app.get("/api/v1/exams/NOPE/shifts", Some(&c[0])).await;
+    expect_problem(r, StatusCode::NOT_FOUND, "not_found").await;
+
+    let batch = open_batch(&app, &c[0], &c[1]).await;
+    let four = json!({ "from": ["cust1", "cust2"], "to": ["cust3", "chief1"], "note": "to the scanning room" });
+    let r = hand(&app, &batch, &c[0], four).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let id = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string();
+    let awaiting = |who: &Session| {
+        let who = who.clone();
+        let app = &app;
+        async move {
+            let r = app.get("/api/v1/exams/GK/handovers/awaiting", Some(&who)).await;
+            assert_eq!(r.status(), StatusCode::OK);
+            r.json::<Value>().await.unwrap()
+        }
+    };
+    // The recorder confirmed on recording; someone not named has nothing to confirm.
+    assert_eq!(awaiting(&c[0]).await, json!([]));
+    assert_eq!(awaiting(&c[3]).await, json!([]));
+    let mine = awaiting(&c[1]).await;
+    assert_eq!(mine.as_array().unwrap().len(), 1, "{mine}");
+    assert_eq!(mine[0]["id"], id.as_str());
+    assert_eq!(mine[0]["batch"], batch.as_str());
+    assert_eq!(mine[0]["batch_label"], "Room 12, box 3");
+    assert_eq!(mine[0]["from"], json!(["cust1", "cust2"]));
+    assert_eq!(mine[0]["to"], json!(["cust3", "chief1"]));
+    assert_eq!(mine[0]["recorded_by"], "cust1");
+    assert_eq!(mine[0]["note"], "to the scanning room");
+    assert_eq!(mine[0]["confirmed"], 1);
+    // A leader receiving the batch sees it too, and once confirmed it leaves the list.
+    assert_eq!(awaiting(&chief).await.as_array().unwrap().len(), 1);
+    assert_eq!(confirm(&app, &id, &c[1]).await.status(), StatusCode::OK);
+    assert_eq!(awaiting(&c[1]).await, json!([]));
+    assert_eq!(awaiting(&c[2]).await[0]["confirmed"], 2);
+    let r = app.get("/api/v1/exams/NOPE/handovers/awaiting", Some(&c[0])).await;
+    expect_problem(r, StatusCode::NOT_FOUND, "not_found").await;
+}
+
+#[tokio::test]
+async fn a_custodian_on_duty_sees_the_original_of_a_page_waiting_for_treatment_and_only_then() {
+    use markroom::scans::{SheetSpec, encode_png, generate_sheet};
+    let app = TestApp::spawn().await;
+    let (admin, chief, _) = app.staff().await;
+    let c = room(&app, &chief, false, 3).await;
+    for s in &c[..2] {
+        check_in(&app, s).await;
+    }
+    let list = json!([{ "admission_number": "20260001", "name": "Candidate 1", "school_code": "S01" }]);
+    let r = app.post("/api/v1/exams/GK/candidates", Some(&chief), list).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let batch = open_batch(&app, &c[0], &c[1]).await;
+    let template: markroom::domain::template::SheetTemplate = serde_json::from_value(template(false)).unwrap();
+    let spec = SheetSpec {
+        dpi: 30,
+        upside_down: true,
+        without_anchor: true,
+        seed: 3,
+        latents: [("W1".to_string(), 40), ("S2".to_string(), 6)].into_iter().collect(),
+    };
+    let pages = generate_sheet(&template, &spec);
+    let r = crate::floor::post_pages(
+        &app,
+        &c[0],
+        &format!("/api/v1/batches/{batch}/sheets"),
+        &[("admission_number", "20260001"), ("entry", "typed")],
+        pages.iter().map(encode_png).collect(),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());
+    let items: Value = app
+        .get("/api/v1/exams/GK/treatment", Some(&c[0]))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let w1 = items
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["question"] == "W1")
+        .expect("W1 waits for treatment");
+    let (script, page) = (w1["script_id"].as_str().unwrap(), w1["page"].as_u64().unwrap() as usize);
+    let path = format!("/api/v1/scripts/{script}/original");
+    let r = app.get(&path, Some(&c[1])).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["content-type"], "image/png");
+    assert_eq!(r.headers()["cache-control"], "no-store");
+    let shown = image::load_from_memory(&r.bytes().await.unwrap()).unwrap().into_luma8();
+    assert_eq!(
+        shown, pages[page],
+        "the page exactly as scanned: not turned, not masked"
+    );
+    // Off duty, or not a custodian: refused.
+    expect_problem(app.get(&path, Some(&c[2])).await, StatusCode::FORBIDDEN, "not_on_duty").await;
+    expect_problem(app.get(&path, Some(&chief)).await, StatusCode::FORBIDDEN, "forbidden").await;
+    let r = app
+        .get(
+            "/api/v1/scripts/00000000-0000-0000-0000-000000000000/original",
+            Some(&c[0]),
+        )
+        .await;
+    expect_problem(r, StatusCode::NOT_FOUND, "not_found").await;
+    // Once treated, the page is no longer shown whole.
+    let r = app
+        .post(
+            &format!("/api/v1/scripts/{script}/treatment"),
+            Some(&c[0]),
+            json!({ "turn": true }),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    expect_problem(
+        app.get(&path, Some(&c[1])).await,
+        StatusCode::CONFLICT,
+        "no_treatment_needed",
+    )
+    .await;
+    let entries = app.audit_entries(&admin).await;
+    assert!(
+        entries
+            .iter()
+            .any(|e| e["action"] == "script.original_view" && e["outcome"] == "ok"),
+        "every view of an original is in the audit log"
+    );
+}

@@ -1,7 +1,8 @@
 //! Hand-overs: custody of a batch passes from two people to two people, and all four confirm
 //! under their own logins.
 
-use actix_web::{HttpResponse, post, web};
+use actix_web::{HttpResponse, get, post, web};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -14,6 +15,7 @@ use crate::http::audit_entry::audit_refusal;
 use crate::http::caller::{Custodian, Staff};
 use crate::http::error::{ApiError, Problem, missing};
 use crate::http::json::Json;
+use crate::http::leader::exam_by_code;
 use crate::http::state::AppState;
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -172,6 +174,98 @@ pub async fn confirm_handover(
                 batch: h.batch_id,
                 confirmed: already.len() + 1,
             })
+        })
+        .await;
+    audit_refusal(&state, audit, result).await.map(web::Json)
+}
+
+/// A hand-over that names the caller and waits for their confirmation.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HandoverAwaiting {
+    pub id: String,
+    pub batch: String,
+    pub batch_label: String,
+    /// Usernames of the two who give the batch.
+    pub from: Vec<String>,
+    /// Usernames of the two who receive it.
+    pub to: Vec<String>,
+    pub note: String,
+    /// Username of the giver who recorded it.
+    pub recorded_by: String,
+    pub recorded_at: DateTime<Utc>,
+    /// Confirmations so far, of four.
+    pub confirmed: usize,
+}
+
+/// The exam's hand-overs that name the caller (giving or receiving) and that the caller has not
+/// confirmed yet, oldest first: what `POST /api/v1/handovers/{id}/confirm` is waiting for.
+#[utoipa::path(
+    tag = "custody",
+    params(("exam" = String, Path, description = "Exam code")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Hand-overs waiting for the caller's confirmation", body = Vec<HandoverAwaiting>),
+        (status = 404, description = "No such exam", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/exams/{exam}/handovers/awaiting")]
+pub async fn awaiting_handovers(
+    state: web::Data<AppState>,
+    staff: Staff,
+    path: web::Path<String>,
+) -> Result<web::Json<Vec<HandoverAwaiting>>, ApiError> {
+    let code = path.into_inner();
+    let me = staff.id.clone();
+    let audit = staff.audit("handover.list").object("exam_code", &code);
+    let result = state
+        .db
+        .read(move |c| -> Result<Vec<HandoverAwaiting>, ApiError> {
+            let exam = exam_by_code(c, &code)?;
+            let waiting = db::custody::awaiting_confirmation(c, &exam.id, &me)?;
+            if waiting.is_empty() {
+                return Ok(vec![]);
+            }
+            let ids: Vec<String> = waiting.iter().map(|h| h.id.clone()).collect();
+            let counts = db::custody::confirmation_counts(c, &exam.id, &ids)?;
+            let labels: Vec<(String, String)> = db::custody::batches_of(c, &exam.id)?
+                .into_iter()
+                .map(|b| (b.id, b.label))
+                .collect();
+            let mut people: Vec<String> = waiting
+                .iter()
+                .flat_map(|h| h.parties().into_iter().chain([h.created_by.as_str()]))
+                .map(str::to_string)
+                .collect();
+            people.sort();
+            people.dedup();
+            let names = db::users::names(c, &people)?;
+            let name = |id: &str| {
+                names
+                    .iter()
+                    .find(|(u, ..)| u == id)
+                    .map_or_else(|| id.to_string(), |(_, n, ..)| n.clone())
+            };
+            Ok(waiting
+                .into_iter()
+                .map(|h| HandoverAwaiting {
+                    batch_label: labels
+                        .iter()
+                        .find(|(b, _)| b == &h.batch_id)
+                        .map(|(_, l)| l.clone())
+                        .unwrap_or_default(),
+                    from: vec![name(&h.from_a), name(&h.from_b)],
+                    to: vec![name(&h.to_a), name(&h.to_b)],
+                    recorded_by: name(&h.created_by),
+                    recorded_at: h.created_at.and_utc(),
+                    confirmed: counts
+                        .iter()
+                        .find(|(id, _)| id == &h.id)
+                        .map_or(0, |(_, n)| usize::try_from(*n).unwrap_or_default()),
+                    note: h.note,
+                    batch: h.batch_id,
+                    id: h.id,
+                })
+                .collect())
         })
         .await;
     audit_refusal(&state, audit, result).await.map(web::Json)

@@ -6,6 +6,7 @@ mod chain;
 mod duty;
 mod handovers;
 pub(crate) mod images;
+mod originals;
 mod sheet_form;
 pub(crate) mod sheets;
 mod shifts;
@@ -20,6 +21,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(candidates::record_absence)
         .service(shifts::check_in)
         .service(shifts::check_out)
+        .service(shifts::duty_roster)
         .service(batches::request_batch)
         .service(batches::list_batches)
         .service(batches::get_batch)
@@ -30,5 +32,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(treatment::treatment_list)
         .service(treatment::treat_script)
         .service(treatment::image_link)
-        .service(handovers::confirm_handover);
+        .service(handovers::confirm_handover)
+        .service(handovers::awaiting_handovers)
+        .service(originals::original_page);
 }

@@ -1,6 +1,7 @@
 //! Duty shifts: custodians check in to an exam and out of it; every change is audited.
 
-use actix_web::{post, web};
+use actix_web::{get, post, web};
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -107,6 +108,75 @@ pub async fn check_out(
                 exam: exam.code,
                 on_duty: count - 1,
                 checked_in: false,
+            })
+        })
+        .await;
+    audit_refusal(&state, audit, result).await.map(web::Json)
+}
+
+/// A custodian on duty, as the desk shows them.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OnDuty {
+    pub username: String,
+    pub full_name: String,
+    /// When their shift began.
+    pub since: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DutyRoster {
+    pub exam: String,
+    /// Whether the caller is on duty for the exam.
+    pub checked_in: bool,
+    /// Every custodian on duty for the exam now, earliest check-in first.
+    pub custodians: Vec<OnDuty>,
+}
+
+/// Who is on duty for the exam now (the caller included or not), for the custody desk.
+#[utoipa::path(
+    tag = "custody",
+    params(("exam" = String, Path, description = "Exam code")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The custodians on duty", body = DutyRoster),
+        (status = 404, description = "No such exam", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/exams/{exam}/shifts")]
+pub async fn duty_roster(
+    state: web::Data<AppState>,
+    custodian: Custodian,
+    path: web::Path<String>,
+) -> Result<web::Json<DutyRoster>, ApiError> {
+    let code = path.into_inner();
+    let me = custodian.id.clone();
+    let audit = custodian.audit("shift.list").object("exam_code", &code);
+    let result = state
+        .db
+        .read(move |c| -> Result<DutyRoster, ApiError> {
+            let exam = exam_by_code(c, &code)?;
+            let shifts = db::custody::shifts_on_duty(c, &exam.id)?;
+            let ids: Vec<String> = shifts.iter().map(|(u, _)| u.clone()).collect();
+            let names = db::users::names(c, &ids)?;
+            let custodians = shifts
+                .iter()
+                .map(|(id, since)| {
+                    let (username, full_name) = names
+                        .iter()
+                        .find(|(u, ..)| u == id)
+                        .map(|(_, n, f, _)| (n.clone(), f.clone()))
+                        .unwrap_or_else(|| (id.clone(), String::new()));
+                    OnDuty {
+                        username,
+                        full_name,
+                        since: since.and_utc(),
+                    }
+                })
+                .collect();
+            Ok(DutyRoster {
+                exam: exam.code,
+                checked_in: ids.contains(&me),
+                custodians,
             })
         })
         .await;
