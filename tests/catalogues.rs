@@ -74,12 +74,21 @@ fn catalogue(name: &str, lang: &str) -> BTreeMap<String, String> {
 fn every_problem_code_has_a_message_in_both_languages() {
     let codes = problem_codes();
     assert!(codes.len() > 100, "the scan found the codes: {}", codes.len());
-    for must in ["room_closed", "marker_paused", "lease_expired", "password_change_required", "approval_self"] {
+    for must in [
+        "room_closed",
+        "marker_paused",
+        "lease_expired",
+        "password_change_required",
+        "approval_self",
+    ] {
         assert!(codes.contains(must), "{must} was not found by the scan");
     }
     for lang in LANGUAGES {
         let messages = catalogue("problems", lang);
-        let missing: Vec<_> = codes.iter().filter(|c| !messages.contains_key(&format!("problem.{c}"))).collect();
+        let missing: Vec<_> = codes
+            .iter()
+            .filter(|c| !messages.contains_key(&format!("problem.{c}")))
+            .collect();
         assert!(missing.is_empty(), "problems.{lang}.json lacks {missing:?}");
         for extra in ["problem.network", "problem.server_error", "problem.unknown"] {
             assert!(messages.contains_key(extra), "{lang}: {extra}");
@@ -94,6 +103,10 @@ fn the_markup_of_every_page_holds_no_text_of_its_own() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("web/pages/{page}.html"));
         let html = std::fs::read_to_string(&path).unwrap();
         let text = tags.replace_all(&html, "");
-        assert!(text.trim().is_empty(), "{page}.html has text outside the catalogues: {:?}", text.trim());
+        assert!(
+            text.trim().is_empty(),
+            "{page}.html has text outside the catalogues: {:?}",
+            text.trim()
+        );
     }
 }

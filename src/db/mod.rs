@@ -17,6 +17,7 @@ pub mod marking;
 pub mod prescored;
 pub mod qualification;
 pub mod release;
+pub mod report;
 pub mod results;
 pub mod reviews;
 pub mod schema;

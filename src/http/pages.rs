@@ -23,7 +23,10 @@ const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     for page in PAGES {
-        cfg.route(&format!("/{page}"), web::get().to(move |req: HttpRequest| serve_page(req, page)));
+        cfg.route(
+            &format!("/{page}"),
+            web::get().to(move |req: HttpRequest| serve_page(req, page)),
+        );
     }
     cfg.route("/", web::get().to(index))
         .route("/assets/{file:.*}", web::get().to(asset))
@@ -63,10 +66,7 @@ async fn index() -> HttpResponse {
 }
 
 async fn serve_page(req: HttpRequest, page: &'static str) -> HttpResponse {
-    let accept = req
-        .headers()
-        .get(header::ACCEPT_LANGUAGE)
-        .and_then(|v| v.to_str().ok());
+    let accept = req.headers().get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
     let lang = language(accept);
     let Some(file) = Web::get(&format!("pages/{page}.html")) else {
         return HttpResponse::NotFound().finish();
@@ -144,8 +144,16 @@ mod tests {
             assert_eq!(langs.len(), LANGUAGES.len(), "{page}: {:?}", langs.keys());
             let zh = &langs["zh-CN"];
             let en = &langs["en"];
-            assert_eq!(zh.difference(en).collect::<Vec<_>>(), Vec::<&String>::new(), "{page}: only in Chinese");
-            assert_eq!(en.difference(zh).collect::<Vec<_>>(), Vec::<&String>::new(), "{page}: only in English");
+            assert_eq!(
+                zh.difference(en).collect::<Vec<_>>(),
+                Vec::<&String>::new(),
+                "{page}: only in Chinese"
+            );
+            assert_eq!(
+                en.difference(zh).collect::<Vec<_>>(),
+                Vec::<&String>::new(),
+                "{page}: only in English"
+            );
         }
     }
 }

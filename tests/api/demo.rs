@@ -10,12 +10,27 @@ use serde_json::{Value, json};
 use crate::helpers::{Session, TestApp};
 
 pub fn demo(app: &TestApp, output: &std::path::Path) -> std::process::Output {
+    demo_sized(app, output, 16, 12)
+}
+
+/// `markroom demo` with this many candidates and markers.
+pub fn demo_sized(app: &TestApp, output: &std::path::Path, candidates: usize, markers: usize) -> std::process::Output {
+    let (candidates, markers) = (candidates.to_string(), markers.to_string());
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_markroom"));
-    cmd.args(["demo", "--candidates", "16", "--dpi", "50", "--output"])
-        .arg(output)
-        .env("MARKROOM_DATA_DIR", &app.settings.data_dir)
-        .env_remove("MARKROOM_CONFIG")
-        .current_dir(env!("CARGO_MANIFEST_DIR"));
+    cmd.args([
+        "demo",
+        "--candidates",
+        &candidates,
+        "--markers",
+        &markers,
+        "--dpi",
+        "50",
+        "--output",
+    ])
+    .arg(output)
+    .env("MARKROOM_DATA_DIR", &app.settings.data_dir)
+    .env_remove("MARKROOM_CONFIG")
+    .current_dir(env!("CARGO_MANIFEST_DIR"));
     app.database_env(&mut cmd);
     cmd.output().unwrap()
 }

@@ -16,6 +16,7 @@ mod facts;
 mod floor;
 mod forged_tokens;
 mod helpers;
+mod lead_reads;
 mod login_throttle;
 mod markers;
 mod marking;

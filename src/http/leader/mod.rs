@@ -4,8 +4,8 @@ mod approval_kinds;
 pub(crate) mod approvals;
 mod backreads;
 mod certifications;
-mod exam_list;
 mod disputes;
+mod exam_list;
 mod exam_settings;
 mod exams;
 mod marker_record;
@@ -17,6 +17,7 @@ mod problems;
 mod progress;
 mod queues;
 pub(crate) mod relatives;
+mod report;
 mod results_acts;
 mod reviews;
 mod statistics;
@@ -49,6 +50,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(prescored::list_prescored)
         .service(exam_settings::change_settings)
         .service(progress::progress)
+        .service(report::marking_report)
         .service(disputes::discrepancies)
         .service(disputes::arbitrate)
         .service(backreads::backreads)

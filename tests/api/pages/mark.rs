@@ -26,10 +26,18 @@ async fn a_marker_marks_three_scripts_by_keyboard_flags_one_and_sees_the_room_cl
     let username = marker["username"].as_str().unwrap();
     let serves = app.serves_of_user(username);
     let state_of = |code: &str| -> Vec<String> {
-        serves.iter().filter(|(c, _)| c == code).map(|(_, s)| s.clone()).collect()
+        serves
+            .iter()
+            .filter(|(c, _)| c == code)
+            .map(|(_, s)| s.clone())
+            .collect()
     };
     for code in &marked {
-        assert_eq!(state_of(code), vec!["scored".to_string()], "{code}: one lease, one mark");
+        assert_eq!(
+            state_of(code),
+            vec!["scored".to_string()],
+            "{code}: one lease, one mark"
+        );
     }
     assert_eq!(state_of(flagged), vec!["flagged".to_string()]);
     let scored = serves.iter().filter(|(_, s)| s == "scored").count();
@@ -81,7 +89,12 @@ async fn the_countdown_follows_the_server_clock_an_ended_lease_and_a_pause_are_s
         refresh: pair["refresh_token"].as_str().unwrap().into(),
         key: chief_account["workstation_key"].as_str().map(str::to_string),
     };
-    let markers: Value = app.get("/api/v1/exams/DEMO/markers", Some(&chief)).await.json().await.unwrap();
+    let markers: Value = app
+        .get("/api/v1/exams/DEMO/markers", Some(&chief))
+        .await
+        .json()
+        .await
+        .unwrap();
     let id = markers["markers"]
         .as_array()
         .unwrap()
@@ -102,7 +115,14 @@ async fn the_countdown_follows_the_server_clock_an_ended_lease_and_a_pause_are_s
     let report: Value = serde_json::from_str(out.lines().rev().nth(1).unwrap()).unwrap();
 
     let serves = app.serves_of_user(marker["username"].as_str().unwrap());
-    assert!(serves.iter().all(|(_, s)| s != "scored"), "a late mark is not stored: {serves:?}");
+    assert!(
+        serves.iter().all(|(_, s)| s != "scored"),
+        "a late mark is not stored: {serves:?}"
+    );
     assert_eq!(serves.first().map(|(c, _)| c.as_str()), report["first"].as_str());
-    assert!(serves.iter().any(|(c, _)| Some(c.as_str()) == report["second"].as_str()));
+    assert!(
+        serves
+            .iter()
+            .any(|(c, _)| Some(c.as_str()) == report["second"].as_str())
+    );
 }

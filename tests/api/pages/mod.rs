@@ -13,8 +13,8 @@ use crate::helpers::TestApp;
 mod custody;
 mod lead;
 mod mark;
-mod password;
 mod pages_served;
+mod password;
 
 /// Where screenshots go: target/test-output/screenshots/<backend>/.
 pub fn screenshots() -> PathBuf {
@@ -23,7 +23,9 @@ pub fn screenshots() -> PathBuf {
     } else {
         "sqlite"
     };
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/test-output/screenshots").join(backend)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("target/test-output/screenshots")
+        .join(backend)
 }
 
 /// Runs `tests/browser/<scenario>.mjs` against `app` with `fixture` (plus `base` and

@@ -35,16 +35,29 @@ async fn pages_are_served_in_the_language_asked_for_with_a_policy_that_allows_on
                 .unwrap();
             assert_eq!(r.status(), StatusCode::OK);
             let csp = r.headers()["content-security-policy"].to_str().unwrap().to_string();
-            assert!(csp.contains("default-src 'none'") && csp.contains("connect-src 'self'"), "{csp}");
+            assert!(
+                csp.contains("default-src 'none'") && csp.contains("connect-src 'self'"),
+                "{csp}"
+            );
             let html = r.text().await.unwrap();
             assert!(html.contains(&format!("<html lang=\"{lang}\"")), "{page} {accept}");
             assert!(html.contains(&format!("/assets/{page}.js")));
         }
     }
-    for asset in ["/assets/common.js", "/assets/markroom.css", "/i18n/common.zh-CN.json", "/i18n/mark.en.json"] {
+    for asset in [
+        "/assets/common.js",
+        "/assets/markroom.css",
+        "/i18n/common.zh-CN.json",
+        "/i18n/mark.en.json",
+    ] {
         let r = app.client.get(format!("{}{asset}", app.base)).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::OK, "{asset}");
     }
-    let r = app.client.get(format!("{}/assets/nothing.js", app.base)).send().await.unwrap();
+    let r = app
+        .client
+        .get(format!("{}/assets/nothing.js", app.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
 }

@@ -35,13 +35,21 @@ async fn an_account_made_by_an_admin_chooses_its_own_password_in_the_page_before
     let request: serde_json::Value = r.json().await.unwrap();
     let approval = request["id"].as_str().unwrap();
     let r = app
-        .post(&format!("/api/v1/approvals/{approval}/approve"), Some(&chief2), json!({}))
+        .post(
+            &format!("/api/v1/approvals/{approval}/approve"),
+            Some(&chief2),
+            json!({}),
+        )
         .await;
     assert_eq!(r.status(), reqwest::StatusCode::OK, "{}", r.text().await.unwrap());
     run.done("activate");
     run.finish().await;
     let r = app
-        .try_login("new-custodian", "my own long passphrase 7", admin_account["workstation_key"].as_str())
+        .try_login(
+            "new-custodian",
+            "my own long passphrase 7",
+            admin_account["workstation_key"].as_str(),
+        )
         .await;
     assert_eq!(r.status(), reqwest::StatusCode::OK);
 }

@@ -1,6 +1,8 @@
 // The desk's and the report's plots, drawn as inline SVG (no library, nothing fetched):
 // each marker's severity with its 95% interval, each marker's deviation and CUSUM over time,
-// and a question's score distribution. Colours come from markroom.css (svg.plot classes).
+// and a question's score distribution. Colours come from markroom.css (svg.plot classes; the
+// distribution's bars are `.col`, since `.bar` is also the page header's class and its CSS
+// height would override the bars' own).
 
 import { fmtNumber, fmtTime, svg, t } from '../common.js';
 
@@ -150,7 +152,7 @@ export function histogram(dist, { max, step, labelKey = 'lead.plot.distribution'
   for (let i = 0; i < n; i += 1) {
     const c = counts.get(Math.round(i * st * 100)) || 0;
     if (!c) continue;
-    const bar = svg('rect', { class: 'bar', x: left + i * bw + 0.5, y: y(c), width: Math.max(bw - 1, 1), height: bottom - y(c) });
+    const bar = svg('rect', { class: 'col', x: left + i * bw + 0.5, y: y(c), width: Math.max(bw - 1, 1), height: bottom - y(c) });
     bar.append(svg('title', {}, `${fmtNumber(i * st)}: ${c}`));
     s.append(bar);
   }
@@ -170,6 +172,7 @@ export function histogram(dist, { max, step, labelKey = 'lead.plot.distribution'
 export function stateBar(parts, { width = 420, height = 22 } = {}) {
   const total = parts.reduce((a, p) => a + p.n, 0);
   const s = frame(width, height, 'lead.plot.states');
+  s.setAttribute('preserveAspectRatio', 'none');
   let x = 0;
   for (const p of parts) {
     if (!p.n || !total) continue;

@@ -5,10 +5,9 @@ import { api, fmtDateTime, fmtNumber, h, notify, problemText, t } from '../commo
 
 /// A data table: `heads` are message keys (a leading '#' marks a numeric column), `rows` are
 /// arrays of cells (strings, numbers or nodes).
-export function table(heads, rows, { id, caption } = {}) {
+export function table(heads, rows, { id } = {}) {
   const numeric = heads.map((k) => k.startsWith('#'));
   return h('table', { class: 'data', id },
-    caption ? h('caption', { class: 'sr-caption', i18n: caption }) : null,
     h('thead', {}, h('tr', {}, ...heads.map((k, i) => h('th', {
       scope: 'col', class: numeric[i] ? 'num' : undefined, i18n: k.replace(/^#/, ''),
     })))),
@@ -82,10 +81,10 @@ export function readReason(input, { required = true } = {}) {
 
 /// A small form: fields, a submit button, a one-line error; `onSubmit` runs on Enter or click
 /// and may throw an Error (shown) or a Problem (shown in the page's words).
-export function form({ id, fields, submitKey, onSubmit, extra = [] }) {
+export function form({ id, fields, submitKey, onSubmit }) {
   const error = h('p', { class: 'form-error', role: 'alert' });
   const submit = h('button', { type: 'submit', class: 'primary', i18n: submitKey });
-  const f = h('form', { id, class: 'lead-form', novalidate: true }, h('div', { class: 'row' }, ...fields, submit, ...extra), error);
+  const f = h('form', { id, class: 'lead-form', novalidate: true }, h('div', { class: 'row' }, ...fields, submit), error);
   f.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     error.textContent = '';
@@ -146,4 +145,22 @@ export function scriptImage(url, code) {
     box.classList.toggle('large', on);
   });
   return h('div', { class: 'stack script-view' }, zoom, box);
+}
+
+/// The instant a wall-clock time ("2026-11-29T14:30" from a datetime-local input) names in
+/// time zone `tz` (the exam's), as an ISO string.
+export function zonedToIso(local, tz) {
+  const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})/.exec(local || '');
+  if (!m) return null;
+  const wall = Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5]);
+  const offset = (instant) => {
+    const parts = Object.fromEntries(new Intl.DateTimeFormat('en-US', {
+      timeZone: tz, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit',
+    }).formatToParts(new Date(instant)).map((p) => [p.type, p.value]));
+    const asUtc = Date.UTC(+parts.year, +parts.month - 1, +parts.day, +parts.hour, +parts.minute, +parts.second);
+    return asUtc - instant;
+  };
+  let guess = wall - offset(wall);
+  guess = wall - offset(guess);
+  return new Date(guess).toISOString();
 }
