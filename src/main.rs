@@ -288,6 +288,12 @@ async fn run_demo(
             );
         }
     }
+    println!(
+        "In a browser on the server: /mark for a marker, /lead for a chief leader, /custody for a \
+         custodian (sign in with the username, password and workstation key above), \
+         /report?exam={} for the marking report.",
+        file.exam
+    );
     if let Some(path) = output {
         markroom::demo::write(&file, path)?;
         println!("written to {}", path.display());
