@@ -141,6 +141,23 @@ pub fn approved_with_payload(
 }
 
 /// Requests filed under one exam in one stored status, newest first.
+/// Every request of the exam with one of `kinds` in `status`, oldest first (no limit: a report
+/// must name them all).
+pub fn of_exam_kinds(
+    conn: &mut DbConn,
+    exam_id: &str,
+    status: ApprovalStatus,
+    kinds: &[&str],
+) -> Result<Vec<ApprovalRow>, DbError> {
+    Ok(approvals::table
+        .filter(approvals::exam_id.eq(exam_id))
+        .filter(approvals::status.eq(status.as_str()))
+        .filter(approvals::kind.eq_any(kinds))
+        .order(approvals::requested_at.asc())
+        .select(ApprovalRow::as_select())
+        .load(conn)?)
+}
+
 pub fn of_exam(
     conn: &mut DbConn,
     exam_id: &str,

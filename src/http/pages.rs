@@ -139,7 +139,7 @@ mod tests {
                 .or_default()
                 .insert(lang.to_string(), map.into_keys().collect());
         }
-        for page in ["common"].iter().chain(PAGES.iter()) {
+        for page in ["common", "problems"].iter().chain(PAGES.iter()) {
             let langs = by_page.get(*page).unwrap_or_else(|| panic!("no catalogue for {page}"));
             assert_eq!(langs.len(), LANGUAGES.len(), "{page}: {:?}", langs.keys());
             let zh = &langs["zh-CN"];

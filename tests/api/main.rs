@@ -11,6 +11,7 @@ mod cli;
 mod custody;
 mod demo;
 mod errors;
+mod exam_list;
 mod exams;
 mod facts;
 mod floor;

@@ -8,21 +8,17 @@ import { api, check, checkClean, fixture, login, open, person, run, shot, signIn
 
 const messages = (lang) => import(`../../web/i18n/problems.${lang}.json`, { with: { type: 'json' } }).then((m) => m.default);
 
-async function currentCode(page) {
-  await page.waitForFunction(() => {
+/// The code of the script on screen once it is neither `before` nor blank.
+async function nextCode(page, before = '') {
+  const handle = await page.waitForFunction((b) => {
     const c = document.querySelector('#lease-code');
-    return c && c.textContent !== '–' && c.textContent !== '';
-  });
-  return page.locator('#lease-code').textContent();
+    const text = c ? c.textContent : '';
+    return text !== b && text !== '–' && text !== '' ? text : false;
+  }, before);
+  return handle.jsonValue();
 }
 
-async function nextCode(page, before) {
-  await page.waitForFunction((b) => {
-    const c = document.querySelector('#lease-code');
-    return c && c.textContent !== b && c.textContent !== '–';
-  }, before);
-  return page.locator('#lease-code').textContent();
-}
+const currentCode = (page) => nextCode(page);
 
 /// Types a score that is on the scale but not at its ends (or at the maximum when `max`).
 async function typeScore(page, { max = false } = {}) {
@@ -76,6 +72,13 @@ await run(async (browser) => {
       heard.push(await r.text().catch(() => ''));
     }
   });
+  // Every mark the page sends: its task, its key and its body.
+  const sent = [];
+  page.on('request', (r) => {
+    if (r.method() === 'POST' && /\/marking\/tasks\/[^/]+\/score$/.test(r.url())) {
+      sent.push({ task: r.url().split('/').at(-2), key: r.headers()['idempotency-key'], body: r.postDataJSON() });
+    }
+  });
   await open(p, '/mark');
   await shot(p, 'mark-signin-zh');
   await signIn(p, marker);
@@ -91,6 +94,8 @@ await run(async (browser) => {
   await page.keyboard.press('Enter');
   done.push(code);
   code = await nextCode(page, code);
+  check(sent.length === 1 && sent[0].body.annotations.length === 1 && sent[0].body.annotations[0].kind === 'tick',
+    `the tick went with the first mark: ${JSON.stringify(sent)}`);
 
   // 2: a comment, and a score at the maximum, which asks first (Esc goes back, Enter confirms).
   await annotate(page, 'comment', 'good argument');
@@ -105,19 +110,44 @@ await run(async (browser) => {
   await page.keyboard.press('Enter');
   done.push(code);
   code = await nextCode(page, code);
+  const second = sent[sent.length - 1].body;
+  check(sent.length === 2 && second.annotations[0].kind === 'comment' && second.annotations[0].text === 'good argument',
+    `the comment went with the second mark: ${JSON.stringify(second)}`);
 
-  // 3: the network fails as the mark is sent; it is kept and sent again, once.
+  // 3: the mark reaches the server but its answer is lost; the page is reloaded while the mark
+  // is still unanswered; the network comes back. One mark, one key, whatever the attempts.
+  let attempts = 0;
+  let release;
+  const released = new Promise((r) => (release = r));
+  const scorePath = '**/api/v1/marking/tasks/*/score';
+  await page.route(scorePath, async (route) => {
+    attempts += 1;
+    if (attempts === 1) {
+      await route.fetch(); // the server records it …
+      return route.abort('connectionreset'); // … and the answer never arrives
+    }
+    await released;
+    return route.continue();
+  });
   await typeScore(page);
-  await p.context.setOffline(true);
   await page.keyboard.press('Enter');
   await page.waitForFunction(() => document.querySelector('#pending').textContent !== '');
   await shot(p, 'mark-offline-zh');
-  check((await page.locator('#lease-code').textContent()) === code, 'an unsaved mark keeps its script on screen');
-  await p.context.setOffline(false);
+  check((await page.locator('#lease-code').textContent()) === code, 'an unanswered mark keeps its script on screen');
+  check(await page.locator('#submit').isDisabled(), 'nothing else is sent while a mark is unanswered');
+  await page.reload();
+  await page.waitForFunction(() => window.markroom && document.querySelector('#pending') && document.querySelector('#pending').textContent !== '');
+  for (let i = 0; attempts < 2 && i < 200; i += 1) await new Promise((r) => setTimeout(r, 50));
+  check(attempts === 2, `the reloaded page sends the kept mark again: ${attempts}`);
+  release();
   done.push(code);
   code = await nextCode(page, code);
+  await page.unroute(scorePath);
   check((await page.locator('#pending').textContent()) === '', 'the kept mark was sent');
   check((await page.locator('#count-today').textContent()).trim() === '3', 'three marked today');
+  const keys = new Set(sent.filter((r) => r.task === sent[sent.length - 1].task).map((r) => r.key));
+  check(keys.size === 1, `one Idempotency-Key for every attempt at one mark: ${[...keys]}`);
+  check(sent.filter((r) => r.task === sent[sent.length - 1].task).length >= 2, 'the mark was sent again');
 
   // 4: flagged as illegible (confirmed with Enter).
   await page.locator('button[data-flag=illegible]').click();

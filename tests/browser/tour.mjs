@@ -12,6 +12,28 @@ const visits = [
 ];
 
 await run(async (browser) => {
+  // The guard itself: a page that asks another origin for anything is caught (the policy blocks
+  // it and the browser reports it, or the request reaches the route and is refused).
+  const probe = await person(browser, 'zh-CN');
+  await open(probe, '/mark');
+  await probe.page.evaluate(() => {
+    fetch('http://203.0.113.9/leak').catch(() => {});
+    const img = new Image();
+    img.src = 'https://fonts.example.com/font.png';
+    document.body.append(img);
+  });
+  await probe.page.waitForTimeout(1000);
+  const noticed = [...probe.foreign, ...probe.errors].join('\n');
+  check(/203\.0\.113\.9/.test(noticed) && /fonts\.example\.com/.test(noticed), `both foreign requests noticed: ${noticed}`);
+  let caught = false;
+  try {
+    await checkClean(probe, 'probe');
+  } catch {
+    caught = true;
+  }
+  check(caught, 'a request to another origin fails the check');
+  await probe.context.close();
+
   for (const lang of ['zh-CN', 'en']) {
     for (const v of visits) {
       const p = await person(browser, lang);

@@ -75,6 +75,11 @@ export function fmtNumber(n, digits = 2) {
   return new Intl.NumberFormat(ui.lang, { maximumFractionDigits: digits }).format(Number(n));
 }
 
+/// A list in the page's language ("a, b and c" / "a、b和c").
+export function fmtList(items) {
+  return new Intl.ListFormat(ui.lang, { style: 'short', type: 'unit' }).format(items.map(String));
+}
+
 export function fmtDateTime(iso) {
   if (!iso) return '–';
   return new Intl.DateTimeFormat(ui.lang, {
@@ -138,6 +143,7 @@ export function notify(kind, message) {
   if (!n) return;
   n.className = `notice ${kind}`;
   n.textContent = message;
+  n.title = message; // one line on screen; the whole of it on hover
   n.dataset.kind = kind;
 }
 
@@ -208,7 +214,8 @@ async function refresh() {
       saveSession({ ...s, access: pair.access_token, refresh: pair.refresh_token || s.refresh });
       return true;
     } catch {
-      return false;
+      // Unreachable, not refused: the caller keeps its session and treats it as a lost network.
+      return 'network';
     } finally {
       setTimeout(() => (refreshing = null), 0);
     }
@@ -252,8 +259,10 @@ export async function api(method, path, { body, idempotencyKey, accept, retried 
   } catch {
     problem = new Problem(r.status, {});
   }
-  if (!retried && r.status === 401 && problem.code === 'invalid_token' && (await refresh())) {
-    return api(method, path, { body, idempotencyKey, accept, retried: true });
+  if (!retried && r.status === 401 && problem.code === 'invalid_token') {
+    const refreshed = await refresh();
+    if (refreshed === 'network') throw new Problem(0, { code: 'network' });
+    if (refreshed) return api(method, path, { body, idempotencyKey, accept, retried: true });
   }
   if (!retried && problem.code === 'password_change_required') {
     if (await changePassword()) return api(method, path, { body, idempotencyKey, accept, retried: true });
@@ -470,7 +479,8 @@ export function confirmBox(message, { okKey = 'common.confirm', cancelKey = 'com
       } else if (ev.key === 'Enter') {
         ev.preventDefault();
         ev.stopPropagation();
-        done(document.activeElement !== cancel);
+        // A held Enter (the one that asked) must not also answer.
+        if (!ev.repeat) done(document.activeElement !== cancel);
       }
     };
     ok.addEventListener('click', () => done(true));

@@ -3,7 +3,7 @@
 // with its plots, and (chief leaders) the marking room and the two-person approvals. Every tab
 // reads the API afresh when opened or refreshed; a language switch redraws it from what it read.
 
-import { $, api, clearNotice, h, notify, Problem, problemText, setTimeZone, start, ui } from './common.js';
+import { $, clearNotice, h, notify, problemText, setTimeZone, start, ui } from './common.js';
 import { approvals, room } from './lead/approvals.js';
 import { markers } from './lead/markers.js';
 import { progress } from './lead/progress.js';
@@ -93,15 +93,10 @@ function examState() {
 }
 
 async function loadExams() {
-  try {
-    await api('GET', '/approvals');
-    ctx.chief = true;
-  } catch (e) {
-    if (!(e instanceof Problem) || e.status !== 403) notify('error', problemText(e));
-    ctx.chief = false;
-  }
-  buildTabs();
   const list = await get('/exams');
+  ctx.chief = list.chief;
+  els.report.hidden = !ctx.chief; // the report is for chief leaders
+  buildTabs();
   exams = list.exams.filter((e) => e.questions.length || ctx.chief);
   els.exam.replaceChildren(...exams.map((e) => h('option', { value: e.code, text: `${e.name} (${e.code})` })));
   if (!exams.length) {

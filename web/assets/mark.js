@@ -5,8 +5,8 @@
 // lease carries neither.
 
 import {
-  $, api, clearNotice, confirmBox, fmtNumber, fmtTime, h, notify, problemText, Problem, randomKey, setTimeZone,
-  start, t, ui,
+  $, api, clearNotice, confirmBox, fmtNumber, fmtTime, h, notify, problemText, Problem, randomKey, session,
+  setTimeZone, start, t, ui,
 } from './common.js';
 import { Viewer } from './viewer.js';
 
@@ -21,6 +21,9 @@ const state = {
   stopped: null, // a problem that halts marking (room closed, paused)
   timer: null,
   retry: null,
+  busy: false, // an act on the lease is under way (a confirmation, a request)
+  pending: null, // a mark sent and not yet answered
+  shown: null, // the task drawn, whose typed values a redraw keeps
   warned: null, // the lease whose expiry was warned of
 };
 
@@ -102,71 +105,99 @@ function layout() {
 
 // ---- scores -------------------------------------------------------------------------------
 
-/// Digits, the decimal point and editing keys only; Enter submits.
+/// Digits, the decimal point and editing keys only; Enter submits (once: a held key repeats).
 function onScoreKey(ev) {
   if (ev.key === 'Enter') {
     ev.preventDefault();
-    submit();
+    if (!ev.repeat) submit();
     return;
   }
-  if (ev.key.length === 1 && !/[0-9.]/.test(ev.key) && !ev.ctrlKey && !ev.metaKey) ev.preventDefault();
+  if (ev.key.length === 1 && !/[0-9.０-９．]/.test(ev.key) && !ev.ctrlKey && !ev.metaKey) ev.preventDefault();
 }
 
-function onStep(value, step) {
-  const n = Math.round(value / step);
-  return Math.abs(n * step - value) < 1e-9;
+/// A typed number in hundredths (scores have at most two decimals), or null. Full-width digits,
+/// as a Chinese input method types them, count as digits.
+function hundredths(text) {
+  const ascii = text.trim().replace(/[０-９]/g, (d) => String.fromCharCode(d.charCodeAt(0) - 0xfee0)).replace(/．/g, '.');
+  if (!/^\d+(\.\d{1,2})?$/.test(ascii)) return null;
+  return Math.round(Number(ascii) * 100);
 }
 
-/// The mark typed, checked against the scale; a message key when it is not one.
-function readScore() {
-  const l = state.lease;
-  const criteria = l.rubric || [];
+/// The mark typed for `lease`, checked against its scale; a message key when it is not one.
+function readScore(lease) {
+  const step = Math.round(lease.step * 100);
+  const criteria = lease.rubric || [];
   if (criteria.length) {
     const values = {};
     let sum = 0;
     for (const c of criteria) {
       const input = $(`#criterion-${c.code}`);
-      const v = Number(input.value);
-      if (input.value.trim() === '' || Number.isNaN(v)) return { error: 'mark.error.criterion_missing', focus: input };
-      if (v < 0 || v > c.max || !onStep(v, l.step)) return { error: 'mark.error.criterion_scale', focus: input };
-      values[c.code] = v;
+      const v = hundredths(input.value);
+      if (v === null) return { error: 'mark.error.criterion_missing', focus: input };
+      if (v > Math.round(c.max * 100) || v % step !== 0) return { error: 'mark.error.criterion_scale', focus: input };
+      values[c.code] = v / 100;
       sum += v;
     }
-    return { score: Math.round(sum / l.step) * l.step, criteria: values };
+    return { score: sum / 100, criteria: values };
   }
-  const text = els.score.value.trim();
-  const v = Number(text);
-  if (text === '' || Number.isNaN(v)) return { error: 'mark.error.empty', focus: els.score };
-  if (v < 0 || v > l.max_score || !onStep(v, l.step)) return { error: 'mark.error.scale', focus: els.score };
-  return { score: v };
+  const v = hundredths(els.score.value);
+  if (v === null) return { error: 'mark.error.empty', focus: els.score };
+  if (v > Math.round(lease.max_score * 100) || v % step !== 0) return { error: 'mark.error.scale', focus: els.score };
+  return { score: v / 100 };
 }
 
-async function submit() {
-  if (!state.lease || state.retry) return;
-  const read = readScore();
-  if (read.error) {
-    notify('warn', t(read.error, { max: fmtNumber(state.lease.max_score), step: fmtNumber(state.lease.step) }));
-    read.focus.focus();
-    return;
+/// Runs one act on the lease held now; nothing else starts meanwhile, and an act whose lease
+/// ended while it waited for the marker (a confirmation) does nothing.
+async function act(f) {
+  const lease = state.lease;
+  if (!lease || state.busy || state.pending) return;
+  state.busy = true;
+  try {
+    await f(lease, () => state.lease === lease);
+  } finally {
+    state.busy = false;
   }
-  const edge = read.score === 0 || read.score === Number(state.lease.max_score);
-  if (edge && !(await confirmBox(t('mark.confirm_edge', { score: fmtNumber(read.score) })))) {
-    focusEntry();
-    return;
-  }
-  const body = { score: read.score, annotations: state.annotations };
-  if (read.criteria) body.criteria = read.criteria;
-  body.seconds_spent = Math.min(86400, Math.round((Date.now() - state.startedAt) / 1000));
-  const pending = { task: state.lease.task_id, key: randomKey(), body };
-  sessionStorage.setItem(PENDING, JSON.stringify(pending));
-  await send(pending, 0);
 }
 
-/// Sends a kept mark until the server answers; a lost connection or a failing server is tried
-/// again with the same key (the server answers a repeat with the first answer).
-async function send(pending, attempt) {
+function submit() {
+  return act(async (lease, current) => {
+    const read = readScore(lease);
+    if (read.error) {
+      notify('warn', t(read.error, { max: fmtNumber(lease.max_score), step: fmtNumber(lease.step) }));
+      read.focus.focus();
+      return;
+    }
+    const edge = read.score === 0 || read.score === Number(lease.max_score);
+    if (edge && !(await confirmBox(t('mark.confirm_edge', { score: fmtNumber(read.score) })))) {
+      focusEntry();
+      return;
+    }
+    if (!current()) return;
+    const body = { score: read.score, annotations: state.annotations };
+    if (read.criteria) body.criteria = read.criteria;
+    body.seconds_spent = Math.min(86400, Math.round((Date.now() - state.startedAt) / 1000));
+    const who = session();
+    const pending = { user: who && who.username, task: lease.task_id, code: lease.anonymous_code, key: randomKey(), body };
+    keep(pending);
+    await send(0);
+  });
+}
+
+/// The mark being sent, kept in the tab's session storage until the server has answered.
+function keep(pending) {
+  state.pending = pending;
+  if (pending) sessionStorage.setItem(PENDING, JSON.stringify(pending));
+  else sessionStorage.removeItem(PENDING);
+  render();
+}
+
+/// Sends the kept mark until the server answers; a lost connection or a failing server is tried
+/// again with the same key (the server answers a repeat with the first answer), and a session
+/// that ended keeps it for after the next sign-in.
+async function send(attempt) {
+  const pending = state.pending;
+  if (!pending) return;
   state.retry = null;
-  els.submit.disabled = true;
   try {
     await api('POST', `/marking/tasks/${pending.task}/score`, { body: pending.body, idempotencyKey: pending.key });
   } catch (p) {
@@ -174,17 +205,20 @@ async function send(pending, attempt) {
       const wait = Math.min(15000, 1000 * 2 ** attempt);
       els.pending.textContent = t('mark.pending', { seconds: Math.round(wait / 1000) });
       notify('warn', t('mark.not_saved_yet'));
-      state.retry = setTimeout(() => send(pending, attempt + 1), wait);
+      state.retry = setTimeout(() => send(attempt + 1), wait);
       return;
     }
-    sessionStorage.removeItem(PENDING);
+    if (p instanceof Problem && p.status === 401) {
+      els.pending.textContent = t('mark.pending_sign_in');
+      return;
+    }
+    keep(null);
     els.pending.textContent = '';
-    els.submit.disabled = false;
     return onProblem(p);
   }
-  sessionStorage.removeItem(PENDING);
+  keep(null);
   els.pending.textContent = '';
-  notify('ok', t('mark.saved', { code: state.lease ? state.lease.anonymous_code : '' }));
+  notify('ok', t('mark.saved', { code: pending.code }));
   state.lease = null;
   await refreshMe();
   await next(true);
@@ -252,30 +286,34 @@ function renderAnnotations() {
   viewer.setPins(state.annotations);
 }
 
-async function flag(kind) {
-  if (!state.lease) return;
-  if (!(await confirmBox(t('mark.confirm_flag', { flag: t(`mark.flag.${kind}`) })))) return focusEntry();
-  try {
-    await api('POST', `/marking/tasks/${state.lease.task_id}/flag`, { body: { kind } });
-  } catch (p) {
-    return onProblem(p);
-  }
-  notify('info', t('mark.flagged', { code: state.lease.anonymous_code }));
-  state.lease = null;
-  await next(true);
+function flag(kind) {
+  return act(async (lease, current) => {
+    if (!(await confirmBox(t('mark.confirm_flag', { flag: t(`mark.flag.${kind}`) })))) return focusEntry();
+    if (!current()) return;
+    try {
+      await api('POST', `/marking/tasks/${lease.task_id}/flag`, { body: { kind } });
+    } catch (p) {
+      return onProblem(p);
+    }
+    notify('info', t('mark.flagged', { code: lease.anonymous_code }));
+    state.lease = null;
+    await next(true);
+  });
 }
 
-async function giveBack() {
-  if (!state.lease) return;
-  if (!(await confirmBox(t('mark.confirm_give_back')))) return focusEntry();
-  try {
-    await api('POST', `/marking/tasks/${state.lease.task_id}/release`, { body: {} });
-  } catch (p) {
-    return onProblem(p);
-  }
-  notify('info', t('mark.given_back'));
-  state.lease = null;
-  await next(true);
+function giveBack() {
+  return act(async (lease, current) => {
+    if (!(await confirmBox(t('mark.confirm_give_back')))) return focusEntry();
+    if (!current()) return;
+    try {
+      await api('POST', `/marking/tasks/${lease.task_id}/release`, { body: {} });
+    } catch (p) {
+      return onProblem(p);
+    }
+    notify('info', t('mark.given_back'));
+    state.lease = null;
+    await next(true);
+  });
 }
 
 // ---- leases -------------------------------------------------------------------------------
@@ -317,7 +355,8 @@ function tick() {
     state.warned = state.lease.task_id;
     notify('warn', t('mark.lease_warning'));
   }
-  if (left <= 0 && !state.retry) {
+  // Two seconds' grace: the server's clock is known to about half a second.
+  if (left <= -2 && !state.pending && !state.busy) {
     // The lease has ended on the server's clock: say so, and ask for the next script.
     notify('warn', t('problem.lease_expired'));
     state.lease = null;
@@ -331,25 +370,32 @@ function focusEntry() {
   if (first) first.focus();
 }
 
+/// Draws the lease held now. What the marker typed for it stays (a language switch, a kept
+/// mark); a new lease starts empty.
 function render() {
   const l = state.lease;
-  const working = Boolean(l);
+  const same = Boolean(l) && state.shown === l.task_id;
+  const typed = same ? { score: els.score.value, criteria: criteriaValues() } : { score: '', criteria: {} };
+  state.shown = l ? l.task_id : null;
+  const working = Boolean(l) && !state.pending;
   els.code.textContent = l ? l.anonymous_code : '–';
   els.question.textContent = l ? l.question : '–';
   els.scale.textContent = l ? t('mark.scale', { max: fmtNumber(l.max_score), step: fmtNumber(l.step) }) : '';
   for (const b of [els.submit, els.giveBack, ...els.flags.querySelectorAll('button')]) b.disabled = !working;
-  els.again.hidden = working;
+  els.again.hidden = Boolean(l);
   els.score.disabled = !working;
   const criteria = (l && l.rubric) || [];
   els.score.hidden = criteria.length > 0;
   els.criteria.replaceChildren(...criteria.map((c) => {
     const input = h('input', { id: `criterion-${c.code}`, inputmode: 'decimal', autocomplete: 'off', 'aria-label': c.name });
+    input.value = typed.criteria[c.code] || '';
+    input.disabled = !working;
     input.addEventListener('keydown', onScoreKey);
     input.addEventListener('input', showTotal);
     return h('tr', {}, h('td', { text: c.name }), h('td', {}, input), h('td', { class: 'muted', text: `/ ${fmtNumber(c.max)}` }));
   }));
   if (criteria.length) els.criteria.append(h('tr', {}, h('td', { i18n: 'mark.total_of_criteria' }), h('td', {}, els.total), h('td')));
-  els.score.value = '';
+  els.score.value = typed.score;
   showTotal();
   $('#rubric-body').replaceChildren(
     criteria.length
@@ -361,15 +407,21 @@ function render() {
   else viewer.show(l.images);
   renderAnnotations();
   tick();
-  focusEntry();
+  if (!same) focusEntry();
+}
+
+function criteriaValues() {
+  const values = {};
+  for (const input of els.criteria.querySelectorAll('input')) values[input.id.replace(/^criterion-/, '')] = input.value;
+  return values;
 }
 
 function showTotal() {
   const l = state.lease;
   if (!l || !(l.rubric || []).length) return;
   let sum = 0;
-  for (const c of l.rubric) sum += Number($(`#criterion-${c.code}`).value) || 0;
-  els.total.textContent = `${fmtNumber(sum)} / ${fmtNumber(l.max_score)}`;
+  for (const c of l.rubric) sum += hundredths($(`#criterion-${c.code}`).value) || 0;
+  els.total.textContent = `${fmtNumber(sum / 100)} / ${fmtNumber(l.max_score)}`;
 }
 
 async function refreshMe() {
@@ -388,6 +440,22 @@ async function refreshMe() {
   }
 }
 
+/// A mark kept from before a reload or a sign-in is sent first, with its own key; one kept by
+/// somebody else at this workstation is not theirs to send.
+async function resume() {
+  const kept = state.pending || JSON.parse(sessionStorage.getItem(PENDING) || 'null');
+  const who = session();
+  if (!kept || !who || kept.user !== who.username) {
+    if (kept) keep(null);
+    return false;
+  }
+  state.pending = kept;
+  notify('warn', t('mark.not_saved_yet'));
+  els.pending.textContent = t('mark.not_saved_yet');
+  await send(0);
+  return true;
+}
+
 async function main() {
   await start('mark', ['marker']);
   layout();
@@ -396,24 +464,18 @@ async function main() {
     render();
   });
   ui.onSignedIn.push(async () => {
-    if (await refreshMe()) await next(true);
+    if ((await refreshMe()) && !(await resume())) await next(true);
   });
   setInterval(tick, 1000);
   // The counts, the room's state and the server's clock, now and then, so a closed room or a
   // pause shows without a click and the countdown follows the server.
   setInterval(async () => {
-    if (document.hidden || state.retry) return;
+    if (document.hidden || state.pending || state.busy) return;
     const me = await refreshMe();
     if (me && !state.lease && !state.stopped) next(true);
   }, 20000);
   const me = await refreshMe();
-  const kept = JSON.parse(sessionStorage.getItem(PENDING) || 'null');
-  if (kept) {
-    // A mark submitted before a reload is sent first, with its own key.
-    notify('warn', t('mark.not_saved_yet'));
-    await send(kept, 0);
-    return;
-  }
+  if (await resume()) return;
   if (me && !state.stopped) await next();
 }
 

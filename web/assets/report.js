@@ -3,7 +3,7 @@
 // and each marker's severity with its interval; every dispute and how it was settled; and who
 // asked for and who approved the lock and the release. The print stylesheet drops the bar.
 
-import { $, fmtDateTime, fmtNumber, h, notify, problemText, setTimeZone, start, t, ui } from './common.js';
+import { $, fmtDateTime, fmtList, fmtNumber, h, notify, problemText, setTimeZone, start, t, ui } from './common.js';
 import { flagsText, marksDistribution, reliability, severityCells, severityRows } from './lead/markers.js';
 import { histogram, severityPlot } from './lead/plots.js';
 import { enc, get, personName, table } from './lead/util.js';
@@ -33,7 +33,7 @@ function question(q, d) {
   const s = d.stats[q.code] || {};
   const name = (id) => d.names.get(id) || `${String(id).slice(0, 8)}…`;
   const limit = ((d.detail.rules && d.detail.rules.severity_limit_fraction) || 0.5) * q.tolerance;
-  const methods = METHODS.filter((m) => q.methods[m]).map((m) => `${t(`report.method.${m}`)} ${q.methods[m]}`).join('、') || '–';
+  const methods = fmtList(METHODS.filter((m) => q.methods[m]).map((m) => `${t(`report.method.${m}`)} ${q.methods[m]}`)) || '–';
   return h('section', { class: 'report-question', id: `report-${q.code}` },
     h('h2', {}, h('span', { i18n: 'report.question' }), ' ', q.code, ' ',
       h('span', { class: 'muted', text: t('report.scale', { max: fmtNumber(q.max_score), step: fmtNumber(q.step), tolerance: fmtNumber(q.tolerance) }) })),
@@ -62,7 +62,7 @@ function disputes(d) {
     ['report.question', 'report.script', 'report.cause', 'report.marks', '#report.spread', 'report.status', '#report.settled_score',
       'report.reason', 'report.settled_by', 'report.at'],
     rows.map((x) => [x.question, h('span', { class: 'mono', text: x.anonymous_code }), t(`report.cause.${x.cause}`),
-      x.marks.map((m) => `${m.marker} ${fmtNumber(m.score)}`).join('、'), x.spread, t(`report.status.${x.status}`),
+      fmtList(x.marks.map((m) => `${m.marker} ${fmtNumber(m.score)}`)), x.spread, t(`report.status.${x.status}`),
       x.score === null ? '–' : fmtNumber(x.score), x.reason || '–', personName(x.resolved_by), fmtDateTime(x.resolved_at)]),
     { id: 'report-disputes' },
   );

@@ -55,6 +55,14 @@ export class Viewer {
         this.y += moves[ev.key][1];
         this.apply();
         ev.preventDefault();
+      } else if (ev.key === 'Enter' && this.tool && this.images.length) {
+        // Without a mouse: aim with the arrow keys, Enter places the mark at the viewer's centre.
+        const r = this.img.getBoundingClientRect();
+        const v = this.root.getBoundingClientRect();
+        const x = (v.left + v.width / 2 - r.left) / r.width;
+        const y = (v.top + v.height / 2 - r.top) / r.height;
+        if (x >= 0 && x <= 1 && y >= 0 && y <= 1) this.onPoint({ tool: this.tool, page: this.index, x: round(x), y: round(y) });
+        ev.preventDefault();
       } else if (ev.key === '+' || ev.key === '=') {
         this.zoomBy(1.25);
       } else if (ev.key === '-') {

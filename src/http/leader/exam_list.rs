@@ -29,6 +29,8 @@ pub struct ExamSummary {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ExamList {
+    /// Whether the caller is a chief leader (who may open the room and decide approvals).
+    pub chief: bool,
     pub exams: Vec<ExamSummary>,
 }
 
@@ -73,7 +75,7 @@ pub async fn list_exams(state: web::Data<AppState>, staff: Staff) -> Result<web:
                     questions,
                 });
             }
-            Ok(ExamList { exams })
+            Ok(ExamList { chief, exams })
         })
         .await;
     audit_refusal(&state, audit, result).await.map(web::Json)

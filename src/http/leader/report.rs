@@ -159,11 +159,8 @@ fn build(c: &mut DbConn, exam: &db::exams::ExamRow, now: DateTime<Utc>) -> Resul
     let dispute_rows = db::report::disputes_of_exam(c, &exam.id)?;
     let backreads = db::report::backreads_done(c, &exam.id)?;
     let (locked_at, released_at) = db::lock::stamps(c, &exam.id)?;
-    let acts: Vec<_> = db::approvals::of_exam(c, &exam.id, ApprovalStatus::Approved, 500)?
-        .into_iter()
-        .filter(|r| r.state().is_ok_and(|s| RESULT_ACTS.contains(&s.kind)))
-        .rev()
-        .collect();
+    let kinds = RESULT_ACTS.map(|k| k.as_str());
+    let acts = db::approvals::of_exam_kinds(c, &exam.id, ApprovalStatus::Approved, &kinds)?;
 
     // Markers by id → username; leaders and chiefs by user id.
     let markers: HashMap<String, String> = {
@@ -304,18 +301,28 @@ pub async fn marking_report(
     let code = path.into_inner();
     let audit = chief.audit("report.read").object("exam_code", &code);
     let (me, now, entry) = (chief.id.clone(), state.now(), audit.clone());
+    // Built in a read transaction (one snapshot, and no writer held while it is assembled); the
+    // read is then recorded in a short write of its own.
     let result = state
         .db
-        .write(move |c| -> Result<MarkingReport, ApiError> {
+        .read(move |c| -> Result<(String, MarkingReport), ApiError> {
             let exam = exam_by_code(c, &code)?;
             not_related(c, &exam.id, &me)?;
             let report = build(c, &exam, now)?;
-            entry
-                .exam(&exam.id)
-                .details(serde_json::json!({ "disputes": report.disputes.len() }))
-                .append(c, now)?;
-            Ok(report)
+            Ok((exam.id, report))
         })
         .await;
-    audit_refusal(&state, audit, result).await.map(web::Json)
+    let (exam_id, report) = audit_refusal(&state, audit, result).await?;
+    let disputes = report.disputes.len();
+    state
+        .db
+        .write(move |c| -> Result<(), ApiError> {
+            entry
+                .exam(&exam_id)
+                .details(serde_json::json!({ "disputes": disputes }))
+                .append(c, now)?;
+            Ok(())
+        })
+        .await?;
+    Ok(web::Json(report))
 }

@@ -39,7 +39,7 @@ async fn a_marker_marks_three_scripts_by_keyboard_flags_one_and_sees_the_room_cl
             "{code}: one lease, one mark"
         );
     }
-    assert_eq!(state_of(flagged), vec!["flagged".to_string()]);
+    assert_eq!(state_of(flagged), vec!["flagged".to_string()], "{flagged}: {serves:?}");
     let scored = serves.iter().filter(|(_, s)| s == "scored").count();
     assert_eq!(scored, 3, "nothing else was marked, nothing twice: {serves:?}");
     // The lease held when the room closed ended with it, unmarked.

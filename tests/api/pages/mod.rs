@@ -16,6 +16,8 @@ mod mark;
 mod pages_served;
 mod password;
 
+static ONE_BROWSER: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Where screenshots go: target/test-output/screenshots/<backend>/.
 pub fn screenshots() -> PathBuf {
     let backend = if std::env::var("DATABASE_URL").is_ok_and(|u| u.starts_with("postgres")) {
@@ -59,6 +61,9 @@ impl Scenario {
         std::fs::write(&file, serde_json::to_vec_pretty(&fixture).unwrap()).unwrap();
         let script = root.join("tests/browser").join(format!("{scenario}.mjs"));
         let run = tokio::task::spawn_blocking(move || {
+            // One browser at a time: two cores and a dozen parallel tests leave Chromium too
+            // little to keep to its timeouts otherwise.
+            let _one = ONE_BROWSER.lock().unwrap_or_else(|e| e.into_inner());
             Command::new("node")
                 .arg(script)
                 .arg(file)
@@ -76,7 +81,8 @@ impl Scenario {
     /// Waits until the page reaches step `name`; the test then acts and calls `done`.
     pub async fn reached(&mut self, name: &str) {
         let ready = self.steps.join(format!("{name}.ready"));
-        for _ in 0..1200 {
+        // Other scenarios may hold the browser first (see ONE_BROWSER).
+        for _ in 0..6000 {
             if ready.exists() {
                 return;
             }

@@ -3,7 +3,7 @@
 // plots: severity with intervals per marker, each marker's deviation and CUSUM over time, and
 // the distribution of the marks given.
 
-import { fmtNumber, h, t } from '../common.js';
+import { fmtList, fmtNumber, h, t } from '../common.js';
 import { histogram, seriesPlot, severityPlot } from './plots.js';
 import { empty, enc, get, markerName, section, table } from './util.js';
 
@@ -19,7 +19,7 @@ export function severityCells(m) {
 }
 
 export function flagsText(flags) {
-  return (flags || []).map((f) => t(`lead.trigger.${f}`)).join('、');
+  return fmtList((flags || []).map((f) => t(`lead.trigger.${f}`)));
 }
 
 /// The question's reliability figures, as a definition list.

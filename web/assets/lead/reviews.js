@@ -2,7 +2,7 @@
 // review: reinstate (any leader of the exam) or suspend (a chief asks; a second chief approves
 // the request in the Approvals tab, which voids the marks in the chosen scope).
 
-import { api, fmtNumber, h, notify, t } from '../common.js';
+import { api, fmtList, fmtNumber, h, notify, t } from '../common.js';
 import {
   empty, enc, form, get, labelled, markerName, readReason, reasonInput, section, table, when, zonedToIso,
 } from './util.js';
@@ -31,7 +31,7 @@ export function evidenceView(ev) {
   return h('div', { class: 'evidence' },
     dl([
       ['lead.question', ev.question],
-      ['lead.triggers', (ev.triggers || []).map((x) => t(`lead.trigger.${x}`)).join('、') || null],
+      ['lead.triggers', fmtList((ev.triggers || []).map((x) => t(`lead.trigger.${x}`))) || null],
       ['lead.col.n', f.n],
       ['lead.col.mean', num(f.mean)],
       ['lead.col.severity', severity],
