@@ -178,7 +178,8 @@ impl TestApp {
         ))
     }
 
-    fn pairs(&self, sql: &str) -> Vec<(String, String)> {
+    /// Two text columns named `a` and `b`, by plain SQL.
+    pub fn pairs(&self, sql: &str) -> Vec<(String, String)> {
         let sql = sql.to_string();
         self.db
             .read_now(move |c| -> Result<Vec<(String, String)>, DbError> {

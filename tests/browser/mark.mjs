@@ -74,7 +74,9 @@ await run(async (browser) => {
   });
   // Every mark the page sends: its task, its key and its body.
   const sent = [];
+  const flags = [];
   page.on('request', (r) => {
+    if (r.method() === 'POST' && /\/marking\/tasks\/[^/]+\/flag$/.test(r.url())) flags.push(r.postDataJSON());
     if (r.method() === 'POST' && /\/marking\/tasks\/[^/]+\/score$/.test(r.url())) {
       sent.push({ task: r.url().split('/').at(-2), key: r.headers()['idempotency-key'], body: r.postDataJSON() });
     }
@@ -152,8 +154,14 @@ await run(async (browser) => {
   // 4: flagged as illegible (confirmed with Enter).
   await page.locator('button[data-flag=illegible]').click();
   await page.locator('.modal').waitFor();
+  await page.keyboard.press('Escape');
+  check((await page.locator('#lease-code').textContent()) === code, 'Esc keeps the script');
+  await page.locator('button[data-flag=illegible]').click();
+  await page.locator('#comment-text').fill('ink too faint to read');
   await page.keyboard.press('Enter');
   const flagged = code;
+  check(flags.length === 1 && flags[0].kind === 'illegible' && flags[0].note === 'ink too faint to read',
+    `one flag, with its note: ${JSON.stringify(flags)}`);
   code = await nextCode(page, code);
 
   // A chief leader closes the room; the marker's next act meets it.

@@ -251,7 +251,7 @@ async function addAnnotation(point) {
   const a = { kind: point.tool, page: point.page, x: point.x, y: point.y };
   if (point.tool === 'comment') {
     const text = await ask(t('mark.comment_prompt'));
-    if (!text) return;
+    if (!text) return focusEntry();
     a.text = text.slice(0, 200);
   }
   state.annotations.push(a);
@@ -259,9 +259,10 @@ async function addAnnotation(point) {
   focusEntry();
 }
 
+/// A short text asked for in the page; null when the marker cancels (an empty answer is '').
 function ask(question) {
   return new Promise((resolve) => {
-    const input = h('input', { id: 'comment-text', maxlength: 200, autocomplete: 'off' });
+    const input = h('input', { id: 'comment-text', maxlength: 500, autocomplete: 'off' });
     const ok = h('button', { type: 'submit', class: 'primary', i18n: 'common.confirm' });
     const cancel = h('button', { type: 'button', i18n: 'common.cancel' });
     const form = h('form', { class: 'card stack' }, h('label', { class: 'field' }, h('span', { text: question }), input),
@@ -269,8 +270,8 @@ function ask(question) {
     const box = h('div', { class: 'modal', role: 'dialog', 'aria-modal': 'true' }, form);
     const done = (v) => { box.remove(); resolve(v); };
     form.addEventListener('submit', (ev) => { ev.preventDefault(); done(input.value.trim()); });
-    cancel.addEventListener('click', () => done(''));
-    input.addEventListener('keydown', (ev) => { if (ev.key === 'Escape') done(''); });
+    cancel.addEventListener('click', () => done(null));
+    input.addEventListener('keydown', (ev) => { if (ev.key === 'Escape') done(null); });
     document.body.append(box);
     input.focus();
   });
@@ -288,10 +289,12 @@ function renderAnnotations() {
 
 function flag(kind) {
   return act(async (lease, current) => {
-    if (!(await confirmBox(t('mark.confirm_flag', { flag: t(`mark.flag.${kind}`) })))) return focusEntry();
+    // What the marker saw goes to the leaders with the flag (optional; never a name read).
+    const note = await ask(t('mark.confirm_flag', { flag: t(`mark.flag.${kind}`) }));
+    if (note === null) return focusEntry();
     if (!current()) return;
     try {
-      await api('POST', `/marking/tasks/${lease.task_id}/flag`, { body: { kind } });
+      await api('POST', `/marking/tasks/${lease.task_id}/flag`, { body: { kind, note: note.slice(0, 500) } });
     } catch (p) {
       return onProblem(p);
     }

@@ -40,6 +40,22 @@ async fn a_marker_marks_three_scripts_by_keyboard_flags_one_and_sees_the_room_cl
         );
     }
     assert_eq!(state_of(flagged), vec!["flagged".to_string()], "{flagged}: {serves:?}");
+    let problem = app.pairs(&format!(
+        "SELECT p.kind AS a, p.note AS b FROM problems p JOIN serves s ON s.exam_id = p.exam_id AND s.id = p.serve_id \
+         WHERE s.anonymous_code = '{flagged}'"
+    ));
+    let kind = app.pairs(&format!(
+        "SELECT kind AS a, state AS b FROM serves WHERE anonymous_code = '{flagged}'"
+    ));
+    if kind[0].0 == "live" {
+        assert_eq!(
+            problem,
+            vec![("illegible".to_string(), "ink too faint to read".to_string())]
+        );
+    } else {
+        // A flag on a seed or a self-check changes no live script: audited, no problem opened.
+        assert!(problem.is_empty(), "{problem:?}");
+    }
     let scored = serves.iter().filter(|(_, s)| s == "scored").count();
     assert_eq!(scored, 3, "nothing else was marked, nothing twice: {serves:?}");
     // The lease held when the room closed ended with it, unmarked.
