@@ -14,6 +14,7 @@ pub mod domain;
 pub mod http;
 pub mod scans;
 pub mod secrets;
+pub mod simulate;
 pub mod stats_command;
 pub mod storage;
 pub mod vault;

@@ -96,6 +96,47 @@ enum Command {
         #[command(subcommand)]
         action: BenchAction,
     },
+    /// Synthetic markers against a running server, through its API alone: load, latency and
+    /// how the statistics caught the severe, lenient and drifting markers planted among them.
+    /// Severity is counted in severity limits (severity_limit_fraction × tolerance), noise in
+    /// tolerances.
+    Simulate {
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        server: String,
+        /// The demo's accounts file (`markroom demo --output`); default: demo-accounts.json in the
+        /// data directory, which `serve --demo` writes.
+        #[arg(long)]
+        accounts: Option<PathBuf>,
+        /// Simulated markers (the first N of the file's).
+        #[arg(long, default_value_t = 12)]
+        markers: usize,
+        /// Seconds of marking.
+        #[arg(long, default_value_t = 60)]
+        duration: u64,
+        /// Seconds of the image phase after it.
+        #[arg(long, default_value_t = 10)]
+        image_seconds: u64,
+        /// SD of ordinary markers' severity, in severity limits (clipped to ±0.8).
+        #[arg(long, default_value_t = 0.2)]
+        severity_spread: f64,
+        /// SD of each mark's noise, in tolerances.
+        #[arg(long, default_value_t = 0.25)]
+        noise: f64,
+        /// Planted severe markers (two limits low).
+        #[arg(long, default_value_t = 2)]
+        severe: usize,
+        /// Planted lenient markers (two limits high).
+        #[arg(long, default_value_t = 2)]
+        lenient: usize,
+        /// Planted drifting markers (from 0 to 2.5 limits high over the run).
+        #[arg(long, default_value_t = 0)]
+        drifters: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Also write the report as JSON here.
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -234,6 +275,41 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => {
             let report = markroom::scans::bench::ingest(pages, dpi)?;
             println!("{}", serde_json::to_string(&report)?);
+        }
+        Command::Simulate {
+            server,
+            accounts,
+            markers,
+            duration,
+            image_seconds,
+            severity_spread,
+            noise,
+            severe,
+            lenient,
+            drifters,
+            seed,
+            output,
+        } => {
+            let opts = markroom::simulate::Options {
+                server,
+                accounts: accounts.unwrap_or_else(|| settings.data_dir.join("demo-accounts.json")),
+                markers,
+                duration: std::time::Duration::from_secs(duration),
+                image_seconds: std::time::Duration::from_secs(image_seconds),
+                severity_spread,
+                noise,
+                severe,
+                lenient,
+                drifters,
+                seed,
+                progress: true,
+            };
+            let report = actix_web::rt::System::new().block_on(markroom::simulate::run(&opts))?;
+            print!("{report}");
+            if let Some(path) = output {
+                std::fs::write(&path, serde_json::to_vec_pretty(&report)?)?;
+                println!("written to {}", path.display());
+            }
         }
         // Answered above, before the settings are read.
         Command::Stats { .. } => {}

@@ -41,8 +41,12 @@ pub fn draw_latent(page: &mut GrayImage, rect: (u32, u32, u32, u32), units: u32)
 /// Reads the latent units back from a cut question image: a cell is black when most of its
 /// pixels are dark, so a reader survives a speck (and a lossless cut reads exactly).
 pub fn read_latent(img: &GrayImage) -> u32 {
-    let (w, h) = img.dimensions();
-    let rows = strip_rows(h);
+    strip_units(img, strip_rows(img.height()))
+}
+
+/// The units in the first `rows` rows of `img` (the strip).
+fn strip_units(img: &GrayImage, rows: u32) -> u32 {
+    let w = img.width();
     let mut units = 0;
     for i in 0..LATENT_CELLS {
         let (c0, c1) = cell_columns(i, w);
@@ -56,6 +60,36 @@ pub fn read_latent(img: &GrayImage) -> u32 {
         }
     }
     units
+}
+
+/// Reads the latent units from a PNG cut as a person glances at the top of a page: only the
+/// strip's rows (the first ⌈h/20⌉) are decoded. A PNG that is not 8-bit grey without interlacing
+/// (not what markroom writes) is decoded whole.
+pub fn read_latent_png(bytes: &[u8]) -> Result<u32, String> {
+    let whole = || -> Result<u32, String> {
+        let img = image::load_from_memory_with_format(bytes, image::ImageFormat::Png).map_err(|e| e.to_string())?;
+        Ok(read_latent(&img.to_luma8()))
+    };
+    let mut reader = png::Decoder::new(std::io::Cursor::new(bytes))
+        .read_info()
+        .map_err(|e| e.to_string())?;
+    let (w, h, interlaced) = (reader.info().width, reader.info().height, reader.info().interlaced);
+    if interlaced || reader.output_color_type() != (png::ColorType::Grayscale, png::BitDepth::Eight) {
+        return whole();
+    }
+    let rows = strip_rows(h);
+    let mut strip = GrayImage::new(w, rows);
+    for y in 0..rows {
+        let row = reader
+            .next_row()
+            .map_err(|e| e.to_string())?
+            .ok_or("the image ends inside its strip")?;
+        let data = row.data();
+        for x in 0..w {
+            strip.put_pixel(x, y, image::Luma([data[x as usize]]));
+        }
+    }
+    Ok(strip_units(&strip, rows))
 }
 
 #[cfg(test)]
@@ -79,6 +113,19 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn the_strip_reads_back_from_the_png_rows_alone(units in 0u32..4096, w in 12u32..300, h in 1u32..200) {
+            let mut page = GrayImage::from_pixel(w, h, image::Luma([255]));
+            draw_latent(&mut page, (0, 0, w, h), units);
+            // Ink below the strip must not matter, and is never decoded.
+            for y in strip_rows(h)..h {
+                page.put_pixel(y % w, y, image::Luma([0]));
+            }
+            let mut png = Vec::new();
+            page.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png).unwrap();
+            prop_assert_eq!(read_latent_png(&png), Ok(units));
+        }
+
         #[test]
         fn the_strip_reads_back(units in 0u32..4096, w in 1u32..300, h in 1u32..120, dx in 0u32..9, dy in 0u32..9) {
             let mut page = GrayImage::from_pixel(w + 20, h + 20, image::Luma([255]));

@@ -19,7 +19,7 @@ mod pipeline_tests;
 
 pub use decode::{PageFormat, decode_claimed, decode_page, encode_png, sniff_format};
 pub use generate::{SheetSpec, a4_pixels, generate_sheet, standard_template};
-pub use latent::{LATENT_CELLS, draw_latent, read_latent, strip_rows};
+pub use latent::{LATENT_CELLS, draw_latent, read_latent, read_latent_png, strip_rows};
 pub use treat::{
     CutQuestion, Orientation, PageInput, TreatedPage, TreatedSheet, cut, cut_masked, detect_orientation, paint_masks,
     treat_page, treat_sheet, turn_180,

@@ -1,0 +1,271 @@
+//! The simulator's report (text for people, JSON for files) and its detection part: which of the
+//! simulated markers markroom's statistics flagged, against the truth the simulator planted.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::metrics::{Latency, Recorder};
+use super::model::{Kind, Marker, Scale};
+use super::session::{Account, Client, Session};
+
+pub struct Figures {
+    pub server: String,
+    pub markers: usize,
+    pub seconds: f64,
+    pub cycles: u64,
+    pub images: u64,
+    pub image_seconds: f64,
+    pub recorder: Recorder,
+    pub paused_during_run: Vec<String>,
+    pub detection: Detection,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub server: String,
+    pub markers: usize,
+    pub duration_s: f64,
+    pub cycles: u64,
+    pub cycles_per_second: f64,
+    pub images: u64,
+    pub images_per_second: f64,
+    pub p50_ms: f64,
+    pub p90_ms: f64,
+    pub p99_ms: f64,
+    pub p999_ms: f64,
+    pub max_ms: f64,
+    pub errors: BTreeMap<String, u64>,
+    pub errors_total: u64,
+    /// What happened that is not an error: `nothing_to_lease` (204), `paused`.
+    pub outcomes: BTreeMap<String, u64>,
+    pub endpoints: BTreeMap<String, Latency>,
+    pub paused_during_run: Vec<String>,
+    pub detection: Detection,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PlantedMarker {
+    pub username: String,
+    pub kind: Kind,
+    pub flagged: bool,
+    /// The triggers markroom named for them (reviews opened while marking, and the final check).
+    pub triggers: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Detection {
+    pub planted: Vec<PlantedMarker>,
+    pub hits: usize,
+    pub misses: usize,
+    pub false_alarms: usize,
+    /// Ordinary markers that were flagged, with what flagged them.
+    pub false_alarm_markers: BTreeMap<String, Vec<String>>,
+}
+
+impl Report {
+    pub fn new(f: Figures) -> Report {
+        let all = f.recorder.overall();
+        let errors_total = f.recorder.errors.values().sum();
+        Report {
+            server: f.server,
+            markers: f.markers,
+            duration_s: round(f.seconds),
+            cycles: f.cycles,
+            cycles_per_second: round(f.cycles as f64 / f.seconds.max(1e-9)),
+            images: f.images,
+            images_per_second: round(f.images as f64 / f.image_seconds.max(1e-9)),
+            p50_ms: all.p50_ms,
+            p90_ms: all.p90_ms,
+            p99_ms: all.p99_ms,
+            p999_ms: all.p999_ms,
+            max_ms: all.max_ms,
+            errors: f.recorder.errors.clone(),
+            errors_total,
+            outcomes: f.recorder.outcomes.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+            endpoints: f.recorder.endpoints(),
+            paused_during_run: f.paused_during_run,
+            detection: f.detection,
+        }
+    }
+}
+
+fn round(v: f64) -> f64 {
+    (v * 10.0).round() / 10.0
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "markroom simulate against {}: {} markers for {} s",
+            self.server, self.markers, self.duration_s
+        )?;
+        writeln!(
+            f,
+            "  cycles        {} ({} per second)",
+            self.cycles, self.cycles_per_second
+        )?;
+        writeln!(
+            f,
+            "  images        {} ({} per second)",
+            self.images, self.images_per_second
+        )?;
+        writeln!(
+            f,
+            "  latency (ms)  p50 {}  p90 {}  p99 {}  p99.9 {}  max {}",
+            self.p50_ms, self.p90_ms, self.p99_ms, self.p999_ms, self.max_ms
+        )?;
+        for (name, l) in &self.endpoints {
+            writeln!(
+                f,
+                "    {name:11} n {:7}  p50 {}  p90 {}  p99 {}  p99.9 {}",
+                l.count, l.p50_ms, l.p90_ms, l.p99_ms, l.p999_ms
+            )?;
+        }
+        writeln!(f, "  errors        {} {:?}", self.errors_total, self.errors)?;
+        writeln!(f, "  outcomes      {:?}", self.outcomes)?;
+        let d = &self.detection;
+        writeln!(
+            f,
+            "  detection     {} planted: {} flagged, {} missed; {} false alarms",
+            d.planted.len(),
+            d.hits,
+            d.misses,
+            d.false_alarms
+        )?;
+        for p in &d.planted {
+            writeln!(
+                f,
+                "    {:16} {:?}: {}",
+                p.username,
+                p.kind,
+                if p.flagged {
+                    p.triggers.join(", ")
+                } else {
+                    "not flagged".into()
+                }
+            )?;
+        }
+        for (who, why) in &d.false_alarm_markers {
+            writeln!(f, "    false alarm {who}: {}", why.join(", "))?;
+        }
+        Ok(())
+    }
+}
+
+/// Runs the statistics check once more on every question (as a chief leader would at the end of
+/// a session), then reads whom markroom paused and why, and sets it against the truth.
+pub async fn detect(
+    client: &Client,
+    chief: &Session,
+    exam: &str,
+    accounts: &[Account],
+    cast: &[Marker],
+    scales: &BTreeMap<String, Scale>,
+) -> anyhow::Result<Detection> {
+    let markers = client.get_ok(chief, &format!("/api/v1/exams/{exam}/markers")).await?;
+    let username_of: BTreeMap<String, String> = markers["markers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|m| (text(&m["id"]), text(&m["username"])))
+        .collect();
+    let mut flagged: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for q in scales.keys() {
+        let path = format!("/api/v1/exams/{exam}/questions/{q}/statistics/check");
+        let (status, answer) = client.post(chief, &path, &json!({}), None).await?;
+        anyhow::ensure!(status.is_success(), "{path}: {status} {answer}");
+        for p in answer["paused"].as_array().into_iter().flatten() {
+            let who = username_of.get(&text(&p["marker_id"])).cloned().unwrap_or_default();
+            let entry = flagged.entry(who).or_default();
+            entry.extend(p["triggers"].as_array().into_iter().flatten().map(text));
+        }
+    }
+    let reviews = client.get_ok(chief, &format!("/api/v1/exams/{exam}/reviews")).await?;
+    for r in reviews.as_array().into_iter().flatten() {
+        let who = username_of.get(&text(&r["marker_id"])).cloned().unwrap_or_default();
+        let entry = flagged.entry(who).or_default();
+        entry.insert(text(&r["kind"]));
+        entry.extend(r["evidence"]["triggers"].as_array().into_iter().flatten().map(text));
+    }
+    Ok(judge(accounts, cast, &flagged))
+}
+
+fn text(v: &Value) -> String {
+    v.as_str().unwrap_or_default().to_string()
+}
+
+/// Hits, misses and false alarms of `flagged` (username → triggers) against the cast.
+pub fn judge(accounts: &[Account], cast: &[Marker], flagged: &BTreeMap<String, BTreeSet<String>>) -> Detection {
+    let mut planted = Vec::new();
+    let mut false_alarm_markers = BTreeMap::new();
+    for (a, m) in accounts.iter().zip(cast) {
+        let triggers: Vec<String> = flagged
+            .get(&a.username)
+            .map(|t| t.iter().cloned().collect())
+            .unwrap_or_default();
+        if m.kind.planted() {
+            planted.push(PlantedMarker {
+                username: a.username.clone(),
+                kind: m.kind,
+                flagged: !triggers.is_empty(),
+                triggers,
+            });
+        } else if !triggers.is_empty() {
+            false_alarm_markers.insert(a.username.clone(), triggers);
+        }
+    }
+    let hits = planted.iter().filter(|p| p.flagged).count();
+    Detection {
+        misses: planted.len() - hits,
+        hits,
+        false_alarms: false_alarm_markers.len(),
+        false_alarm_markers,
+        planted,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hits_misses_and_false_alarms_are_counted_against_the_truth() {
+        let account = |u: &str| Account {
+            username: u.into(),
+            password: String::new(),
+            workstation_key: String::new(),
+        };
+        let accounts = [account("a"), account("b"), account("c"), account("d")];
+        let cast = [
+            Marker {
+                kind: Kind::Severe,
+                severity: -2.0,
+            },
+            Marker {
+                kind: Kind::Drifter,
+                severity: 0.0,
+            },
+            Marker {
+                kind: Kind::Ordinary,
+                severity: 0.1,
+            },
+            Marker {
+                kind: Kind::Ordinary,
+                severity: 0.0,
+            },
+        ];
+        let flagged = BTreeMap::from([
+            ("a".to_string(), BTreeSet::from(["severity".to_string()])),
+            ("c".to_string(), BTreeSet::from(["erratic".to_string()])),
+        ]);
+        let d = judge(&accounts, &cast, &flagged);
+        assert_eq!((d.hits, d.misses, d.false_alarms), (1, 1, 1));
+        assert_eq!(d.planted[0].triggers, ["severity"]);
+        assert!(!d.planted[1].flagged);
+        assert_eq!(d.false_alarm_markers["c"], ["erratic"]);
+    }
+}
