@@ -30,6 +30,7 @@ mod reviews;
 mod room_workstations;
 mod routes;
 mod sheets;
+mod simulate;
 mod storage;
 mod templates;
 mod workstations;

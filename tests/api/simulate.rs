@@ -1,0 +1,60 @@
+//! `markroom simulate` against a served demo: it marks through the API, and what it reports
+//! is what the database holds.
+
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::helpers::TestApp;
+
+#[tokio::test]
+async fn simulate_marks_the_demo_through_the_api_and_reports_what_the_database_holds() {
+    let app = TestApp::spawn().await;
+    let file = crate::pages::demo(&app);
+    let accounts = app.settings.data_dir.join("demo.json");
+    let output = app.settings.data_dir.join("report.json");
+    let (base, out_path) = (app.base.clone(), output.clone());
+    let run = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_markroom"))
+            .args(["simulate", "--server", &base, "--accounts"])
+            .arg(&accounts)
+            .args(["--markers", "12", "--duration", "4", "--image-seconds", "1", "--output"])
+            .arg(&out_path)
+            .env_remove("MARKROOM_CONFIG")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let report: Value = serde_json::from_slice(&std::fs::read(&output).unwrap()).unwrap();
+    assert_eq!(report["errors_total"], 0, "{report}");
+    let cycles = report["cycles"].as_u64().unwrap();
+    assert!(cycles > 0, "{report}");
+    for key in [
+        "cycles_per_second",
+        "images_per_second",
+        "p50_ms",
+        "p90_ms",
+        "p99_ms",
+        "p999_ms",
+    ] {
+        assert!(report[key].is_number(), "{key}: {report}");
+    }
+    assert!(report["endpoints"]["lease"]["count"].as_u64().unwrap() >= cycles);
+    assert_eq!(
+        report["endpoints"]["score"]["count"].as_u64(),
+        Some(cycles),
+        "every score answered 200"
+    );
+    assert_eq!(
+        report["detection"]["planted"].as_array().unwrap().len(),
+        4,
+        "two severe, two lenient"
+    );
+
+    // Every cycle the simulator counted is one stored mark (live, seed or self-check).
+    let live = app.mark_facts(file["exam"].as_str().unwrap()).0;
+    let (seeds, checks) = app.seed_and_self_check_counts("DEMO");
+    assert_eq!((live + seeds + checks) as u64, cycles, "{report}");
+}
