@@ -57,37 +57,18 @@ pub struct Eligible<'a> {
 }
 
 /// The first eligible open task at or after `from` in shuffle order (wrapping around): a
-/// random pick without sorting the queue. On PostgreSQL only the task's own row is locked,
-/// skipping rows other transactions hold, so many servers lease at once and nothing else (the
-/// script a mark is completing) is held while choosing.
+/// random pick without sorting the queue. Each question is asked on its own so that every query
+/// walks the queue index in shuffle order and stops at 16 rows (one query over several
+/// questions sorts every open task of them first). On PostgreSQL only the task's own row is
+/// locked, skipping rows other transactions hold, so many servers lease at once and nothing
+/// else (the script a mark is completing) is held while choosing.
 pub fn pick_task(conn: &mut DbConn, e: &Eligible<'_>, from: i64) -> Result<Option<TaskRow>, DbError> {
     for start in [from, i64::MIN] {
-        let held = script_holders::table
-            .filter(script_holders::exam_id.eq(tasks::exam_id))
-            .filter(script_holders::script_id.eq(tasks::script_id))
-            .filter(script_holders::marker_id.eq(e.marker_id));
-        let relatives = sheets::table
-            .filter(sheets::exam_id.eq(e.exam_id))
-            .filter(sheets::candidate_lookup.eq_any(e.relative_sheets))
-            .select(sheets::id);
-        let candidates: Vec<TaskRow> = tasks::table
-            .inner_join(
-                scripts::table.on(scripts::exam_id
-                    .eq(tasks::exam_id)
-                    .and(scripts::id.eq(tasks::script_id))),
-            )
-            .filter(tasks::exam_id.eq(e.exam_id))
-            .filter(tasks::question_id.eq_any(e.question_ids))
-            .filter(tasks::state.eq("open"))
-            .filter(tasks::shuffle.ge(start))
-            .filter(scripts::state.eq_any(["awaiting", "marking"]))
-            .filter(scripts::school_code.ne(e.school_code))
-            .filter(not(scripts::sheet_id.eq_any(relatives)))
-            .filter(not(exists(held)))
-            .order(tasks::shuffle)
-            .limit(16)
-            .select(TaskRow::as_select())
-            .load(conn)?;
+        let mut candidates = Vec::new();
+        for question in e.question_ids {
+            candidates.extend(candidates_of(conn, e, question, start)?);
+        }
+        candidates.sort_by_key(|t| t.shuffle);
         for t in candidates {
             let locked = match conn {
                 DbConn::Pg(c) => tasks::table
@@ -106,6 +87,39 @@ pub fn pick_task(conn: &mut DbConn, e: &Eligible<'_>, from: i64) -> Result<Optio
         }
     }
     Ok(None)
+}
+
+/// Up to 16 eligible open tasks of one question from `start` on, in shuffle order.
+fn candidates_of(conn: &mut DbConn, e: &Eligible<'_>, question: &str, start: i64) -> Result<Vec<TaskRow>, DbError> {
+    let held = script_holders::table
+        .filter(script_holders::exam_id.eq(tasks::exam_id))
+        .filter(script_holders::script_id.eq(tasks::script_id))
+        .filter(script_holders::marker_id.eq(e.marker_id));
+    let mut q = tasks::table
+        .inner_join(
+            scripts::table.on(scripts::exam_id
+                .eq(tasks::exam_id)
+                .and(scripts::id.eq(tasks::script_id))),
+        )
+        .filter(tasks::exam_id.eq(e.exam_id))
+        .filter(tasks::question_id.eq(question))
+        .filter(tasks::state.eq("open"))
+        .filter(tasks::shuffle.ge(start))
+        .filter(scripts::state.eq_any(["awaiting", "marking"]))
+        .filter(scripts::school_code.ne(e.school_code))
+        .filter(not(exists(held)))
+        .into_boxed();
+    if !e.relative_sheets.is_empty() {
+        let relatives = sheets::table
+            .filter(sheets::exam_id.eq(e.exam_id))
+            .filter(sheets::candidate_lookup.eq_any(e.relative_sheets))
+            .select(sheets::id);
+        q = q.filter(not(scripts::sheet_id.eq_any(relatives)));
+    }
+    Ok(q.order(tasks::shuffle)
+        .limit(16)
+        .select(TaskRow::as_select())
+        .load(conn)?)
 }
 
 /// Leases an open task; false when another request took it first.
