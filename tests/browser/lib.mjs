@@ -50,7 +50,8 @@ export async function person(browser, locale = 'zh-CN', viewport = { width: 1366
   page.on('console', (m) => {
     if (m.type() === 'error' && !/Failed to load resource/.test(m.text())) errors.push(`console: ${m.text()}`);
   });
-  page.setDefaultTimeout(15000);
+  // Generous: the browser shares two cores with the rest of the test suite.
+  page.setDefaultTimeout(30000);
   return { context, page, foreign, errors };
 }
 
