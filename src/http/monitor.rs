@@ -9,7 +9,9 @@
 //! (`cargo bench --bench trigger_check`), so a whole campaign of a million marks spends some
 //! 1,000 × that second on checks, spread over its days, and a trigger acts within a thousandth
 //! of the marks after the one that crossed it. Checks of one question never overlap: marks
-//! arriving during one are counted toward the next. The same check runs on demand
+//! arriving during one are counted toward the next, which follows after a rest of four times
+//! the last check's length (at least 250 ms), so that checking never takes more than a fifth
+//! of a core per question however fast marks come. The same check runs on demand
 //! (`POST …/statistics/check`).
 
 use std::collections::HashMap;
@@ -112,6 +114,7 @@ pub fn after_mark(state: &web::Data<AppState>, exam_id: &str, question_id: &str)
             done: false,
         };
         loop {
+            let began = std::time::Instant::now();
             let seen = match check(&state, &key.0, &key.1).await {
                 Ok((n, _)) => Some(n as u64),
                 Err(e) => {
@@ -122,9 +125,18 @@ pub fn after_mark(state: &web::Data<AppState>, exam_id: &str, question_id: &str)
             if !state.monitor.finish(&key, seen) {
                 break;
             }
+            // Marks kept coming: the next check follows, after a pause of four times this one
+            // (at least a quarter second), so checks take at most a fifth of a core per
+            // question while marking runs flat out, and the marks of the pause are in it.
+            tokio::time::sleep(pause_after(began.elapsed())).await;
         }
         guard.done = true;
     });
+}
+
+/// How long a question rests between back-to-back checks.
+fn pause_after(check: std::time::Duration) -> std::time::Duration {
+    (check * 4).max(std::time::Duration::from_millis(250))
 }
 
 /// Checks one question now; returns the markers paused, with their triggers.

@@ -101,10 +101,10 @@ pub async fn run(opts: &Options) -> anyhow::Result<Report> {
 
     let accounts = &file.accounts.markers[..opts.markers];
     let bar = progress_bar(opts.progress, accounts.len() as u64, "logging in");
-    let sessions: Vec<Session> = futures_util::stream::iter(accounts.iter().map(|a| {
+    let sessions: Vec<Option<Session>> = futures_util::stream::iter(accounts.iter().map(|a| {
         let (client, bar) = (&client, &bar);
         async move {
-            let s = client.login(a).await;
+            let s = client.login_marker(a).await;
             bar.inc(1);
             s
         }
@@ -155,7 +155,16 @@ pub async fn run(opts: &Options) -> anyhow::Result<Report> {
         .map(|(i, (s, m))| {
             let (world, s, m) = (world.clone(), s.clone(), *m);
             let seed = opts.seed.wrapping_add(1 + i as u64);
-            tokio::spawn(async move { mark(&world, &s, &m, seed).await })
+            tokio::spawn(async move {
+                match s {
+                    Some(s) => mark(&world, &s, &m, seed).await,
+                    None => {
+                        let mut r = Recorder::default();
+                        r.outcome("paused_before_run");
+                        (r, true)
+                    }
+                }
+            })
         })
         .collect();
     let mut recorder = Recorder::default();
@@ -172,7 +181,8 @@ pub async fn run(opts: &Options) -> anyhow::Result<Report> {
     bar.finish_and_clear();
     let cycles = world.cycles.load(Ordering::Relaxed);
 
-    let (images, image_elapsed, image_recorder) = image_phase(&world, &sessions, opts.image_seconds).await;
+    let working: Vec<Session> = sessions.into_iter().flatten().collect();
+    let (images, image_elapsed, image_recorder) = image_phase(&world, &working, opts.image_seconds).await;
     recorder.merge(&image_recorder);
 
     let detection = report::detect(&client, &chief, &file.exam, accounts, &cast, &world.scales).await?;
