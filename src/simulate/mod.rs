@@ -221,9 +221,9 @@ fn scales_of(exam: &Value) -> (BTreeMap<String, Scale>, Criteria) {
     let mut scales = BTreeMap::new();
     let mut criteria = BTreeMap::new();
     for q in exam["questions"].as_array().into_iter().flatten() {
-        let code = q["code"].as_str().unwrap_or_default().to_string();
+        let question = q["code"].as_str().unwrap_or_default().to_string();
         scales.insert(
-            code.clone(),
+            question.clone(),
             Scale {
                 max: q["max_score"].as_f64().unwrap_or(0.0),
                 step: q["step"].as_f64().unwrap_or(1.0),
@@ -242,7 +242,7 @@ fn scales_of(exam: &Value) -> (BTreeMap<String, Scale>, Criteria) {
                 )
             })
             .collect();
-        criteria.insert(code, list);
+        criteria.insert(question, list);
     }
     (scales, criteria)
 }
@@ -323,13 +323,13 @@ async fn mark(world: &World, s: &Session, m: &Marker, seed: u64) -> (Recorder, b
 /// The latent of a leased script: from the demo file by its code, otherwise (a seed or a
 /// self-check comes under a fresh code) read off the image's strip as a person would.
 async fn latent_of(world: &World, lease: &Value, rec: &mut Recorder) -> Option<f64> {
-    let code = lease["anonymous_code"].as_str().unwrap_or_default();
+    let anonymous = lease["anonymous_code"].as_str().unwrap_or_default();
     let step = world
         .steps
         .get(lease["question"].as_str().unwrap_or_default())
         .copied()
         .unwrap_or(1.0);
-    if let Some(units) = world.latents.get(code) {
+    if let Some(units) = world.latents.get(anonymous) {
         return Some(f64::from(*units) * step);
     }
     let url = lease["images"][0].as_str()?;
