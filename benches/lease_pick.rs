@@ -9,11 +9,10 @@
 
 use std::time::Instant;
 
-use diesel::connection::SimpleConnection;
-use diesel::{Connection, RunQueryDsl};
-use markroom::config::Settings;
+mod common;
+
+use markroom::db;
 use markroom::db::marking::Eligible;
-use markroom::db::{self, Db};
 
 /// `cargo bench` passes `--bench`; `cargo test --all-targets` runs a small size.
 fn tasks() -> u64 {
@@ -58,41 +57,11 @@ fn load_sql(n: u64, pg: bool) -> [String; 2] {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let n = tasks();
-    let dir = tempfile::tempdir()?;
-    let mut settings = Settings {
-        data_dir: dir.path().to_path_buf(),
-        ..Settings::default()
-    };
-    let mut pg_db = None;
-    if let Some(admin) = std::env::var("DATABASE_URL").ok().filter(|u| u.starts_with("postgres")) {
-        let name = format!("markroom_lease_bench_{}", std::process::id());
-        let mut c = diesel::pg::PgConnection::establish(&admin)?;
-        diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut c)?;
-        let (prefix, _) = admin.rsplit_once('/').ok_or("DATABASE_URL names a database")?;
-        settings.database_url = Some(format!("{prefix}/{name}"));
-        pg_db = Some((admin, name));
-    }
-    let db = Db::connect(&settings)?;
-    db.migrate()?;
-    let pg = pg_db.is_some();
+    let bench = common::BenchDb::new("lease")?;
     let load = Instant::now();
-    if let Some(url) = settings.postgres_url() {
-        let mut c = diesel::pg::PgConnection::establish(url)?;
-        c.batch_execute("SET session_replication_role = replica")?;
-        for sql in load_sql(n, true) {
-            diesel::sql_query(sql).execute(&mut c)?;
-        }
-        c.batch_execute("ANALYZE scripts; ANALYZE tasks")?;
-    } else {
-        let path = settings.sqlite_path();
-        let mut c = diesel::sqlite::SqliteConnection::establish(&path.to_string_lossy())?;
-        c.batch_execute("PRAGMA foreign_keys = OFF")?;
-        for sql in load_sql(n, false) {
-            diesel::sql_query(sql).execute(&mut c)?;
-        }
-        c.batch_execute("ANALYZE")?;
-    }
+    bench.load(&load_sql(n, bench.pg), "ANALYZE scripts; ANALYZE tasks")?;
     let loaded = load.elapsed().as_secs_f64();
+    let db = &bench.db;
 
     let questions = vec!["W1".to_string()];
     let picks = 2_000u32;
@@ -122,13 +91,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     times.sort_by(f64::total_cmp);
     let at = |q: f64| times[((times.len() as f64 - 1.0) * q) as usize];
-    let backend = if pg { "postgresql" } else { "sqlite" };
+    let backend = bench.backend();
     println!("lease selection on {backend}: {n} open tasks (loaded in {loaded:.1} s), {picks} picks");
     println!("  p50 {:.3} ms  p99 {:.3} ms  max {:.3} ms", at(0.5), at(0.99), at(1.0));
-    drop(db);
-    if let Some((admin, name)) = pg_db {
-        let mut c = diesel::pg::PgConnection::establish(&admin)?;
-        diesel::sql_query(format!("DROP DATABASE {name} WITH (FORCE)")).execute(&mut c)?;
-    }
     Ok(())
 }

@@ -9,10 +9,9 @@
 
 use std::time::Instant;
 
-use diesel::connection::SimpleConnection;
-use diesel::{Connection, RunQueryDsl};
-use markroom::config::Settings;
-use markroom::db::{self, Db};
+mod common;
+
+use markroom::db;
 use markroom::domain::rules::MarkingRules;
 use markroom::http::triggers::{QuestionData, compute};
 
@@ -56,37 +55,11 @@ fn load_sql(n: u64, pg: bool) -> String {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let n = marks();
-    let dir = tempfile::tempdir()?;
-    let mut settings = Settings {
-        data_dir: dir.path().to_path_buf(),
-        ..Settings::default()
-    };
-    let mut pg_db = None;
-    if let Some(admin) = std::env::var("DATABASE_URL").ok().filter(|u| u.starts_with("postgres")) {
-        let name = format!("markroom_trigger_bench_{}", std::process::id());
-        let mut c = diesel::pg::PgConnection::establish(&admin)?;
-        diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut c)?;
-        let (prefix, _) = admin.rsplit_once('/').ok_or("DATABASE_URL names a database")?;
-        settings.database_url = Some(format!("{prefix}/{name}"));
-        pg_db = Some((admin, name));
-    }
-    let db = Db::connect(&settings)?;
-    db.migrate()?;
-    let pg = pg_db.is_some();
-    // Foreign keys off for the load, which only a connection of its own can do.
-    if let Some(url) = settings.postgres_url() {
-        let mut c = diesel::pg::PgConnection::establish(url)?;
-        c.batch_execute("SET session_replication_role = replica")?;
-        diesel::sql_query(load_sql(n, true)).execute(&mut c)?;
-    } else {
-        let path = settings.sqlite_path();
-        let mut c = diesel::sqlite::SqliteConnection::establish(&path.to_string_lossy())?;
-        c.batch_execute("PRAGMA foreign_keys = OFF")?;
-        diesel::sql_query(load_sql(n, false)).execute(&mut c)?;
-    }
-    if pg {
-        db.write_now(|c| c.batch_execute("ANALYZE marks").map_err(db::DbError::from))?;
-    }
+    let bench = common::BenchDb::new("trigger")?;
+    let pg = bench.pg;
+    let analyze = if pg { "ANALYZE marks" } else { "" };
+    bench.load(&[load_sql(n, pg)], analyze)?;
+    let db = &bench.db;
 
     let rules = MarkingRules::default();
     let mut best = (f64::MAX, f64::MAX);
@@ -111,15 +84,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         assert_eq!(stats.report.n_marks as u64, n);
         best = (best.0.min(read), best.1.min(fit));
     }
-    let backend = if pg { "postgresql" } else { "sqlite" };
+    let backend = bench.backend();
     println!("trigger check of one question on {backend}: {n} marks, {MARKERS} markers (best of 3)");
     println!("  read the live marks:       {:8.3} s", best.0);
     println!("  compute the figures:       {:8.3} s", best.1);
     println!("  one check:                 {:8.3} s", best.0 + best.1);
-    drop(db);
-    if let Some((admin, name)) = pg_db {
-        let mut c = diesel::pg::PgConnection::establish(&admin)?;
-        diesel::sql_query(format!("DROP DATABASE {name} WITH (FORCE)")).execute(&mut c)?;
-    }
     Ok(())
 }

@@ -6,7 +6,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 use rust_embed::RustEmbed;
 
-/// `web/` at build time: `pages/*.html` (templates), `assets/*` (scripts, styles), `i18n/*.json`
+/// `web/` at build time: `pages/page.html` (the frame of every page), `assets/*` (scripts, styles), `i18n/*.json`
 /// (the message catalogues).
 #[derive(RustEmbed)]
 #[folder = "web/"]
@@ -68,10 +68,13 @@ async fn index() -> HttpResponse {
 async fn serve_page(req: HttpRequest, page: &'static str) -> HttpResponse {
     let accept = req.headers().get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
     let lang = language(accept);
-    let Some(file) = Web::get(&format!("pages/{page}.html")) else {
+    // One frame for every page: its script and its class are the page's name.
+    let Some(file) = Web::get("pages/page.html") else {
         return HttpResponse::NotFound().finish();
     };
-    let html = String::from_utf8_lossy(&file.data).replace("{{lang}}", lang);
+    let html = String::from_utf8_lossy(&file.data)
+        .replace("{{lang}}", lang)
+        .replace("{{page}}", page);
     let mut res = HttpResponse::Ok().content_type("text/html; charset=utf-8").body(html);
     res.headers_mut()
         .insert(header::VARY, HeaderValue::from_static("Accept-Language"));
