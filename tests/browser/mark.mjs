@@ -158,7 +158,10 @@ await run(async (browser) => {
   check((await page.locator('#lease-code').textContent()) === code, 'Esc keeps the script');
   await page.locator('button[data-flag=illegible]').click();
   await page.locator('#comment-text').fill('ink too faint to read');
+  // The request event reaches this script asynchronously: wait for the answer, not the keypress.
+  const flagAnswered = page.waitForResponse((r) => r.request().method() === 'POST' && /\/marking\/tasks\/[^/]+\/flag$/.test(r.url()));
   await page.keyboard.press('Enter');
+  await flagAnswered;
   const flagged = code;
   check(flags.length === 1 && flags[0].kind === 'illegible' && flags[0].note === 'ink too faint to read',
     `one flag, with its note: ${JSON.stringify(flags)}`);
