@@ -1,6 +1,7 @@
 //! An exam's results as a whole: what stands between it and its lock, the lock and release
 //! flags (which the database moves only on an approved request), and amendments after release.
 
+use crate::db::lit;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, NaiveDateTime, Utc};
@@ -32,7 +33,7 @@ pub fn open_counts(conn: &mut DbConn, exam_id: &str) -> Result<(OpenCounts, u64)
                 .and(sheets::id.eq(scripts::sheet_id))),
         )
         .filter(scripts::exam_id.eq(exam_id))
-        .filter(sheets::status.eq("active"))
+        .filter(sheets::status.eq(lit("active")))
         .filter(scripts::state.ne("resolved"))
         .filter(scripts::state.ne("void"))
         .group_by(scripts::question_id)
@@ -48,7 +49,7 @@ pub fn open_counts(conn: &mut DbConn, exam_id: &str) -> Result<(OpenCounts, u64)
     count_by_question(open_tasks, 1, &mut out);
     let open_disputes = disputes::table
         .filter(disputes::exam_id.eq(exam_id))
-        .filter(disputes::status.eq("open"))
+        .filter(disputes::status.eq(lit("open")))
         .group_by(disputes::question_id)
         .select((disputes::question_id, count_star()))
         .load(conn)?;
@@ -99,7 +100,7 @@ pub fn unaccounted(
                 .and(sheets::id.eq(scripts::sheet_id))),
         )
         .filter(scripts::exam_id.eq(exam_id))
-        .filter(sheets::status.eq("active"))
+        .filter(sheets::status.eq(lit("active")))
         .filter(scripts::state.eq("resolved"))
         .select((sheets::candidate_lookup, scripts::question_id))
         .load::<(String, String)>(conn)?
@@ -217,7 +218,7 @@ pub fn script_of(conn: &mut DbConn, exam_id: &str, lookup: &str, question_id: &s
                 .and(sheets::id.eq(scripts::sheet_id))),
         )
         .filter(scripts::exam_id.eq(exam_id))
-        .filter(sheets::status.eq("active"))
+        .filter(sheets::status.eq(lit("active")))
         .filter(sheets::candidate_lookup.eq(lookup))
         .filter(scripts::question_id.eq(question_id))
         .select(scripts::id)

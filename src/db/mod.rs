@@ -25,8 +25,12 @@ pub mod scripts;
 pub mod service_clients;
 pub mod users;
 pub mod workstations;
+mod writer;
 
+use std::sync::Arc;
 use std::time::Duration;
+
+use tokio::sync::Semaphore;
 
 use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};
 use diesel::connection::SimpleConnection;
@@ -109,6 +113,11 @@ type Pool = r2d2::Pool<Manager>;
 pub struct Db {
     write: Pool,
     read: Pool,
+    /// SQLite: the thread that runs concurrent requests' writes and commits them together.
+    writer: Option<writer::Writer>,
+    /// As many blocking threads wait on the pool as it has connections; other requests wait
+    /// here, as tasks, costing no thread (a thread each would be a stack and an arena each).
+    permits: Arc<Semaphore>,
     backend: Backend,
     /// PostgreSQL: the owner's URL, for migrations, when the service connects as another role.
     owner_url: Option<String>,
@@ -157,9 +166,12 @@ impl Db {
             Backend::Postgres => settings.database.owner_url.clone().filter(|u| !u.is_empty()),
             Backend::Sqlite => None,
         };
+        let writer = (backend == Backend::Sqlite).then(|| writer::Writer::start(write.clone()));
         Ok(Db {
             write,
             read,
+            writer,
+            permits: Arc::new(Semaphore::new(pool_size as usize)),
             backend,
             owner_url,
         })
@@ -226,8 +238,19 @@ impl Db {
         R: Send + 'static,
         E: From<DbError> + From<diesel::result::Error> + Send + 'static,
     {
+        if let Some(writer) = &self.writer {
+            return writer.write(f).await;
+        }
+        let _permit = self.permit().await?;
         let pool = self.write.clone();
         blocking(move || write_transaction(&pool, f)).await
+    }
+
+    async fn permit(&self) -> Result<tokio::sync::SemaphorePermit<'_>, DbError> {
+        self.permits
+            .acquire()
+            .await
+            .map_err(|_| DbError::Pool("the database is closing".into()))
     }
 
     /// Runs `f` in one read transaction (a consistent snapshot) on a blocking thread.
@@ -237,6 +260,7 @@ impl Db {
         R: Send + 'static,
         E: From<DbError> + From<diesel::result::Error> + Send + 'static,
     {
+        let _permit = self.permit().await?;
         let pool = self.read.clone();
         blocking(move || transaction(&pool, f)).await
     }
@@ -330,6 +354,15 @@ async fn blocking<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> 
 
 /// Times are stored as UTC without a zone, to the microsecond (PostgreSQL's precision), so a
 /// value reads back exactly as written on both backends.
+/// A state or status written into the statement as a literal, not bound. SQLite compares a
+/// bound `state = ?` against every partial index on the column (`WHERE state = 'leased'`), and
+/// a statement so planned is prepared again each time a value is bound: a third of a lease's
+/// cost before this. The names are fixed words of markroom, never input.
+pub fn lit(word: &'static str) -> diesel::expression::SqlLiteral<diesel::sql_types::Text> {
+    debug_assert!(word.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'), "{word}");
+    diesel::dsl::sql(&format!("'{word}'"))
+}
+
 pub fn db_time(t: DateTime<Utc>) -> NaiveDateTime {
     t.trunc_subsecs(6).naive_utc()
 }

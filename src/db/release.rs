@@ -2,6 +2,7 @@
 //! their scripts' current finals (an amendment's score over the final), absences and
 //! amendments.
 
+use crate::db::lit;
 use std::collections::HashMap;
 
 use chrono::NaiveDateTime;
@@ -78,7 +79,7 @@ pub fn scores_of_sheets(conn: &mut DbConn, exam_id: &str, sheet_lookups: &[Strin
                 .and(finals::script_id.eq(scripts::id))),
         )
         .filter(scripts::exam_id.eq(exam_id))
-        .filter(sheets::status.eq("active"))
+        .filter(sheets::status.eq(lit("active")))
         .filter(sheets::candidate_lookup.eq_any(sheet_lookups))
         .select((
             sheets::candidate_lookup,

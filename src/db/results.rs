@@ -1,6 +1,7 @@
 //! What marking decides and what leadership settles: finals, disputes, back-reads, problem
 //! scripts.
 
+use crate::db::lit;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 
@@ -80,7 +81,7 @@ pub fn open_dispute(
     let open: i64 = disputes::table
         .filter(disputes::exam_id.eq(exam_id))
         .filter(disputes::script_id.eq(script_id))
-        .filter(disputes::status.eq("open"))
+        .filter(disputes::status.eq(lit("open")))
         .count()
         .get_result(conn)?;
     if open == 0 {
@@ -111,7 +112,7 @@ pub fn dispute(conn: &mut DbConn, id: &str) -> Result<DisputeRow, DbError> {
 pub fn open_disputes(conn: &mut DbConn, exam_id: &str, question_ids: &[String]) -> Result<Vec<DisputeRow>, DbError> {
     Ok(disputes::table
         .filter(disputes::exam_id.eq(exam_id))
-        .filter(disputes::status.eq("open"))
+        .filter(disputes::status.eq(lit("open")))
         .filter(disputes::question_id.eq_any(question_ids))
         .order((disputes::spread.desc(), disputes::opened_at))
         .select(DisputeRow::as_select())
@@ -130,7 +131,7 @@ pub fn settle_dispute(
     let n = diesel::update(
         disputes::table
             .find((&d.exam_id, &d.id))
-            .filter(disputes::status.eq("open")),
+            .filter(disputes::status.eq(lit("open"))),
     )
     .set((
         disputes::status.eq("resolved"),
@@ -149,7 +150,7 @@ pub fn lapse_disputes(conn: &mut DbConn, exam_id: &str, script_id: &str) -> Resu
         disputes::table
             .filter(disputes::exam_id.eq(exam_id))
             .filter(disputes::script_id.eq(script_id))
-            .filter(disputes::status.eq("open")),
+            .filter(disputes::status.eq(lit("open"))),
     )
     .set(disputes::status.eq("lapsed"))
     .execute(conn)?)

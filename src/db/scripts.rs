@@ -1,5 +1,6 @@
 //! Answer sheets and the anonymous scripts cut from them.
 
+use crate::db::lit;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
@@ -13,8 +14,8 @@ pub fn release_blockers(conn: &mut DbConn, exam_id: &str, batch_id: &str) -> Res
     let active = sheets::table
         .filter(sheets::exam_id.eq(exam_id))
         .filter(sheets::batch_id.eq(batch_id))
-        .filter(sheets::status.eq("active"));
-    let total: i64 = active.count().get_result(conn)?;
+        .filter(sheets::status.eq(lit("active")));
+    let total: i64 = active.clone().count().get_result(conn)?;
     let unconfirmed: i64 = active
         .filter(sheets::entry.eq("typed"))
         .filter(sheets::confirmed_by.is_null())
@@ -28,7 +29,7 @@ pub fn release_blockers(conn: &mut DbConn, exam_id: &str, batch_id: &str) -> Res
         )
         .filter(sheets::exam_id.eq(exam_id))
         .filter(sheets::batch_id.eq(batch_id))
-        .filter(sheets::status.eq("active"))
+        .filter(sheets::status.eq(lit("active")))
         .filter(scripts::state.eq("needs_treatment"))
         .count()
         .get_result(conn)?;
@@ -45,7 +46,7 @@ pub fn release_held(conn: &mut DbConn, exam_id: &str, batch_id: &str, _now: Date
     let in_batch = sheets::table
         .filter(sheets::exam_id.eq(exam_id))
         .filter(sheets::batch_id.eq(batch_id))
-        .filter(sheets::status.eq("active"))
+        .filter(sheets::status.eq(lit("active")))
         .select(sheets::id);
     Ok(diesel::update(
         scripts::table
@@ -62,7 +63,7 @@ pub fn sheet_count(conn: &mut DbConn, exam_id: &str, batch_id: &str) -> Result<i
     Ok(sheets::table
         .filter(sheets::exam_id.eq(exam_id))
         .filter(sheets::batch_id.eq(batch_id))
-        .filter(sheets::status.eq("active"))
+        .filter(sheets::status.eq(lit("active")))
         .count()
         .get_result(conn)?)
 }
@@ -127,7 +128,7 @@ pub fn active_sheet_of(conn: &mut DbConn, exam_id: &str, candidate_lookup: &str)
     Ok(sheets::table
         .filter(sheets::exam_id.eq(exam_id))
         .filter(sheets::candidate_lookup.eq(candidate_lookup))
-        .filter(sheets::status.eq("active"))
+        .filter(sheets::status.eq(lit("active")))
         .select(SheetRow::as_select())
         .first(conn)
         .optional()?)
@@ -303,7 +304,7 @@ pub fn awaiting_in_batch(conn: &mut DbConn, exam_id: &str, batch_id: &str) -> Re
     let in_batch = sheets::table
         .filter(sheets::exam_id.eq(exam_id))
         .filter(sheets::batch_id.eq(batch_id))
-        .filter(sheets::status.eq("active"))
+        .filter(sheets::status.eq(lit("active")))
         .select(sheets::id);
     Ok(scripts::table
         .filter(scripts::exam_id.eq(exam_id))

@@ -44,6 +44,16 @@ fn sqlite_is_durable(c: &mut DbConn) {
     assert_eq!(number(c, "SELECT foreign_keys AS n FROM pragma_foreign_keys"), 1);
     assert!(number(c, "SELECT timeout AS n FROM pragma_busy_timeout") >= 1000);
     assert_eq!(word(c, "SELECT journal_mode AS w FROM pragma_journal_mode"), "wal");
+    // Built with the planner stability guarantee (.cargo/config.toml): statements are not
+    // prepared again for every value bound to them.
+    assert_eq!(
+        number(
+            c,
+            "SELECT count(*) AS n FROM pragma_compile_options WHERE compile_options = 'ENABLE_QPSG'"
+        ),
+        1,
+        "SQLite built with SQLITE_ENABLE_QPSG"
+    );
 }
 
 /// What markroom assumes of the server rather than sets itself: an acknowledged commit is on

@@ -1,5 +1,6 @@
 //! Counts for progress, a marker's own figures and the demo.
 
+use crate::db::lit;
 use chrono::NaiveDate;
 use diesel::prelude::*;
 
@@ -20,7 +21,7 @@ pub fn scored_counts(conn: &mut DbConn, exam_id: &str, marker_id: &str, day: Nai
     let days: Vec<NaiveDate> = serves::table
         .filter(serves::exam_id.eq(exam_id))
         .filter(serves::marker_id.eq(marker_id))
-        .filter(serves::state.eq("scored"))
+        .filter(serves::state.eq(lit("scored")))
         .select(serves::day)
         .load(conn)?;
     let n = |k: usize| u32::try_from(k).unwrap_or(u32::MAX);
@@ -50,7 +51,7 @@ pub fn scored_on(conn: &mut DbConn, exam_id: &str, day: NaiveDate) -> Result<Vec
     Ok(serves::table
         .filter(serves::exam_id.eq(exam_id))
         .filter(serves::day.eq(day))
-        .filter(serves::state.eq("scored"))
+        .filter(serves::state.eq(lit("scored")))
         .group_by((serves::question_id, serves::marker_id))
         .select((serves::question_id, serves::marker_id, diesel::dsl::count_star()))
         .load(conn)?)

@@ -1,5 +1,6 @@
 //! Serves: every lease a marker was given (live, seed, self-check), running or ended.
 
+use crate::db::lit;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use diesel::dsl::not;
 use diesel::prelude::*;
@@ -42,14 +43,14 @@ pub fn expire_leases(conn: &mut DbConn, now: DateTime<Utc>) -> Result<usize, DbE
     // Serves before tasks, the order scoring takes them in, so the two never deadlock.
     diesel::update(
         serves::table
-            .filter(serves::state.eq("leased"))
+            .filter(serves::state.eq(lit("leased")))
             .filter(serves::lease_expires_at.le(t)),
     )
     .set((serves::state.eq("expired"), serves::ended_at.eq(Some(t))))
     .execute(conn)?;
     let reopened = diesel::update(
         tasks::table
-            .filter(tasks::state.eq("leased"))
+            .filter(tasks::state.eq(lit("leased")))
             .filter(tasks::lease_expires_at.le(t)),
     )
     .set((
@@ -67,7 +68,7 @@ pub fn end_marker_serves(conn: &mut DbConn, exam_id: &str, marker_id: &str, now:
     let running: Vec<ServeRow> = serves::table
         .filter(serves::exam_id.eq(exam_id))
         .filter(serves::marker_id.eq(marker_id))
-        .filter(serves::state.eq("leased"))
+        .filter(serves::state.eq(lit("leased")))
         .select(ServeRow::as_select())
         .load(conn)?;
     for s in running {
@@ -95,7 +96,7 @@ pub fn insert_serve(conn: &mut DbConn, s: &ServeRow) -> Result<(), DbError> {
 pub fn current_serve(conn: &mut DbConn, marker_id: &str, now: DateTime<Utc>) -> Result<Option<ServeRow>, DbError> {
     Ok(serves::table
         .filter(serves::marker_id.eq(marker_id))
-        .filter(serves::state.eq("leased"))
+        .filter(serves::state.eq(lit("leased")))
         .filter(serves::lease_expires_at.gt(db_time(now)))
         .select(ServeRow::as_select())
         .first(conn)
@@ -114,7 +115,7 @@ pub fn end_serve(conn: &mut DbConn, s: &ServeRow, state: &str, now: DateTime<Utc
     let n = diesel::update(
         serves::table
             .find((&s.exam_id, &s.id))
-            .filter(serves::state.eq("leased")),
+            .filter(serves::state.eq(lit("leased"))),
     )
     .set((serves::state.eq(state), serves::ended_at.eq(Some(db_time(now)))))
     .execute(conn)?;
@@ -138,7 +139,7 @@ pub fn unseen_seeds(
     conn: &mut DbConn,
     exam_id: &str,
     marker_id: &str,
-    question_ids: &[String],
+    question_id: &str,
 ) -> Result<Vec<(String, String)>, DbError> {
     use crate::db::schema::prescored_scripts as p;
     let seen = serves::table
@@ -150,18 +151,18 @@ pub fn unseen_seeds(
     Ok(p::table
         .filter(p::exam_id.eq(exam_id))
         .filter(p::role.eq("seed"))
-        .filter(p::question_id.eq_any(question_ids))
+        .filter(p::question_id.eq(question_id))
         .filter(not(p::id.eq_any(seen)))
         .select((p::id, p::question_id))
         .load(conn)?)
 }
 
-/// The marker's valid marks on these questions not yet self-checked: (script, question, score).
+/// The marker's valid marks on this question not yet self-checked: (script, question, score).
 pub fn self_checkable(
     conn: &mut DbConn,
     exam_id: &str,
     marker_id: &str,
-    question_ids: &[String],
+    question_id: &str,
 ) -> Result<Vec<(String, String, i64)>, DbError> {
     let checked = serves::table
         .filter(serves::exam_id.eq(exam_id))
@@ -173,7 +174,7 @@ pub fn self_checkable(
         .filter(marks::exam_id.eq(exam_id))
         .filter(marks::marker_id.eq(marker_id))
         .filter(marks::void.eq(false))
-        .filter(marks::question_id.eq_any(question_ids))
+        .filter(marks::question_id.eq(question_id))
         .filter(not(marks::script_id.eq_any(checked)))
         .select((marks::script_id, marks::question_id, marks::score))
         .limit(200)
@@ -185,7 +186,7 @@ pub fn running_serves_of_script(conn: &mut DbConn, exam_id: &str, script_id: &st
     Ok(serves::table
         .filter(serves::exam_id.eq(exam_id))
         .filter(serves::script_id.eq(script_id))
-        .filter(serves::state.eq("leased"))
+        .filter(serves::state.eq(lit("leased")))
         .select(ServeRow::as_select())
         .load(conn)?)
 }
@@ -194,7 +195,7 @@ pub fn running_serves_of_script(conn: &mut DbConn, exam_id: &str, script_id: &st
 pub fn running_serves(conn: &mut DbConn, exam_id: &str) -> Result<Vec<ServeRow>, DbError> {
     Ok(serves::table
         .filter(serves::exam_id.eq(exam_id))
-        .filter(serves::state.eq("leased"))
+        .filter(serves::state.eq(lit("leased")))
         .select(ServeRow::as_select())
         .load(conn)?)
 }

@@ -1,5 +1,6 @@
 //! Tasks: one required independent marking of a script, and who held which script.
 
+use crate::db::lit;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::dsl::{exists, not};
 use diesel::prelude::*;
@@ -73,7 +74,7 @@ pub fn pick_task(conn: &mut DbConn, e: &Eligible<'_>, from: i64) -> Result<Optio
             let locked = match conn {
                 DbConn::Pg(c) => tasks::table
                     .find((&t.exam_id, &t.id))
-                    .filter(tasks::state.eq("open"))
+                    .filter(tasks::state.eq(lit("open")))
                     .select(TaskRow::as_select())
                     .for_update()
                     .skip_locked()
@@ -103,9 +104,11 @@ fn candidates_of(conn: &mut DbConn, e: &Eligible<'_>, question: &str, start: i64
         )
         .filter(tasks::exam_id.eq(e.exam_id))
         .filter(tasks::question_id.eq(question))
-        .filter(tasks::state.eq("open"))
+        .filter(tasks::state.eq(lit("open")))
         .filter(tasks::shuffle.ge(start))
-        .filter(scripts::state.eq_any(["awaiting", "marking"]))
+        // Not `eq_any`: a list is bound value by value, and diesel then prepares the statement
+        // afresh on every call.
+        .filter(scripts::state.eq(lit("awaiting")).or(scripts::state.eq(lit("marking"))))
         .filter(scripts::school_code.ne(e.school_code))
         .filter(not(exists(held)))
         .into_boxed();
@@ -130,7 +133,7 @@ pub fn lease_task(
     marker_id: &str,
     expires: DateTime<Utc>,
 ) -> Result<bool, DbError> {
-    let n = diesel::update(tasks::table.find((exam_id, task_id)).filter(tasks::state.eq("open")))
+    let n = diesel::update(tasks::table.find((exam_id, task_id)).filter(tasks::state.eq(lit("open"))))
         .set((
             tasks::state.eq("leased"),
             tasks::marker_id.eq(Some(marker_id)),

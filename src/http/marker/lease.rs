@@ -164,9 +164,8 @@ fn serve_in(
     let (served, seeds) = db::marking::served_on(c, &exam.id, &who.marker.id, day)?;
     // Seeds and self-checks of the picked task's question only: one of another question would
     // betray itself when the marker asked for this one.
-    let same = [task.question_id.clone()];
-    let seed_pool = db::marking::unseen_seeds(c, &exam.id, &who.marker.id, &same)?;
-    let check_pool = db::marking::self_checkable(c, &exam.id, &who.marker.id, &same)?;
+    let seed_pool = db::marking::unseen_seeds(c, &exam.id, &who.marker.id, &task.question_id)?;
+    let check_pool = db::marking::self_checkable(c, &exam.id, &who.marker.id, &task.question_id)?;
     let available = Available {
         seed: !seed_pool.is_empty(),
         self_check: !check_pool.is_empty(),

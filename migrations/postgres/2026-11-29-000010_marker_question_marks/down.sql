@@ -1,0 +1,1 @@
+DROP INDEX marks_of_marker_question;

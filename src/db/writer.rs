@@ -1,0 +1,146 @@
+//! Group commit on SQLite. SQLite has one writer, and with `synchronous = FULL` every commit
+//! waits for the disk. Requests that write at the same moment are therefore run one after the
+//! other by one thread, each in a savepoint of its own inside one transaction, and committed
+//! together: one wait on the disk for many acts.
+//!
+//! What each request sees is unchanged. Its closure runs alone in its savepoint: an error
+//! rolls back its own changes and nothing else, so a refused request leaves no trace. It hears
+//! its answer only after the commit that holds its changes, so nothing is acknowledged before
+//! it is on disk. If that commit fails, every request of the batch hears the failure and none
+//! of their changes remain.
+
+use std::any::Any;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::mpsc;
+
+use diesel::Connection;
+use diesel::connection::{AnsiTransactionManager, TransactionManager};
+
+use super::{DbConn, DbError, Pool};
+
+/// Runs a closure on the writing connection; answers once the batch is committed (or not).
+type Job = Box<dyn FnOnce(&mut DbConn) -> Answer + Send>;
+/// Sends a request its result, given how the batch's commit went.
+type Answer = Box<dyn FnOnce(Result<(), &str>) + Send>;
+
+/// The most requests one commit takes. Bounds how long a request waits behind others.
+const MAX_BATCH: usize = 64;
+
+/// The handle requests send their writes through. Cloning shares the one writing thread.
+#[derive(Clone)]
+pub struct Writer {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl Writer {
+    /// Starts the writing thread; it stops when the last handle is dropped.
+    pub fn start(pool: Pool) -> Writer {
+        let (jobs, queue) = mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || run(&pool, &queue))
+            .expect("the operating system starts a thread");
+        Writer { jobs }
+    }
+
+    /// Runs `f` in its own savepoint of the next batch; the result comes after the commit.
+    pub async fn write<R, E, F>(&self, f: F) -> Result<R, E>
+    where
+        F: FnOnce(&mut DbConn) -> Result<R, E> + Send + 'static,
+        R: Send + 'static,
+        E: From<DbError> + From<diesel::result::Error> + Send + 'static,
+    {
+        let (tx, rx) = tokio::sync::oneshot::channel::<Result<R, E>>();
+        let job: Job = Box::new(move |conn| {
+            // A nested transaction: diesel makes it a savepoint and rolls it back on Err.
+            let result = conn.transaction(f);
+            Box::new(move |committed: Result<(), &str>| {
+                let answer = match (result, committed) {
+                    (Ok(r), Ok(())) => Ok(r),
+                    (Ok(_), Err(why)) => Err(E::from(DbError::Pool(why.to_string()))),
+                    (Err(e), _) => Err(e),
+                };
+                let _ = tx.send(answer);
+            })
+        });
+        self.jobs
+            .send(job)
+            .map_err(|_| E::from(DbError::Pool("the writing thread has stopped".into())))?;
+        rx.await
+            .map_err(|_| E::from(DbError::Pool("the write was abandoned: its batch failed".into())))?
+    }
+}
+
+fn run(pool: &Pool, queue: &mpsc::Receiver<Job>) {
+    while let Ok(first) = queue.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match queue.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        commit_batch(pool, batch);
+    }
+}
+
+/// One transaction for the batch: each job in its savepoint, one commit, then the answers.
+fn commit_batch(pool: &Pool, batch: Vec<Job>) {
+    let mut conn = match pool.get() {
+        Ok(c) => c,
+        Err(e) => return refuse(batch, &format!("no connection: {e}")),
+    };
+    let DbConn::Sqlite(raw) = &mut *conn else {
+        return refuse(batch, "group commit is for SQLite");
+    };
+    if let Err(e) = AnsiTransactionManager::begin_transaction_sql(raw, "BEGIN IMMEDIATE") {
+        return refuse(batch, &format!("could not begin: {e}"));
+    }
+    let mut answers = Vec::with_capacity(batch.len());
+    for job in batch {
+        match catch_unwind(AssertUnwindSafe(|| job(&mut conn))) {
+            Ok(answer) => answers.push(answer),
+            Err(panic) => return abandon(conn, answers, panic),
+        }
+    }
+    let DbConn::Sqlite(raw) = &mut *conn else { unreachable!("checked above") };
+    match AnsiTransactionManager::commit_transaction(raw) {
+        Ok(()) => answers.into_iter().for_each(|a| a(Ok(()))),
+        Err(e) => {
+            let _ = AnsiTransactionManager::rollback_transaction(raw);
+            let why = format!("the commit failed: {e}");
+            answers.into_iter().for_each(|a| a(Err(&why)));
+        }
+    }
+}
+
+fn refuse(batch: Vec<Job>, why: &str) {
+    tracing::error!(why, "a batch of writes could not run");
+    // A job dropped unrun drops its answer channel: its request hears the failure.
+    drop(batch);
+}
+
+/// A closure panicked mid-batch: nothing of the batch is kept, everyone hears it.
+fn abandon(mut conn: r2d2::PooledConnection<super::Manager>, answers: Vec<Answer>, panic: Box<dyn Any + Send>) {
+    if let DbConn::Sqlite(raw) = &mut *conn {
+        while AnsiTransactionManager::transaction_manager_status_mut(raw)
+            .transaction_depth()
+            .ok()
+            .flatten()
+            .is_some()
+        {
+            if AnsiTransactionManager::rollback_transaction(raw).is_err() {
+                break;
+            }
+        }
+    }
+    let what = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_default();
+    tracing::error!(panic = %what, "a write panicked; its batch was rolled back");
+    answers
+        .into_iter()
+        .for_each(|a| a(Err("rolled back: another write of its batch failed")));
+}
