@@ -25,6 +25,36 @@ pub enum SecretError {
     KeyFileOpen { path: String, mode: u32 },
 }
 
+/// Argon2 spends 19 MiB and a whole core on each hash. Hashes run on threads of their own, one
+/// a core: more at once would only add memory, and glibc keeps each thread's freed 19 MiB in
+/// that thread's arena (a thousand markers logging in on the blocking pool once left the server
+/// holding 1.2 GB).
+static HASHERS: std::sync::LazyLock<Option<rayon::ThreadPool>> = std::sync::LazyLock::new(|| {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(std::thread::available_parallelism().map_or(2, |n| n.get()))
+        .thread_name(|i| format!("password-hash-{i}"))
+        .build()
+        .ok()
+});
+
+/// Runs a password hash or check on the hashing threads; an error if it could not finish.
+pub async fn hashing<R: Send + 'static>(
+    f: impl FnOnce() -> R + Send + 'static,
+) -> Result<R, tokio::sync::oneshot::error::RecvError> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let run = move || {
+        // A panic drops `tx`, and the caller hears an error instead of the process aborting.
+        if let Ok(r) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+            let _ = tx.send(r);
+        }
+    };
+    match HASHERS.as_ref() {
+        Some(pool) => pool.spawn(run),
+        None => drop(tokio::task::spawn_blocking(run)),
+    }
+    rx.await
+}
+
 pub fn hash_password(password: &str) -> Result<String, SecretError> {
     let mut raw = [0u8; 16];
     rand::rng().fill_bytes(&mut raw);

@@ -2,6 +2,9 @@
 //! PostgreSQL database when DATABASE_URL names a server), migrated, and a raw connection of its
 //! own with foreign keys off for loading rows straight into tables.
 
+// Each bench is its own crate and uses part of this.
+#![allow(dead_code)]
+
 use diesel::connection::SimpleConnection;
 use diesel::{Connection, RunQueryDsl};
 use markroom::config::Settings;

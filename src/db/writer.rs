@@ -103,7 +103,9 @@ fn commit_batch(pool: &Pool, batch: Vec<Job>) {
             Err(panic) => return abandon(conn, answers, panic),
         }
     }
-    let DbConn::Sqlite(raw) = &mut *conn else { unreachable!("checked above") };
+    let DbConn::Sqlite(raw) = &mut *conn else {
+        unreachable!("checked above")
+    };
     match AnsiTransactionManager::commit_transaction(raw) {
         Ok(()) => answers.into_iter().for_each(|a| a(Ok(()))),
         Err(e) => {

@@ -133,13 +133,17 @@ pub fn lease_task(
     marker_id: &str,
     expires: DateTime<Utc>,
 ) -> Result<bool, DbError> {
-    let n = diesel::update(tasks::table.find((exam_id, task_id)).filter(tasks::state.eq(lit("open"))))
-        .set((
-            tasks::state.eq("leased"),
-            tasks::marker_id.eq(Some(marker_id)),
-            tasks::lease_expires_at.eq(Some(db_time(expires))),
-        ))
-        .execute(conn)?;
+    let n = diesel::update(
+        tasks::table
+            .find((exam_id, task_id))
+            .filter(tasks::state.eq(lit("open"))),
+    )
+    .set((
+        tasks::state.eq("leased"),
+        tasks::marker_id.eq(Some(marker_id)),
+        tasks::lease_expires_at.eq(Some(db_time(expires))),
+    ))
+    .execute(conn)?;
     Ok(n == 1)
 }
 

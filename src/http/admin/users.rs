@@ -139,7 +139,7 @@ pub async fn create_user(
     check_scope(u.role, u.chief, u.exam.is_some(), u.questions.len())?;
     let one_time = secrets::one_time_password();
     let pw = one_time.clone();
-    let hash = tokio::task::spawn_blocking(move || secrets::hash_password(&pw))
+    let hash = secrets::hashing(move || secrets::hash_password(&pw))
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?
         .map_err(|e| ApiError::Internal(e.to_string()))?;

@@ -256,7 +256,7 @@ pub async fn checked_password(
     }
     state.counters.password_checked();
     let pw = password.to_string();
-    tokio::task::spawn_blocking(move || {
+    secrets::hashing(move || {
         let hash = stored.as_deref().unwrap_or_else(|| secrets::dummy_password_hash());
         secrets::verify_password(&pw, hash) && stored.is_some()
     })

@@ -77,7 +77,7 @@ pub async fn change_password(
         .ok_or_else(|| ApiError::unauthenticated("token_revoked", "this account no longer exists"))?;
     let audit = caller.audit("auth.password").object("user", &caller.id);
     old_password_holds(&state, &audit, &user.username, &old_password, user.password_hash).await?;
-    let hash = tokio::task::spawn_blocking(move || secrets::hash_password(&new_password))
+    let hash = secrets::hashing(move || secrets::hash_password(&new_password))
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?
         .map_err(|e| ApiError::Internal(e.to_string()))?;
