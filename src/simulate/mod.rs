@@ -248,13 +248,26 @@ fn scales_of(exam: &Value) -> (BTreeMap<String, Scale>, Criteria) {
 }
 
 /// One simulated marker for the run: lease, read, score, until time is up or they are paused.
+///
+/// A pause ends the marker's lease at once, so the score (`lease_expired`) or the image read
+/// (404) in flight when it lands fails. Such a failure is held until the next lease says
+/// whether the marker was paused: then it is the pause's doing, an outcome; otherwise an error.
 async fn mark(world: &World, s: &Session, m: &Marker, seed: u64) -> (Recorder, bool) {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
     let mut rec = Recorder::default();
+    let mut held: Option<String> = None;
+    let flush = |rec: &mut Recorder, held: &mut Option<String>| {
+        if let Some(code) = held.take() {
+            rec.error(&code);
+        }
+    };
     while world.start.elapsed() < world.duration {
         let t = Instant::now();
         let answer = world.client.post(s, "/api/v1/marking/next", &json!({}), None).await;
         rec.time("lease", t.elapsed(), true);
+        if !matches!(&answer, Ok((_, problem)) if problem["code"] == "marker_paused") {
+            flush(&mut rec, &mut held);
+        }
         let lease = match answer {
             Ok((StatusCode::OK, lease)) => lease,
             Ok((StatusCode::NO_CONTENT, _)) => {
@@ -263,6 +276,9 @@ async fn mark(world: &World, s: &Session, m: &Marker, seed: u64) -> (Recorder, b
                 continue;
             }
             Ok((_, problem)) if problem["code"] == "marker_paused" => {
+                if held.take().is_some() {
+                    rec.outcome("ended_by_pause");
+                }
                 rec.outcome("paused");
                 return (rec, true);
             }
@@ -278,7 +294,7 @@ async fn mark(world: &World, s: &Session, m: &Marker, seed: u64) -> (Recorder, b
             }
         };
         let question = lease["question"].as_str().unwrap_or_default().to_string();
-        let Some(latent) = latent_of(world, &lease, &mut rec).await else {
+        let Some(latent) = latent_of(world, &lease, &mut rec, &mut held).await else {
             continue;
         };
         let Some(scale) = world.scales.get(&question) else {
@@ -313,16 +329,18 @@ async fn mark(world: &World, s: &Session, m: &Marker, seed: u64) -> (Recorder, b
                 rec.outcome("paused");
                 return (rec, true);
             }
+            Ok((_, problem)) if problem["code"] == "lease_expired" => held = Some("lease_expired".into()),
             Ok((status, problem)) => rec.error(problem["code"].as_str().unwrap_or(status.as_str())),
             Err(e) => rec.error(&format!("transport: {e}")),
         }
     }
+    flush(&mut rec, &mut held);
     (rec, false)
 }
 
 /// The latent of a leased script: from the demo file by its code, otherwise (a seed or a
 /// self-check comes under a fresh code) read off the image's strip as a person would.
-async fn latent_of(world: &World, lease: &Value, rec: &mut Recorder) -> Option<f64> {
+async fn latent_of(world: &World, lease: &Value, rec: &mut Recorder, held: &mut Option<String>) -> Option<f64> {
     let anonymous = lease["anonymous_code"].as_str().unwrap_or_default();
     let step = world
         .steps
@@ -343,7 +361,8 @@ async fn latent_of(world: &World, lease: &Value, rec: &mut Recorder) -> Option<f
             None
         }
         Err(e) => {
-            rec.error(&format!("image: {e}"));
+            // Perhaps a pause revoked the link: the next lease tells.
+            *held = Some(format!("image: {e}"));
             None
         }
     }
