@@ -29,18 +29,41 @@ const MAX_BATCH: usize = 64;
 /// The handle requests send their writes through. Cloning shares the one writing thread.
 #[derive(Clone)]
 pub struct Writer {
-    jobs: mpsc::Sender<Job>,
+    inner: std::sync::Arc<Inner>,
+}
+
+struct Inner {
+    jobs: Option<mpsc::Sender<Job>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// The last handle gone, the thread finishes its batch and ends before the drop returns, so
+/// the database is closed when `Db` is (a migration or a test may open it next).
+impl Drop for Inner {
+    fn drop(&mut self) {
+        drop(self.jobs.take());
+        if let Some(t) = self.thread.take()
+            && t.thread().id() != std::thread::current().id()
+        {
+            let _ = t.join();
+        }
+    }
 }
 
 impl Writer {
     /// Starts the writing thread; it stops when the last handle is dropped.
     pub fn start(pool: Pool) -> Writer {
         let (jobs, queue) = mpsc::channel::<Job>();
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("sqlite-writer".into())
             .spawn(move || run(&pool, &queue))
             .expect("the operating system starts a thread");
-        Writer { jobs }
+        Writer {
+            inner: std::sync::Arc::new(Inner {
+                jobs: Some(jobs),
+                thread: Some(thread),
+            }),
+        }
     }
 
     /// Runs `f` in its own savepoint of the next batch; the result comes after the commit.
@@ -63,7 +86,10 @@ impl Writer {
                 let _ = tx.send(answer);
             })
         });
-        self.jobs
+        self.inner
+            .jobs
+            .as_ref()
+            .ok_or_else(|| E::from(DbError::Pool("the writing thread has stopped".into())))?
             .send(job)
             .map_err(|_| E::from(DbError::Pool("the writing thread has stopped".into())))?;
         rx.await
