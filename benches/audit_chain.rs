@@ -7,13 +7,13 @@
 //!     append, committed one by one; the difference is the append's cost on the hot path;
 //! (b) chaining a backlog of 20,000 entries with `seal_pending`, per entry.
 
+mod common;
+
 use std::time::Instant;
 
 use chrono::Utc;
-use diesel::{Connection, RunQueryDsl};
-use markroom::config::Settings;
 use markroom::db::audit::NewEntry;
-use markroom::db::{self, Db, DbError};
+use markroom::db::{self, DbError};
 use markroom::domain::role::Role;
 
 /// `cargo bench` passes `--bench`; `cargo test --all-targets` does not, and then a small run
@@ -43,22 +43,8 @@ fn entry(i: usize) -> NewEntry {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (txns, backlog) = sizes();
-    let dir = tempfile::tempdir()?;
-    let mut settings = Settings {
-        data_dir: dir.path().to_path_buf(),
-        ..Settings::default()
-    };
-    let mut pg_db = None;
-    if let Some(admin) = std::env::var("DATABASE_URL").ok().filter(|u| u.starts_with("postgres")) {
-        let name = format!("markroom_bench_{}", std::process::id());
-        let mut c = diesel::pg::PgConnection::establish(&admin)?;
-        diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut c)?;
-        let (prefix, _) = admin.rsplit_once('/').ok_or("DATABASE_URL names a database")?;
-        settings.database_url = Some(format!("{prefix}/{name}"));
-        pg_db = Some((admin, name));
-    }
-    let db = Db::connect(&settings)?;
-    db.migrate()?;
+    let bench = common::BenchDb::new("audit")?;
+    let db = &bench.db;
     let hash = markroom::secrets::hash_password("benchmark password")?;
     let now = Utc::now();
     let user = db.write_now(|c| {
@@ -111,10 +97,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let seal_us = start.elapsed().as_secs_f64() * 1e6 / backlog as f64;
     let start = Instant::now();
-    let report = markroom::audit::verify(&db, &dir.path().join("none.jsonl"))?;
+    let report = markroom::audit::verify(db, &bench.settings.data_dir.join("none.jsonl"))?;
     let verify_us = start.elapsed().as_secs_f64() * 1e6 / report.entries as f64;
 
-    let backend = if pg_db.is_some() {
+    let backend = if bench.pg {
         "postgresql"
     } else {
         "sqlite (synchronous=FULL)"
@@ -130,10 +116,5 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "  verifying the chain:           {verify_us:9.1} µs per entry ({} entries)",
         report.entries
     );
-    drop(db);
-    if let Some((admin, name)) = pg_db {
-        let mut c = diesel::pg::PgConnection::establish(&admin)?;
-        diesel::sql_query(format!("DROP DATABASE {name} WITH (FORCE)")).execute(&mut c)?;
-    }
     Ok(())
 }
