@@ -490,3 +490,57 @@ async fn the_data_directory_markroom_makes_is_its_own() {
         }
     }
 }
+
+/// Writes that arrive together (on SQLite, one batch of the writing thread, one commit): each
+/// refused one leaves nothing, each accepted one is kept, and each caller hears its own answer.
+#[tokio::test]
+async fn concurrent_writes_keep_the_accepted_and_leave_nothing_of_the_refused() {
+    let app = TestApp::spawn().await;
+    // The service's PostgreSQL role may not create tables, and there each write is its own
+    // transaction on its own connection; the batching is SQLite's.
+    if app.db.backend() == Backend::Postgres {
+        return;
+    }
+    app.db
+        .write(|c| -> Result<(), DbError> {
+            sql_query("CREATE TABLE batch_probe (n BIGINT NOT NULL)").execute(c)?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let writes = (0..64i64).map(|n| {
+        let db = app.db.clone();
+        async move {
+            db.write(move |c| -> Result<i64, DbError> {
+                sql_query(format!("INSERT INTO batch_probe (n) VALUES ({n})")).execute(c)?;
+                if n % 2 == 1 {
+                    return Err(DbError::Stale(format!("refused {n}")));
+                }
+                Ok(n)
+            })
+            .await
+        }
+    });
+    let answers = futures_util::future::join_all(writes).await;
+    for (n, answer) in answers.iter().enumerate() {
+        match answer {
+            Ok(got) => assert_eq!((*got, n % 2), (n as i64, 0), "an accepted write hears its own answer"),
+            Err(DbError::Stale(why)) => assert_eq!(why, &format!("refused {n}")),
+            Err(other) => panic!("write {n}: {other}"),
+        }
+    }
+    let (kept, odd) = app
+        .db
+        .write_now(|c| -> Result<(i64, i64), DbError> {
+            Ok((
+                number(c, "SELECT COUNT(*) AS n FROM batch_probe"),
+                number(c, "SELECT COUNT(*) AS n FROM batch_probe WHERE n % 2 = 1"),
+            ))
+        })
+        .unwrap();
+    assert_eq!(
+        (kept, odd),
+        (32, 0),
+        "every accepted write kept, nothing of a refused one"
+    );
+}
