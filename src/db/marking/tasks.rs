@@ -57,34 +57,44 @@ pub struct Eligible<'a> {
     pub relative_sheets: &'a [String],
 }
 
-/// The first eligible open task at or after `from` in shuffle order (wrapping around): a
-/// random pick without sorting the queue. Each question is asked on its own so that every query
-/// walks the queue index in shuffle order and stops at 16 rows (one query over several
-/// questions sorts every open task of them first). On PostgreSQL only the task's own row is
-/// locked, skipping rows other transactions hold, so many servers lease at once and nothing
-/// else (the script a mark is completing) is held while choosing.
-pub fn pick_task(conn: &mut DbConn, e: &Eligible<'_>, from: i64) -> Result<Option<TaskRow>, DbError> {
+/// Eligible open tasks from `from` on in shuffle order, wrapping around when none lies after
+/// it: a random window of the queue without sorting it. Each question is asked on its own so
+/// that every query walks the queue index in shuffle order and stops at 16 rows (one query over
+/// several questions sorts every open task of them first). A read: the caller takes one with
+/// `lease_task`, which fails for a task someone took meanwhile.
+pub fn eligible_tasks(conn: &mut DbConn, e: &Eligible<'_>, from: i64) -> Result<Vec<TaskRow>, DbError> {
     for start in [from, i64::MIN] {
         let mut candidates = Vec::new();
         for question in e.question_ids {
             candidates.extend(candidates_of(conn, e, question, start)?);
         }
-        candidates.sort_by_key(|t| t.shuffle);
-        for t in candidates {
-            let locked = match conn {
-                DbConn::Pg(c) => tasks::table
-                    .find((&t.exam_id, &t.id))
-                    .filter(tasks::state.eq(lit("open")))
-                    .select(TaskRow::as_select())
-                    .for_update()
-                    .skip_locked()
-                    .first(c)
-                    .optional()?,
-                DbConn::Sqlite(_) => Some(t),
-            };
-            if locked.is_some() {
-                return Ok(locked);
-            }
+        if !candidates.is_empty() {
+            candidates.sort_by_key(|t| t.shuffle);
+            return Ok(candidates);
+        }
+    }
+    Ok(vec![])
+}
+
+/// The first eligible open task at or after `from` in shuffle order (wrapping around), for a
+/// caller that chooses and takes in one transaction. On PostgreSQL only the task's own row is
+/// locked, skipping rows other transactions hold, so many servers lease at once and nothing
+/// else (the script a mark is completing) is held while choosing.
+pub fn pick_task(conn: &mut DbConn, e: &Eligible<'_>, from: i64) -> Result<Option<TaskRow>, DbError> {
+    for t in eligible_tasks(conn, e, from)? {
+        let locked = match conn {
+            DbConn::Pg(c) => tasks::table
+                .find((&t.exam_id, &t.id))
+                .filter(tasks::state.eq(lit("open")))
+                .select(TaskRow::as_select())
+                .for_update()
+                .skip_locked()
+                .first(c)
+                .optional()?,
+            DbConn::Sqlite(_) => Some(t),
+        };
+        if locked.is_some() {
+            return Ok(locked);
         }
     }
     Ok(None)

@@ -2,19 +2,17 @@
 //! have; sometimes a seed or one of their own scripts again, indistinguishable from live work.
 
 use actix_web::{HttpResponse, post, web};
-use chrono::{DateTime, Duration, NaiveDate, Utc};
-use rand::seq::IndexedRandom;
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::db::exams::{ExamRow, QuestionRow};
+use super::choose::{self, Asker, Plan};
+use crate::db::exams::ExamRow;
 use crate::db::markers::MarkerRow;
-use crate::db::marking::{Eligible, ServeRow};
+use crate::db::marking::ServeRow;
 use crate::db::scripts::ImageOf;
-use crate::db::{self, DbConn, db_time};
+use crate::db::{self, DbConn};
 use crate::domain::Score;
-use crate::domain::custody::anonymous_code;
-use crate::domain::marking::{Available, ServeKind, Today, choose_serve};
 use crate::domain::rules::MarkingRules;
 use crate::http::audit_entry::audit_refusal;
 use crate::http::caller::MarkerCaller;
@@ -92,139 +90,6 @@ pub fn lease_view(c: &mut DbConn, s: &ServeRow, holder: &str) -> Result<Lease, A
     })
 }
 
-/// The questions of an exam the marker passed the test for (restricted to `only` when asked).
-fn questions_for(
-    c: &mut DbConn,
-    exam_id: &str,
-    m: &MarkerRow,
-    only: Option<&str>,
-) -> Result<Vec<QuestionRow>, ApiError> {
-    let passed = db::qualification::passed_questions(c, exam_id, &m.id)?;
-    Ok(db::exams::questions_of(c, exam_id)?
-        .into_iter()
-        .filter(|q| passed.contains(&q.id) && only.is_none_or(|code| q.code == code))
-        .collect())
-}
-
-/// Sheet lookups of the marker's declared relatives sitting the exam.
-fn relative_sheets(c: &mut DbConn, vault: &Vault, exam_id: &str, user: &str) -> Result<Vec<String>, ApiError> {
-    let mut sheets = vec![];
-    for lookup in db::markers::relative_lookups(c, exam_id, user)? {
-        if let Some((candidate, _)) = db::candidates::by_lookup(c, exam_id, &lookup)? {
-            sheets.push(crate::http::custodian::sheets::sheet_lookup(vault, exam_id, &candidate));
-        }
-    }
-    Ok(sheets)
-}
-
-/// A fresh anonymous code, never one a real script of the exam carries.
-fn fresh_code(c: &mut DbConn, exam_id: &str) -> Result<String, ApiError> {
-    loop {
-        let code = anonymous_code(&mut rand::rng());
-        if !db::scripts::code_taken(c, exam_id, &code)? {
-            return Ok(code);
-        }
-    }
-}
-
-pub struct Asker<'a> {
-    pub marker: &'a MarkerRow,
-    pub user: &'a str,
-    pub workstation: Option<&'a str>,
-    pub only: Option<&'a str>,
-}
-
-/// Tries one exam: a live task if any is there for the marker, and then perhaps a seed or a
-/// self-check in its place.
-fn serve_in(
-    c: &mut DbConn,
-    exam: &ExamRow,
-    rules: &MarkingRules,
-    who: &Asker<'_>,
-    vault: &Vault,
-    now: DateTime<Utc>,
-) -> Result<Option<ServeRow>, ApiError> {
-    let questions = questions_for(c, &exam.id, who.marker, who.only)?;
-    if questions.is_empty() {
-        return Ok(None);
-    }
-    let ids: Vec<String> = questions.iter().map(|q| q.id.clone()).collect();
-    let relatives = relative_sheets(c, vault, &exam.id, who.user)?;
-    let eligible = Eligible {
-        exam_id: &exam.id,
-        question_ids: &ids,
-        marker_id: &who.marker.id,
-        school_code: &who.marker.school_code,
-        relative_sheets: &relatives,
-    };
-    let Some(task) = db::marking::pick_task(c, &eligible, rand::random::<i64>())? else {
-        return Ok(None);
-    };
-    let day = marking_day(exam, now);
-    let (served, seeds) = db::marking::served_on(c, &exam.id, &who.marker.id, day)?;
-    // Seeds and self-checks of the picked task's question only: one of another question would
-    // betray itself when the marker asked for this one.
-    let seed_pool = db::marking::unseen_seeds(c, &exam.id, &who.marker.id, &task.question_id)?;
-    let check_pool = db::marking::self_checkable(c, &exam.id, &who.marker.id, &task.question_id)?;
-    let available = Available {
-        seed: !seed_pool.is_empty(),
-        self_check: !check_pool.is_empty(),
-    };
-    let kind = choose_serve(Today { served, seeds }, available, rules, &mut rand::rng());
-    // A lease never outlives the marking window.
-    let expires = (now + Duration::minutes(i64::from(rules.lease_minutes))).min(exam.window().end);
-    let mut serve = ServeRow {
-        exam_id: exam.id.clone(),
-        id: db::new_id(),
-        marker_id: who.marker.id.clone(),
-        kind: kind.as_str().into(),
-        question_id: task.question_id.clone(),
-        task_id: None,
-        script_id: None,
-        prescored_id: None,
-        anonymous_code: String::new(),
-        workstation_id: who.workstation.map(str::to_string),
-        state: "leased".into(),
-        day,
-        leased_at: db_time(now),
-        lease_expires_at: db_time(expires),
-        ended_at: None,
-    };
-    match kind {
-        ServeKind::Live => {
-            if !db::marking::lease_task(c, &exam.id, &task.id, &who.marker.id, expires)? {
-                return Err(db::DbError::Stale("the task".into()).into());
-            }
-            let script = db::scripts::script(c, &task.script_id)?;
-            serve.task_id = Some(task.id.clone());
-            serve.script_id = Some(script.id.clone());
-            serve.anonymous_code = script.anonymous_code;
-            db::marking::insert_serve(c, &serve)?;
-            if !db::marking::hold(c, &exam.id, &script.id, &who.marker.id, &serve.id)? {
-                return Err(db::DbError::Stale("the script's holders".into()).into());
-            }
-            if script.state == "awaiting" {
-                db::marking::set_script_state(c, &exam.id, &script.id, "marking")?;
-            }
-        }
-        ServeKind::Seed => {
-            let (prescored, question) = seed_pool.choose(&mut rand::rng()).cloned().unwrap_or_default();
-            serve.prescored_id = Some(prescored);
-            serve.question_id = question;
-            serve.anonymous_code = fresh_code(c, &exam.id)?;
-            db::marking::insert_serve(c, &serve)?;
-        }
-        ServeKind::SelfCheck => {
-            let (script, question, _) = check_pool.choose(&mut rand::rng()).cloned().unwrap_or_default();
-            serve.script_id = Some(script);
-            serve.question_id = question;
-            serve.anonymous_code = fresh_code(c, &exam.id)?;
-            db::marking::insert_serve(c, &serve)?;
-        }
-    }
-    Ok(Some(serve))
-}
-
 /// Lease the next script (body `{}` or `{"question": CODE}`): a random task among those the
 /// marker may have (qualified for its question, never held before, not from their school, not a
 /// relative's). Asking again while a lease runs returns the same lease. 204 when nothing is
@@ -257,19 +122,22 @@ pub async fn next(
             state.vault.clone(),
             state.settings.rules.clone(),
         );
+        let found = {
+            let (me, only, vault, defaults) = (me.clone(), only.clone(), vault.clone(), defaults.clone());
+            state
+                .db
+                .read(move |c| find(c, &me, only.as_deref(), &vault, &defaults, now))
+                .await?
+        };
         state
             .db
             .write(move |c| -> Result<Option<Lease>, ApiError> {
                 let m = marker_of(c, &me)?;
                 db::markers::lock(c, &m.id)?;
-                db::marking::expire_leases(c, now)?;
+                let reopened = db::marking::expire_leases(c, now)?;
                 if let Some(s) = db::marking::current_serve(c, &m.id, now)? {
                     check_may_mark(c, &s.exam_id, &m, now)?;
                     return lease_view(c, &s, &me).map(Some);
-                }
-                let exams = db::markers::active_exams(c, &m.id)?;
-                if exams.is_empty() {
-                    return Err(not_active(c, &m)?);
                 }
                 let who = Asker {
                     marker: &m,
@@ -277,24 +145,31 @@ pub async fn next(
                     workstation: ws.as_deref(),
                     only: only.as_deref(),
                 };
-                for exam_id in exams {
-                    let exam = db::exams::by_id_shared(c, &exam_id)?;
-                    // A locked exam takes no leases (nothing is left open to lease anyway).
-                    if !(exam.room_open && exam.window().contains(now)) || exam.locked {
-                        continue;
+                let taken = match found {
+                    // Nothing was open when the read looked, and no lease has ended since.
+                    Found::Nothing if reopened == 0 => None,
+                    Found::Chosen(plan) => {
+                        let exam = db::exams::by_id_shared(c, &plan.exam_id)?;
+                        let rules = exam.rules(&defaults)?;
+                        match choose::take(c, &exam, &rules, &plan, &who, now)? {
+                            Some(s) => Some(s),
+                            None => choose_in_write(c, &who, &vault, &defaults, now)?,
+                        }
                     }
-                    let rules = exam.rules(&defaults)?;
-                    if let Some(s) = serve_in(c, &exam, &rules, &who, &vault, now)? {
-                        // Who held which script, when: kept for the record (admins only).
-                        entry
-                            .exam(&exam.id)
-                            .object("task", &s.id)
-                            .details(serde_json::json!({ "script": s.script_id, "prescored": s.prescored_id }))
-                            .append(c, now)?;
-                        return lease_view(c, &s, &me).map(Some);
-                    }
-                }
-                Ok(None)
+                    // The read's view no longer holds (or it saw a lease that has ended since,
+                    // or no standing): choose here, where nothing changes underneath.
+                    _ => choose_in_write(c, &who, &vault, &defaults, now)?,
+                };
+                let Some(s) = taken else {
+                    return Ok(None);
+                };
+                // Who held which script, when: kept for the record (admins only).
+                entry
+                    .exam(&s.exam_id)
+                    .object("task", &s.id)
+                    .details(serde_json::json!({ "script": s.script_id, "prescored": s.prescored_id }))
+                    .append(c, now)?;
+                lease_view(c, &s, &me).map(Some)
             })
             .await
     }
@@ -303,6 +178,81 @@ pub async fn next(
         Some(lease) => Ok(HttpResponse::Ok().json(lease)),
         None => Ok(HttpResponse::NoContent().finish()),
     }
+}
+
+/// What the read before a lease found.
+enum Found {
+    /// A lease of the marker's runs: the write answers it again (or chooses, if it ended).
+    Running,
+    /// The marker is active in no exam.
+    Inactive,
+    /// Nothing open for the marker in any exam.
+    Nothing,
+    Chosen(Plan),
+}
+
+/// The read before a lease: the marker's running lease, or a plan in the first exam that has
+/// work for them.
+fn find(
+    c: &mut DbConn,
+    me: &str,
+    only: Option<&str>,
+    vault: &Vault,
+    defaults: &MarkingRules,
+    now: DateTime<Utc>,
+) -> Result<Found, ApiError> {
+    let m = marker_of(c, me)?;
+    if db::marking::current_serve(c, &m.id, now)?.is_some() {
+        return Ok(Found::Running);
+    }
+    let exams = db::markers::active_exams(c, &m.id)?;
+    if exams.is_empty() {
+        return Ok(Found::Inactive);
+    }
+    let who = Asker {
+        marker: &m,
+        user: me,
+        workstation: None,
+        only,
+    };
+    for exam_id in exams {
+        let exam = db::exams::by_id(c, &exam_id)?;
+        if !choose::takes_leases(&exam, now) {
+            continue;
+        }
+        if let Some(p) = choose::plan(c, &exam, &exam.rules(defaults)?, &who, vault, now)? {
+            return Ok(Found::Chosen(p));
+        }
+    }
+    Ok(Found::Nothing)
+}
+
+/// Chooses and takes in the write transaction itself: what every lease did before the read
+/// came first, kept for when the read's choice no longer holds.
+fn choose_in_write(
+    c: &mut DbConn,
+    who: &Asker<'_>,
+    vault: &Vault,
+    defaults: &MarkingRules,
+    now: DateTime<Utc>,
+) -> Result<Option<ServeRow>, ApiError> {
+    let exams = db::markers::active_exams(c, &who.marker.id)?;
+    if exams.is_empty() {
+        return Err(not_active(c, who.marker)?);
+    }
+    for exam_id in exams {
+        let exam = db::exams::by_id_shared(c, &exam_id)?;
+        if !choose::takes_leases(&exam, now) {
+            continue;
+        }
+        let rules = exam.rules(defaults)?;
+        if let Some(plan) = choose::plan(c, &exam, &rules, who, vault, now)?
+            && let Some(s) = choose::take(c, &exam, &rules, &plan, who, now)?
+        {
+            return Ok(Some(s));
+        }
+    }
+    Ok(None)
 }
 
 /// A marker works on an exam's scripts only while active in it and while its room is open

@@ -1,6 +1,7 @@
 //! The marking workstation's API: what a marker may ask for and nothing more. No answer here
 //! carries a definitive score, another marker's mark or a candidate's identity.
 
+mod choose;
 mod flag;
 mod lease;
 
