@@ -138,12 +138,14 @@ impl Db {
             }
         };
         let sqlite_pragmas = format!(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = {}; PRAGMA busy_timeout = {}; PRAGMA foreign_keys = ON;",
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = {}; PRAGMA busy_timeout = {}; PRAGMA foreign_keys = ON; \
+             PRAGMA mmap_size = {};",
             settings.database.sqlite_synchronous.to_uppercase(),
-            settings.database.sqlite_busy_timeout_ms
+            settings.database.sqlite_busy_timeout_ms,
+            settings.database.sqlite_mmap_mb.saturating_mul(1 << 20)
         );
         let timeout = Duration::from_secs(settings.database.connect_timeout_secs);
-        let build = |size: u32| {
+        let build = |size: u32, extra: &str| {
             r2d2::Pool::builder()
                 .max_size(size)
                 .min_idle(Some(1))
@@ -151,22 +153,23 @@ impl Db {
                 .build(Manager {
                     url: url.clone(),
                     backend,
-                    sqlite_pragmas: sqlite_pragmas.clone(),
+                    sqlite_pragmas: format!("{sqlite_pragmas} {extra}"),
                 })
         };
         let pool_size = settings.database.pool_size.max(1);
         let (write, read) = match backend {
             Backend::Postgres => {
-                let p = build(pool_size)?;
+                let p = build(pool_size, "")?;
                 (p.clone(), p)
             }
-            Backend::Sqlite => (build(1)?, build(pool_size)?),
+            // The writer leaves checkpoints to a thread of their own (`writer::checkpoints`).
+            Backend::Sqlite => (build(1, "PRAGMA wal_autocheckpoint = 0;")?, build(pool_size, "")?),
         };
         let owner_url = match backend {
             Backend::Postgres => settings.database.owner_url.clone().filter(|u| !u.is_empty()),
             Backend::Sqlite => None,
         };
-        let writer = (backend == Backend::Sqlite).then(|| writer::Writer::start(write.clone()));
+        let writer = (backend == Backend::Sqlite).then(|| writer::Writer::start(write.clone(), read.clone()));
         Ok(Db {
             write,
             read,

@@ -35,6 +35,9 @@ pub struct Writer {
 struct Inner {
     jobs: Option<mpsc::Sender<Job>>,
     thread: Option<std::thread::JoinHandle<()>>,
+    /// Dropped to stop the checkpointing thread.
+    stop_checkpoints: Option<mpsc::Sender<()>>,
+    checkpointer: Option<std::thread::JoinHandle<()>>,
 }
 
 /// The last handle gone, the thread finishes its batch and ends before the drop returns, so
@@ -42,26 +45,35 @@ struct Inner {
 impl Drop for Inner {
     fn drop(&mut self) {
         drop(self.jobs.take());
-        if let Some(t) = self.thread.take()
-            && t.thread().id() != std::thread::current().id()
-        {
-            let _ = t.join();
+        drop(self.stop_checkpoints.take());
+        for t in [self.thread.take(), self.checkpointer.take()].into_iter().flatten() {
+            if t.thread().id() != std::thread::current().id() {
+                let _ = t.join();
+            }
         }
     }
 }
 
 impl Writer {
-    /// Starts the writing thread; it stops when the last handle is dropped.
-    pub fn start(pool: Pool) -> Writer {
+    /// Starts the writing thread on `write` (whose connection does not checkpoint) and the
+    /// checkpointing thread on a connection of `read`; both stop when the last handle is dropped.
+    pub fn start(write: Pool, read: Pool) -> Writer {
         let (jobs, queue) = mpsc::channel::<Job>();
         let thread = std::thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || run(&pool, &queue))
+            .spawn(move || run(&write, &queue))
+            .expect("the operating system starts a thread");
+        let (stop, stopped) = mpsc::channel::<()>();
+        let checkpointer = std::thread::Builder::new()
+            .name("sqlite-checkpoint".into())
+            .spawn(move || checkpoints(&read, &stopped))
             .expect("the operating system starts a thread");
         Writer {
             inner: std::sync::Arc::new(Inner {
                 jobs: Some(jobs),
                 thread: Some(thread),
+                stop_checkpoints: Some(stop),
+                checkpointer: Some(checkpointer),
             }),
         }
     }
@@ -94,6 +106,27 @@ impl Writer {
             .map_err(|_| E::from(DbError::Pool("the writing thread has stopped".into())))?;
         rx.await
             .map_err(|_| E::from(DbError::Pool("the write was abandoned: its batch failed".into())))?
+    }
+}
+
+/// How often the write-ahead log is copied into the database file.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// Copies the write-ahead log into the database file, off the writing thread. Left to SQLite,
+/// the commit that fills a thousand pages of log copies them, and waits for the disk twice more,
+/// while every request behind it waits too. Here it happens beside the writer (a passive
+/// checkpoint takes no lock the writer needs), and a page written many times between two
+/// checkpoints is copied once.
+fn checkpoints(pool: &Pool, stop: &mpsc::Receiver<()>) {
+    use diesel::connection::SimpleConnection;
+    while let Err(mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(CHECKPOINT_EVERY) {
+        let done = pool
+            .get()
+            .map_err(|e| e.to_string())
+            .and_then(|mut c| c.batch_execute("PRAGMA wal_checkpoint(PASSIVE)").map_err(|e| e.to_string()));
+        if let Err(why) = done {
+            tracing::warn!(why, "a checkpoint of the write-ahead log failed; the next one tries again");
+        }
     }
 }
 
@@ -132,8 +165,13 @@ fn commit_batch(pool: &Pool, batch: Vec<Job>) {
     let DbConn::Sqlite(raw) = &mut *conn else {
         unreachable!("checked above")
     };
+    let jobs = answers.len();
+    let began = std::time::Instant::now();
     match AnsiTransactionManager::commit_transaction(raw) {
-        Ok(()) => answers.into_iter().for_each(|a| a(Ok(()))),
+        Ok(()) => {
+            tracing::trace!(jobs, commit_us = began.elapsed().as_micros() as u64, "batch committed");
+            answers.into_iter().for_each(|a| a(Ok(())))
+        }
         Err(e) => {
             let _ = AnsiTransactionManager::rollback_transaction(raw);
             let why = format!("the commit failed: {e}");

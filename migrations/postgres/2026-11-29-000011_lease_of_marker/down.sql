@@ -1,0 +1,1 @@
+DROP INDEX serves_lease_of_marker;
