@@ -133,6 +133,11 @@ enum Command {
         drifters: usize,
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Every marker takes any question. By default markers work in question groups, as a
+        /// marking room assigns them (in proportion to the marks each question needs, at least
+        /// five a group; with fewer markers than that, every marker takes any question).
+        #[arg(long)]
+        mixed_questions: bool,
         /// Also write the report as JSON here.
         #[arg(long)]
         output: Option<PathBuf>,
@@ -288,6 +293,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             lenient,
             drifters,
             seed,
+            mixed_questions,
             output,
         } => {
             let opts = markroom::simulate::Options {
@@ -303,6 +309,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 drifters,
                 seed,
                 progress: true,
+                mixed_questions,
             };
             let report = actix_web::rt::System::new().block_on(markroom::simulate::run(&opts))?;
             print!("{report}");

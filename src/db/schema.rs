@@ -530,6 +530,7 @@ diesel::table! {
         lease_expires_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
         done_at -> Nullable<Timestamp>,
+        begun -> Bool,
     }
 }
 

@@ -120,12 +120,15 @@ const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(2
 fn checkpoints(pool: &Pool, stop: &mpsc::Receiver<()>) {
     use diesel::connection::SimpleConnection;
     while let Err(mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(CHECKPOINT_EVERY) {
-        let done = pool
-            .get()
-            .map_err(|e| e.to_string())
-            .and_then(|mut c| c.batch_execute("PRAGMA wal_checkpoint(PASSIVE)").map_err(|e| e.to_string()));
+        let done = pool.get().map_err(|e| e.to_string()).and_then(|mut c| {
+            c.batch_execute("PRAGMA wal_checkpoint(PASSIVE)")
+                .map_err(|e| e.to_string())
+        });
         if let Err(why) = done {
-            tracing::warn!(why, "a checkpoint of the write-ahead log failed; the next one tries again");
+            tracing::warn!(
+                why,
+                "a checkpoint of the write-ahead log failed; the next one tries again"
+            );
         }
     }
 }

@@ -40,7 +40,7 @@ pub fn open_tasks_for_batch(
         let required = required_marks(&row.question()?);
         let have = db::marking::tasks_of_script(c, exam_id, &script.id)?.len();
         for _ in have..required as usize {
-            db::marking::insert_task(c, exam_id, &script.id, &row.id, now)?;
+            db::marking::insert_task(c, exam_id, &script.id, &row.id, false, now)?;
             opened += 1;
         }
     }
@@ -81,7 +81,7 @@ pub fn settle(
     match resolve(&q, &scores) {
         Outcome::NeedMore(k) => {
             for _ in 0..k {
-                db::marking::insert_task(c, exam_id, script_id, &row.id, now)?;
+                db::marking::insert_task(c, exam_id, script_id, &row.id, !marks.is_empty(), now)?;
             }
             let state = if marks.is_empty() { "awaiting" } else { "marking" };
             db::marking::set_script_state(c, exam_id, script_id, state)?;
@@ -180,7 +180,7 @@ pub fn void_and_remark(
     db::results::clear_final(c, exam_id, script_id)?;
     db::results::lapse_disputes(c, exam_id, script_id)?;
     db::results::lapse_backreads(c, exam_id, script_id)?;
-    db::marking::insert_task(c, exam_id, script_id, question_id, now)?;
+    db::marking::insert_task(c, exam_id, script_id, question_id, true, now)?;
     db::marking::set_script_state(c, exam_id, script_id, "marking")?;
     Ok(true)
 }

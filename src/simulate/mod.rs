@@ -41,6 +41,38 @@ pub struct Options {
     pub drifters: usize,
     pub seed: u64,
     pub progress: bool,
+    /// Every marker takes any question, instead of working in question groups.
+    pub mixed_questions: bool,
+}
+
+/// The smallest question group: a short answer's third mark needs a third marker who has
+/// held none of the script, and the statistics compare a marker with their group.
+const MIN_GROUP: usize = 5;
+
+/// Each marker's question, as a marking room assigns them: groups in proportion to the marks
+/// each question needs (`marks_required`), dealt round-robin so that the planted markers (the
+/// first few) fall into different groups. `None` (any question) for every marker when a group
+/// would have fewer than `MIN_GROUP` markers, or when asked to mix.
+fn question_groups(exam: &Value, markers: usize, mixed: bool) -> Vec<Option<String>> {
+    let wheel: Vec<String> = exam["questions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|q| {
+            let code = q["code"].as_str().unwrap_or_default().to_string();
+            let weight = q["marks_required"].as_u64().unwrap_or(1).max(1) as usize;
+            std::iter::repeat_n(code, weight)
+        })
+        .collect();
+    let smallest = wheel
+        .iter()
+        .map(|c| wheel.iter().filter(|d| *d == c).count())
+        .min()
+        .unwrap_or(0);
+    if mixed || wheel.is_empty() || markers * smallest / wheel.len() < MIN_GROUP {
+        return vec![None; markers];
+    }
+    (0..markers).map(|i| Some(wheel[i % wheel.len()].clone())).collect()
 }
 
 #[derive(Debug, Deserialize)]
@@ -98,6 +130,7 @@ pub async fn run(opts: &Options) -> anyhow::Result<Report> {
     let chief = client.login(chief_account).await?;
     let exam: Value = client.get_ok(&chief, &format!("/api/v1/exams/{}", file.exam)).await?;
     let (scales, criteria) = scales_of(&exam);
+    let groups = question_groups(&exam, opts.markers, opts.mixed_questions);
 
     let accounts = &file.accounts.markers[..opts.markers];
     let bar = progress_bar(opts.progress, accounts.len() as u64, "logging in");
@@ -151,13 +184,18 @@ pub async fn run(opts: &Options) -> anyhow::Result<Report> {
     let tasks: Vec<_> = sessions
         .iter()
         .zip(&cast)
+        .zip(groups)
         .enumerate()
-        .map(|(i, (s, m))| {
+        .map(|(i, ((s, m), group))| {
             let (world, s, m) = (world.clone(), s.clone(), *m);
             let seed = opts.seed.wrapping_add(1 + i as u64);
+            let ask = match group {
+                Some(code) => json!({ "question": code }),
+                None => json!({}),
+            };
             tokio::spawn(async move {
                 match s {
-                    Some(s) => mark(&world, &s, &m, seed).await,
+                    Some(s) => mark(&world, &s, &m, &ask, seed).await,
                     None => {
                         let mut r = Recorder::default();
                         r.outcome("paused_before_run");
@@ -252,7 +290,7 @@ fn scales_of(exam: &Value) -> (BTreeMap<String, Scale>, Criteria) {
 /// A pause ends the marker's lease at once, so the score (`lease_expired`) or the image read
 /// (404) in flight when it lands fails. Such a failure is held until the next lease says
 /// whether the marker was paused: then it is the pause's doing, an outcome; otherwise an error.
-async fn mark(world: &World, s: &Session, m: &Marker, seed: u64) -> (Recorder, bool) {
+async fn mark(world: &World, s: &Session, m: &Marker, ask: &Value, seed: u64) -> (Recorder, bool) {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
     let mut rec = Recorder::default();
     let mut held: Option<String> = None;
@@ -263,7 +301,7 @@ async fn mark(world: &World, s: &Session, m: &Marker, seed: u64) -> (Recorder, b
     };
     while world.start.elapsed() < world.duration {
         let t = Instant::now();
-        let answer = world.client.post(s, "/api/v1/marking/next", &json!({}), None).await;
+        let answer = world.client.post(s, "/api/v1/marking/next", ask, None).await;
         rec.time("lease", t.elapsed(), true);
         if !matches!(&answer, Ok((_, problem)) if problem["code"] == "marker_paused") {
             flush(&mut rec, &mut held);
@@ -334,8 +372,22 @@ async fn mark(world: &World, s: &Session, m: &Marker, seed: u64) -> (Recorder, b
             Err(e) => rec.error(&format!("transport: {e}")),
         }
     }
+    // Time is up with a failure held: one more lease says whether a pause explains it.
+    if held.is_some() && paused_now(world, s, ask).await {
+        rec.outcome("ended_by_pause");
+        rec.outcome("paused");
+        return (rec, true);
+    }
     flush(&mut rec, &mut held);
     (rec, false)
+}
+
+/// Whether the marker is paused now: the lease answers `marker_paused`.
+async fn paused_now(world: &World, s: &Session, ask: &Value) -> bool {
+    matches!(
+        world.client.post(s, "/api/v1/marking/next", ask, None).await,
+        Ok((_, problem)) if problem["code"] == "marker_paused"
+    )
 }
 
 /// The latent of a leased script: from the demo file by its code, otherwise (a seed or a
@@ -388,6 +440,12 @@ async fn image_phase(world: &World, sessions: &[Session], seconds: Duration) -> 
                     Ok(_) => {
                         rec.time("image", t.elapsed(), false);
                         count.fetch_add(1, Ordering::Relaxed);
+                    }
+                    // The statistics check after the marking phase may still pause a marker,
+                    // which ends the lease and its link.
+                    Err(_) if paused_now(world, s, &json!({})).await => {
+                        rec.outcome("ended_by_pause");
+                        break;
                     }
                     Err(e) => {
                         rec.error(&format!("image: {e}"));

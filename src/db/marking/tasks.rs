@@ -23,12 +23,14 @@ pub struct TaskRow {
     pub done_at: Option<NaiveDateTime>,
 }
 
-/// Opens one task for a script.
+/// Opens one task for a script; `begun` when the script is in marking already (its other
+/// marks are made or under way), which puts the task ahead in the queue.
 pub fn insert_task(
     conn: &mut DbConn,
     exam_id: &str,
     script_id: &str,
     question_id: &str,
+    begun: bool,
     now: DateTime<Utc>,
 ) -> Result<String, DbError> {
     let id = crate::db::new_id();
@@ -41,9 +43,23 @@ pub fn insert_task(
             tasks::state.eq("open"),
             tasks::shuffle.eq(rand::random::<i64>()),
             tasks::created_at.eq(db_time(now)),
+            tasks::begun.eq(begun),
         ))
         .execute(conn)?;
     Ok(id)
+}
+
+/// A script's first lease puts its other open tasks ahead in the queue.
+pub fn begin_script(conn: &mut DbConn, exam_id: &str, script_id: &str) -> Result<(), DbError> {
+    diesel::update(
+        tasks::table
+            .filter(tasks::exam_id.eq(exam_id))
+            .filter(tasks::script_id.eq(script_id))
+            .filter(tasks::begun.eq(false)),
+    )
+    .set(tasks::begun.eq(true))
+    .execute(conn)?;
+    Ok(())
 }
 
 /// What a marker may be given: questions they qualified for in an exam, never a script they
@@ -58,22 +74,31 @@ pub struct Eligible<'a> {
 }
 
 /// Eligible open tasks from `from` on in shuffle order, wrapping around when none lies after
-/// it: a random window of the queue without sorting it. Each question is asked on its own so
-/// that every query walks the queue index in shuffle order and stops after a few rows (one query over
-/// several questions sorts every open task of them first). A read: the caller takes one with
-/// `lease_task`, which fails for a task someone took meanwhile.
+/// it: a random window of the queue without sorting it. Tasks of scripts already in marking
+/// come first (`begun`), so that a script's independent marks come close together and every
+/// marker soon shares scripts with others, which is what the statistics judge them by. Each
+/// question is asked on its own so that every query walks the queue index in shuffle order and
+/// stops after a few rows (one query over several questions sorts every open task of them
+/// first). A read: the caller takes the first it can with `lease_task`, which fails for a task
+/// someone took meanwhile.
 pub fn eligible_tasks(conn: &mut DbConn, e: &Eligible<'_>, from: i64) -> Result<Vec<TaskRow>, DbError> {
-    for start in [from, i64::MIN] {
-        let mut candidates = Vec::new();
-        for question in e.question_ids {
-            candidates.extend(candidates_of(conn, e, question, start)?);
-        }
-        if !candidates.is_empty() {
-            candidates.sort_by_key(|t| t.shuffle);
-            return Ok(candidates);
+    let mut all = Vec::new();
+    // Fresh tasks after the begun ones: when many leases at once want the same few begun
+    // tasks, those who miss take a fresh one instead of reading again.
+    for begun in [true, false] {
+        for start in [from, i64::MIN] {
+            let mut candidates = Vec::new();
+            for question in e.question_ids {
+                candidates.extend(candidates_of(conn, e, question, begun, start)?);
+            }
+            if !candidates.is_empty() {
+                candidates.sort_by_key(|t| t.shuffle);
+                all.extend(candidates);
+                break;
+            }
         }
     }
-    Ok(vec![])
+    Ok(all)
 }
 
 /// The first eligible open task at or after `from` in shuffle order (wrapping around), for a
@@ -107,7 +132,13 @@ const CANDIDATES_PER_QUESTION: i64 = 4;
 
 /// Up to `CANDIDATES_PER_QUESTION` eligible open tasks of one question from `start` on, in
 /// shuffle order.
-fn candidates_of(conn: &mut DbConn, e: &Eligible<'_>, question: &str, start: i64) -> Result<Vec<TaskRow>, DbError> {
+fn candidates_of(
+    conn: &mut DbConn,
+    e: &Eligible<'_>,
+    question: &str,
+    begun: bool,
+    start: i64,
+) -> Result<Vec<TaskRow>, DbError> {
     let held = script_holders::table
         .filter(script_holders::exam_id.eq(tasks::exam_id))
         .filter(script_holders::script_id.eq(tasks::script_id))
@@ -120,6 +151,7 @@ fn candidates_of(conn: &mut DbConn, e: &Eligible<'_>, question: &str, start: i64
         )
         .filter(tasks::exam_id.eq(e.exam_id))
         .filter(tasks::question_id.eq(question))
+        .filter(tasks::begun.eq(begun))
         .filter(tasks::shuffle.ge(start))
         .filter(scripts::school_code.ne(e.school_code))
         .filter(not(exists(held)))

@@ -191,6 +191,7 @@ pub fn take(
             }
             if script.state == "awaiting" {
                 db::marking::set_script_state(c, &exam.id, &script.id, "marking")?;
+                db::marking::begin_script(c, &exam.id, &script.id)?;
             }
         }
     }

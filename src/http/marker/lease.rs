@@ -122,61 +122,110 @@ pub async fn next(
             state.vault.clone(),
             state.settings.rules.clone(),
         );
-        let found = {
-            let (me, only, vault, defaults) = (me.clone(), only.clone(), vault.clone(), defaults.clone());
-            state
-                .db
-                .read(move |c| find(c, &me, only.as_deref(), &vault, &defaults, now))
-                .await?
-        };
-        state
-            .db
-            .write(move |c| -> Result<Option<Lease>, ApiError> {
-                let m = marker_of(c, &me)?;
-                db::markers::lock(c, &m.id)?;
-                let reopened = db::marking::expire_leases(c, now)?;
-                if let Some(s) = db::marking::current_serve(c, &m.id, now)? {
-                    check_may_mark(c, &s.exam_id, &m, now)?;
-                    return lease_view(c, &s, &me).map(Some);
-                }
-                let who = Asker {
-                    marker: &m,
-                    user: &me,
-                    workstation: ws.as_deref(),
-                    only: only.as_deref(),
-                };
-                let taken = match found {
-                    // Nothing was open when the read looked, and no lease has ended since.
-                    Found::Nothing if reopened == 0 => None,
-                    Found::Chosen(plan) => {
-                        let exam = db::exams::by_id_shared(c, &plan.exam_id)?;
-                        let rules = exam.rules(&defaults)?;
-                        match choose::take(c, &exam, &rules, &plan, &who, now)? {
-                            Some(s) => Some(s),
-                            None => choose_in_write(c, &who, &vault, &defaults, now)?,
-                        }
-                    }
-                    // The read's view no longer holds (or it saw a lease that has ended since,
-                    // or no standing): choose here, where nothing changes underneath.
-                    _ => choose_in_write(c, &who, &vault, &defaults, now)?,
-                };
-                let Some(s) = taken else {
-                    return Ok(None);
-                };
-                // Who held which script, when: kept for the record (admins only).
-                entry
-                    .exam(&s.exam_id)
-                    .object("task", &s.id)
-                    .details(serde_json::json!({ "script": s.script_id, "prescored": s.prescored_id }))
-                    .append(c, now)?;
-                lease_view(c, &s, &me).map(Some)
-            })
-            .await
+        // A task the read chose may be taken by another lease before this one's write: then
+        // read again (outside the writer), and only the last try chooses inside the write.
+        for attempt in 1..=TRIES {
+            let found = {
+                let (me, only, vault, defaults) = (me.clone(), only.clone(), vault.clone(), defaults.clone());
+                state
+                    .db
+                    .read(move |c| find(c, &me, only.as_deref(), &vault, &defaults, now))
+                    .await?
+            };
+            let taking = Taking {
+                me: me.clone(),
+                workstation: ws.clone(),
+                only: only.clone(),
+                vault: vault.clone(),
+                defaults: defaults.clone(),
+                last_try: attempt == TRIES,
+                now,
+            };
+            let entry = entry.clone();
+            let answer = state.db.write(move |c| taking.write(c, found, &entry)).await?;
+            if let Attempt::Done(lease) = answer {
+                return Ok(lease);
+            }
+        }
+        Err(ApiError::Internal(
+            "the last try chooses in the write and never misses".into(),
+        ))
     }
     .await;
     match audit_refusal(&state, audit, result).await? {
         Some(lease) => Ok(HttpResponse::Ok().json(lease)),
         None => Ok(HttpResponse::NoContent().finish()),
+    }
+}
+
+/// Reads and writes a lease tries before it chooses inside the write transaction.
+const TRIES: u32 = 3;
+
+enum Attempt {
+    Done(Option<Lease>),
+    /// What the read chose was taken meanwhile: read again.
+    Missed,
+}
+
+/// The write half of a lease, with what it needs from the request.
+struct Taking {
+    me: String,
+    workstation: Option<String>,
+    only: Option<String>,
+    vault: std::sync::Arc<Vault>,
+    defaults: MarkingRules,
+    last_try: bool,
+    now: DateTime<Utc>,
+}
+
+impl Taking {
+    fn write(
+        &self,
+        c: &mut DbConn,
+        found: Found,
+        entry: &crate::http::audit_entry::Audit,
+    ) -> Result<Attempt, ApiError> {
+        let now = self.now;
+        let m = marker_of(c, &self.me)?;
+        db::markers::lock(c, &m.id)?;
+        let reopened = db::marking::expire_leases(c, now)?;
+        if let Some(s) = db::marking::current_serve(c, &m.id, now)? {
+            check_may_mark(c, &s.exam_id, &m, now)?;
+            return lease_view(c, &s, &self.me).map(|l| Attempt::Done(Some(l)));
+        }
+        let who = Asker {
+            marker: &m,
+            user: &self.me,
+            workstation: self.workstation.as_deref(),
+            only: self.only.as_deref(),
+        };
+        let taken = match found {
+            // Nothing was open when the read looked, and no lease has ended since.
+            Found::Nothing if reopened == 0 => None,
+            Found::Chosen(plan) => {
+                let exam = db::exams::by_id_shared(c, &plan.exam_id)?;
+                let rules = exam.rules(&self.defaults)?;
+                match choose::take(c, &exam, &rules, &plan, &who, now)? {
+                    Some(s) => Some(s),
+                    None if !self.last_try => return Ok(Attempt::Missed),
+                    None => choose_in_write(c, &who, &self.vault, &self.defaults, now)?,
+                }
+            }
+            // The read's view no longer holds (or it saw a lease that has ended since, or no
+            // standing): choose here, where nothing changes underneath.
+            _ => choose_in_write(c, &who, &self.vault, &self.defaults, now)?,
+        };
+        let Some(s) = taken else {
+            return Ok(Attempt::Done(None));
+        };
+        // Who held which script, when: kept for the record (admins only).
+        entry
+            .clone()
+            .exam(&s.exam_id)
+            .object("task", &s.id)
+            .details(serde_json::json!({ "script": s.script_id, "prescored": s.prescored_id }))
+            .append(c, now)?;
+        lease_view(c, &s, &self.me).map(|l| Attempt::Done(Some(l)))
     }
 }
 
