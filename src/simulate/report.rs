@@ -63,6 +63,9 @@ pub struct Detection {
     pub false_alarms: usize,
     /// Ordinary markers that were flagged, with what flagged them.
     pub false_alarm_markers: BTreeMap<String, Vec<String>>,
+    /// Each false alarm's own severity as the simulation drew it, in severity limits: how near
+    /// the line (1.0) a fair marker stood when flagged.
+    pub false_alarm_severity: BTreeMap<String, f64>,
 }
 
 impl Report {
@@ -150,7 +153,12 @@ impl fmt::Display for Report {
             )?;
         }
         for (who, why) in &d.false_alarm_markers {
-            writeln!(f, "    false alarm {who}: {}", why.join(", "))?;
+            let near = d
+                .false_alarm_severity
+                .get(who)
+                .map(|s| format!(" (drawn severity {s:+.2} limits)"))
+                .unwrap_or_default();
+            writeln!(f, "    false alarm {who}: {}{near}", why.join(", "))?;
         }
         Ok(())
     }
@@ -202,6 +210,7 @@ fn text(v: &Value) -> String {
 pub fn judge(accounts: &[Account], cast: &[Marker], flagged: &BTreeMap<String, BTreeSet<String>>) -> Detection {
     let mut planted = Vec::new();
     let mut false_alarm_markers = BTreeMap::new();
+    let mut false_alarm_severity = BTreeMap::new();
     for (a, m) in accounts.iter().zip(cast) {
         let triggers: Vec<String> = flagged
             .get(&a.username)
@@ -216,6 +225,7 @@ pub fn judge(accounts: &[Account], cast: &[Marker], flagged: &BTreeMap<String, B
             });
         } else if !triggers.is_empty() {
             false_alarm_markers.insert(a.username.clone(), triggers);
+            false_alarm_severity.insert(a.username.clone(), m.severity);
         }
     }
     let hits = planted.iter().filter(|p| p.flagged).count();
@@ -224,6 +234,7 @@ pub fn judge(accounts: &[Account], cast: &[Marker], flagged: &BTreeMap<String, B
         hits,
         false_alarms: false_alarm_markers.len(),
         false_alarm_markers,
+        false_alarm_severity,
         planted,
     }
 }

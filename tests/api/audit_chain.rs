@@ -470,7 +470,14 @@ impl Raw {
     fn open(settings: &markroom::config::Settings) -> Raw {
         match settings.postgres_url() {
             Some(url) => Raw::Pg(diesel::Connection::establish(url).unwrap()),
-            None => Raw::Sqlite(diesel::Connection::establish(&settings.sqlite_path().display().to_string()).unwrap()),
+            None => {
+                let mut c: diesel::SqliteConnection =
+                    diesel::Connection::establish(&settings.sqlite_path().display().to_string()).unwrap();
+                // Like any other process on the file: a pool just dropped may still be closing a
+                // connection it was opening.
+                diesel::connection::SimpleConnection::batch_execute(&mut c, "PRAGMA busy_timeout = 5000").unwrap();
+                Raw::Sqlite(c)
+            }
         }
     }
 

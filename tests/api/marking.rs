@@ -722,3 +722,35 @@ async fn a_paused_marker_loses_the_lease_and_marks_nothing_more() {
     expect_problem(r, StatusCode::CONFLICT, "lease_expired").await;
     assert_eq!(next(&app, &again).await.status(), StatusCode::OK);
 }
+
+/// A script's independent marks come close together: once a script is in marking, the next
+/// markers of its question get its remaining tasks before any fresh script (the statistics judge
+/// a marker by scripts others marked too).
+#[tokio::test]
+async fn scripts_already_in_marking_are_leased_before_fresh_ones() {
+    let app = TestApp::spawn().await;
+    let f = floor(&app, 12, 4, no_rules()).await;
+    let lease_of = |m: usize| {
+        let (app, f) = (&app, &f);
+        async move {
+            let body = json!({ "question": "W1" });
+            let r = app.post("/api/v1/marking/next", Some(&f.markers[m].1), body).await;
+            assert_eq!(r.status(), StatusCode::OK);
+            r.json::<Value>().await.unwrap()
+        }
+    };
+    let first = lease_of(0).await;
+    let code = first["anonymous_code"].as_str().unwrap().to_string();
+    // W1 takes three marks: the script's other two tasks go to the next two markers, among
+    // twelve scripts' thirty-three open tasks.
+    for m in [1, 2] {
+        let lease = lease_of(m).await;
+        assert_eq!(lease["anonymous_code"], code.as_str(), "marker {m} got a fresh script");
+    }
+    // Nothing of it is left: the fourth marker starts a fresh script.
+    let fourth = lease_of(3).await;
+    assert_ne!(fourth["anonymous_code"], code.as_str());
+    let p = progress(&app, &f.chief1).await;
+    assert_eq!(p["questions"][0]["scripts"]["marking"], 2, "{p}");
+    assert_eq!(p["questions"][0]["scripts"]["awaiting"], 10, "{p}");
+}
