@@ -741,8 +741,8 @@ async fn scripts_already_in_marking_are_leased_before_fresh_ones() {
     };
     let first = lease_of(0).await;
     let code = first["anonymous_code"].as_str().unwrap().to_string();
-    // W1 takes three marks: the script's other two tasks go to the next two markers, among
-    // twelve scripts' thirty-three open tasks.
+    // W1 takes three marks: the script's other two tasks go to the next two markers, out of
+    // the thirty-five tasks of twelve scripts still open (by chance: once in about 600 runs).
     for m in [1, 2] {
         let lease = lease_of(m).await;
         assert_eq!(lease["anonymous_code"], code.as_str(), "marker {m} got a fresh script");

@@ -127,3 +127,16 @@ pub fn mark_of(conn: &mut DbConn, exam_id: &str, script_id: &str, marker_id: &st
         .select(marks::score)
         .first(conn)?)
 }
+
+/// Whether the marker's mark of a script still stands (not void): a self-check of a voided mark
+/// (the script withdrawn, its identity exposed) is never served.
+pub fn mark_stands(conn: &mut DbConn, exam_id: &str, script_id: &str, marker_id: &str) -> Result<bool, DbError> {
+    let n: i64 = marks::table
+        .filter(marks::exam_id.eq(exam_id))
+        .filter(marks::script_id.eq(script_id))
+        .filter(marks::marker_id.eq(marker_id))
+        .filter(marks::void.eq(false))
+        .count()
+        .get_result(conn)?;
+    Ok(n > 0)
+}

@@ -171,6 +171,9 @@ pub fn take(
             db::marking::insert_serve(c, &serve)?;
         }
         (ServeKind::SelfCheck, _, Some((script, question))) => {
+            if !db::marking::mark_stands(c, &exam.id, script, &who.marker.id)? {
+                return Ok(None);
+            }
             serve.script_id = Some(script.clone());
             serve.question_id = question.clone();
             serve.anonymous_code = fresh_code(c, &exam.id)?;
