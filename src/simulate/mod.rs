@@ -59,9 +59,9 @@ fn question_groups(exam: &Value, markers: usize, mixed: bool) -> Vec<Option<Stri
         .into_iter()
         .flatten()
         .flat_map(|q| {
-            let code = q["code"].as_str().unwrap_or_default().to_string();
+            let question = q["code"].as_str().unwrap_or_default().to_string();
             let weight = q["marks_required"].as_u64().unwrap_or(1).max(1) as usize;
-            std::iter::repeat_n(code, weight)
+            std::iter::repeat_n(question, weight)
         })
         .collect();
     let smallest = wheel
