@@ -82,7 +82,7 @@ pub struct DatabaseSettings {
     /// How much of the SQLite file each connection reads through a memory map (0: none). With
     /// one writer committing all the time, a reader's own page cache is discarded at nearly
     /// every transaction; through the map it finds the pages in the operating system's cache
-    /// instead of copying each in again.
+    /// instead of copying each in again. SQLite's own build caps the map at 2 GiB.
     pub sqlite_mmap_mb: u64,
     /// PostgreSQL only: the tables' owner, for migrations (`DATABASE_OWNER_URL`). When set, the
     /// service itself connects as `database_url`'s role, which owns nothing: it reads and
@@ -221,7 +221,7 @@ impl Default for DatabaseSettings {
             connect_timeout_secs: 10,
             sqlite_busy_timeout_ms: 5000,
             sqlite_synchronous: "full".into(),
-            sqlite_mmap_mb: 4096,
+            sqlite_mmap_mb: 2048,
             owner_url: None,
         }
     }

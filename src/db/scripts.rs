@@ -283,6 +283,24 @@ pub struct ScriptRow {
     pub created_at: chrono::NaiveDateTime,
 }
 
+/// Locks the script's row like `lock_script`, unless another transaction holds it: then false at
+/// once (PostgreSQL; SQLite has one writer and always answers true). A lease takes its script
+/// this way before its task, so that two leases of one script's tasks take turns without
+/// waiting (the second tries its next candidate) and never lock in opposite orders.
+pub fn try_lock_script(conn: &mut DbConn, exam_id: &str, script_id: &str) -> Result<bool, DbError> {
+    match conn {
+        DbConn::Pg(c) => Ok(scripts::table
+            .find((exam_id, script_id))
+            .select(scripts::id)
+            .for_no_key_update()
+            .skip_locked()
+            .first::<String>(c)
+            .optional()?
+            .is_some()),
+        DbConn::Sqlite(_) => Ok(true),
+    }
+}
+
 /// Locks the script's row for the rest of the transaction on PostgreSQL, so that two marks
 /// completing one script at once take turns and the second sees the first (SQLite has one
 /// writer already).

@@ -54,15 +54,19 @@ const MIN_GROUP: usize = 5;
 /// first few) fall into different groups. `None` (any question) for every marker when a group
 /// would have fewer than `MIN_GROUP` markers, or when asked to mix.
 fn question_groups(exam: &Value, markers: usize, mixed: bool) -> Vec<Option<String>> {
-    let wheel: Vec<String> = exam["questions"]
+    let weights: Vec<(String, usize)> = exam["questions"]
         .as_array()
         .into_iter()
         .flatten()
-        .flat_map(|q| {
+        .map(|q| {
             let question = q["code"].as_str().unwrap_or_default().to_string();
-            let weight = q["marks_required"].as_u64().unwrap_or(1).max(1) as usize;
-            std::iter::repeat_n(question, weight)
+            (question, q["marks_required"].as_u64().unwrap_or(1).max(1) as usize)
         })
+        .collect();
+    // Interleaved (W1 S2 S3 W1 S2 S3 W1), so that consecutive markers differ in question.
+    let most = weights.iter().map(|(_, w)| *w).max().unwrap_or(0);
+    let wheel: Vec<String> = (0..most)
+        .flat_map(|round| weights.iter().filter(move |(_, w)| *w > round).map(|(q, _)| q.clone()))
         .collect();
     let smallest = wheel
         .iter()

@@ -49,12 +49,14 @@ pub fn insert_task(
     Ok(id)
 }
 
-/// A script's first lease puts its other open tasks ahead in the queue.
+/// A script's first lease puts its other open tasks ahead in the queue (the caller holds the
+/// script's row, so no other lease touches them meanwhile).
 pub fn begin_script(conn: &mut DbConn, exam_id: &str, script_id: &str) -> Result<(), DbError> {
     diesel::update(
         tasks::table
             .filter(tasks::exam_id.eq(exam_id))
             .filter(tasks::script_id.eq(script_id))
+            .filter(tasks::state.eq(lit("open")))
             .filter(tasks::begun.eq(false)),
     )
     .set(tasks::begun.eq(true))
@@ -248,6 +250,17 @@ pub fn tasks_of_script(conn: &mut DbConn, exam_id: &str, script_id: &str) -> Res
         .filter(tasks::script_id.eq(script_id))
         .select(TaskRow::as_select())
         .load(conn)?)
+}
+
+/// Whether the marker held the script before (R5).
+pub fn held_by(conn: &mut DbConn, exam_id: &str, script_id: &str, marker_id: &str) -> Result<bool, DbError> {
+    let n: i64 = script_holders::table
+        .filter(script_holders::exam_id.eq(exam_id))
+        .filter(script_holders::script_id.eq(script_id))
+        .filter(script_holders::marker_id.eq(marker_id))
+        .count()
+        .get_result(conn)?;
+    Ok(n > 0)
 }
 
 /// Records that the marker held the script; false when they held it before (R5).

@@ -165,13 +165,17 @@ pub fn take(
     };
     match (plan.kind, &plan.seed, &plan.check) {
         (ServeKind::Seed, Some((prescored, question)), _) => {
+            let unseen = db::marking::unseen_seeds(c, &exam.id, &who.marker.id, question)?;
+            if !unseen.iter().any(|(p, _)| p == prescored) || !live_work_remains(c, plan, who)? {
+                return Ok(None);
+            }
             serve.prescored_id = Some(prescored.clone());
             serve.question_id = question.clone();
             serve.anonymous_code = fresh_code(c, &exam.id)?;
             db::marking::insert_serve(c, &serve)?;
         }
         (ServeKind::SelfCheck, _, Some((script, question))) => {
-            if !db::marking::mark_stands(c, &exam.id, script, &who.marker.id)? {
+            if !db::marking::mark_stands(c, &exam.id, script, &who.marker.id)? || !live_work_remains(c, plan, who)? {
                 return Ok(None);
             }
             serve.script_id = Some(script.clone());
@@ -201,8 +205,9 @@ pub fn take(
     Ok(Some(serve))
 }
 
-/// Leases the first of the plan's tasks that is still open and whose script may still be
-/// marked by this marker.
+/// Leases the first of the plan's tasks that is still open and whose script this marker may
+/// still mark (markable, not their school, not held before). The script's row is taken first,
+/// skipping one another lease holds: sibling tasks are leased in turn, in one lock order.
 fn take_task(
     c: &mut DbConn,
     plan: &Plan,
@@ -210,14 +215,30 @@ fn take_task(
     expires: DateTime<Utc>,
 ) -> Result<Option<(TaskRow, db::scripts::ScriptRow)>, ApiError> {
     for task in &plan.tasks {
+        if !db::scripts::try_lock_script(c, &plan.exam_id, &task.script_id)? {
+            continue;
+        }
         let script = db::scripts::script(c, &task.script_id)?;
         let markable = matches!(script.state.as_str(), "awaiting" | "marking");
         if markable
             && script.school_code != who.marker.school_code
+            && !db::marking::held_by(c, &plan.exam_id, &script.id, &who.marker.id)?
             && db::marking::lease_task(c, &plan.exam_id, &task.id, &who.marker.id, expires)?
         {
             return Ok(Some((task.clone(), script)));
         }
     }
     Ok(None)
+}
+
+/// Whether live work the plan named is still there for the marker: a seed or self-check is
+/// served only then, or its place beside an empty queue would betray it.
+fn live_work_remains(c: &mut DbConn, plan: &Plan, who: &Asker<'_>) -> Result<bool, ApiError> {
+    for task in &plan.tasks {
+        let open = db::marking::task(c, &plan.exam_id, &task.id)?.state == "open";
+        if open && !db::marking::held_by(c, &plan.exam_id, &task.script_id, &who.marker.id)? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
