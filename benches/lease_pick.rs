@@ -1,5 +1,5 @@
-//! Lease selection with a large queue: how long `pick_task` (the query behind
-//! `POST /marking/next`) takes to find a random eligible open task among 1,000,000, for a
+//! Lease selection with a large queue: how long `eligible_tasks` (the read behind
+//! `POST /marking/next`) takes to find random eligible open tasks among 1,000,000, for a
 //! marker who must not get their own school's scripts or scripts they held. It must not scan.
 //!
 //!     cargo bench --bench lease_pick                  # SQLite, 1,000,000 open tasks
@@ -71,7 +71,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let marker = format!("m{}", i % 1000);
         let school = format!("{}", i % 40);
         let start = Instant::now();
-        let found = db.write_now(|c| {
+        let found = db.read_now(|c| {
             let e = Eligible {
                 exam_id: "bench",
                 question_ids: &questions,
@@ -79,10 +79,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 school_code: &school,
                 relative_sheets: &[],
             };
-            db::marking::pick_task(c, &e, from)
+            db::marking::eligible_tasks(c, &e, from)
         })?;
         times.push(start.elapsed().as_secs_f64() * 1000.0);
-        let task = found.ok_or("an open task is always found")?;
+        let task = found.into_iter().next().ok_or("an open task is always found")?;
         assert_ne!(
             task.script_id.parse::<u64>()? % 40,
             u64::from(i % 40),

@@ -104,30 +104,6 @@ pub fn eligible_tasks(conn: &mut DbConn, e: &Eligible<'_>, from: i64) -> Result<
     Ok(all)
 }
 
-/// The first eligible open task at or after `from` in shuffle order (wrapping around), for a
-/// caller that chooses and takes in one transaction. On PostgreSQL only the task's own row is
-/// locked, skipping rows other transactions hold, so many servers lease at once and nothing
-/// else (the script a mark is completing) is held while choosing.
-pub fn pick_task(conn: &mut DbConn, e: &Eligible<'_>, from: i64) -> Result<Option<TaskRow>, DbError> {
-    for t in eligible_tasks(conn, e, from)? {
-        let locked = match conn {
-            DbConn::Pg(c) => tasks::table
-                .find((&t.exam_id, &t.id))
-                .filter(tasks::state.eq(lit("open")))
-                .select(TaskRow::as_select())
-                .for_update()
-                .skip_locked()
-                .first(c)
-                .optional()?,
-            DbConn::Sqlite(_) => Some(t),
-        };
-        if locked.is_some() {
-            return Ok(locked);
-        }
-    }
-    Ok(None)
-}
-
 /// How many tasks of each question a lease reads ahead of taking one. A task is passed over
 /// only when another lease took it between the read and the write, which with a queue of tens
 /// of thousands is rare; the fewer rows each walk must find, the cheaper every lease.
