@@ -21,7 +21,13 @@ pub struct Session {
 impl Api {
     pub fn new(base: &str) -> Api {
         Api {
-            client: reqwest::Client::new(),
+            // A connection left idle for the server's keep-alive (5 s) may be closed by the
+            // server just as a request goes out on it; the long steps of a large demo (making
+            // thousands of sheets) leave such gaps, so idle connections are not reused.
+            client: reqwest::Client::builder()
+                .pool_idle_timeout(std::time::Duration::from_secs(2))
+                .build()
+                .expect("an HTTP client with default TLS settings builds"),
             base: base.trim_end_matches('/').to_string(),
         }
     }

@@ -30,6 +30,8 @@ impl Client {
         let http = reqwest::Client::builder()
             .pool_max_idle_per_host(markers + 8)
             .tcp_nodelay(true)
+            // Below the server's keep-alive of 5 s: never send on a connection it may be closing.
+            .pool_idle_timeout(std::time::Duration::from_secs(2))
             .timeout(std::time::Duration::from_secs(60))
             .build()?;
         Ok(Client {
