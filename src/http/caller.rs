@@ -241,6 +241,8 @@ impl FromRequest for Caller {
 /// A rule about which callers may use a route.
 pub trait Guard {
     const WHO: &'static str;
+    /// The problem code of the refusal.
+    const CODE: &'static str = "forbidden";
     fn allows(c: &Caller) -> bool;
 }
 
@@ -267,7 +269,7 @@ impl<G: Guard + 'static> FromRequest for Authorized<G> {
             if G::allows(&caller) {
                 return Ok(Authorized(caller, PhantomData));
             }
-            let err = ApiError::forbidden("forbidden", format!("only {} may do this", G::WHO));
+            let err = ApiError::forbidden(G::CODE, format!("only {} may do this", G::WHO));
             let state = state?;
             let entry = caller
                 .audit("authz")
@@ -275,6 +277,19 @@ impl<G: Guard + 'static> FromRequest for Authorized<G> {
             state.audit_alone(entry.refused(&err).entry()).await;
             Err(err)
         })
+    }
+}
+
+/// Those who may ask for or decide a two-person act: active chief leaders and custodians
+/// (DESIGN.md section 4). Which kinds each may ask for is the approval's own rule; this only
+/// turns away, before anything else, the roles that hold no approval's authority.
+pub struct ApproverRole;
+impl Guard for ApproverRole {
+    const WHO: &'static str = "a chief leader or a custodian";
+    // The code every refusal of an approval act has always carried.
+    const CODE: &'static str = "approval_not_allowed";
+    fn allows(c: &Caller) -> bool {
+        (c.role == Role::Leader && c.chief) || c.role == Role::Custodian
     }
 }
 

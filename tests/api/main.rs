@@ -6,6 +6,7 @@ mod admin_routes;
 mod approvals;
 mod audit_chain;
 mod auth;
+mod authorization;
 mod candidates;
 mod cli;
 mod custody;

@@ -309,7 +309,7 @@ async fn locking_takes_two_chiefs_everything_settled_and_the_database_keeps_it_l
     }
 }
 
-async fn service_token(app: &TestApp, admin: &Session, exams: &[&str]) -> Session {
+pub async fn service_token(app: &TestApp, admin: &Session, exams: &[&str]) -> Session {
     let r = app
         .post(
             "/api/v1/service-clients",

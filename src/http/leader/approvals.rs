@@ -218,7 +218,7 @@ pub(crate) async fn file_request(
 #[post("/exams/{exam}/approvals")]
 pub async fn request_exam_approval(
     state: web::Data<AppState>,
-    caller: Caller,
+    caller: Approver,
     path: web::Path<String>,
     body: Json<CreateApproval>,
 ) -> Result<HttpResponse, ApiError> {
@@ -244,11 +244,14 @@ pub async fn request_exam_approval(
 #[post("/approvals")]
 pub async fn request_approval(
     state: web::Data<AppState>,
-    caller: Caller,
+    caller: Approver,
     body: Json<CreateApproval>,
 ) -> Result<HttpResponse, ApiError> {
     file_request(&state, &caller, None, body.into_inner()?).await
 }
+
+/// The door of every approval route that files or decides.
+type Approver = crate::http::caller::Authorized<crate::http::caller::ApproverRole>;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -409,7 +412,7 @@ async fn decide(
 #[post("/approvals/{id}/approve")]
 pub async fn approve(
     state: web::Data<AppState>,
-    caller: Caller,
+    caller: Approver,
     path: web::Path<String>,
     body: JsonOrEmpty<DecisionNote>,
 ) -> Result<web::Json<ApprovalView>, ApiError> {
@@ -438,7 +441,7 @@ pub async fn approve(
 #[post("/approvals/{id}/reject")]
 pub async fn reject(
     state: web::Data<AppState>,
-    caller: Caller,
+    caller: Approver,
     path: web::Path<String>,
     body: JsonOrEmpty<DecisionNote>,
 ) -> Result<web::Json<ApprovalView>, ApiError> {

@@ -49,10 +49,10 @@ pub async fn declare_relatives(
     body: Json<DeclareRelatives>,
 ) -> Result<HttpResponse, ApiError> {
     let code = path.into_inner();
-    let d = body.into_inner()?;
     if caller.role == Role::Admissions {
         return Err(ApiError::forbidden("not_a_person", "service clients have no relatives"));
     }
+    let d = body.into_inner()?;
     let numbers = d
         .admission_numbers
         .iter()
