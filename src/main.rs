@@ -251,7 +251,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 let app = Application::build(settings.clone()).await?;
                 let port = app.port();
                 let server = actix_web::rt::spawn(app.run_until_stopped());
-                let result = run_demo(&settings, port, &opts, output.as_deref()).await;
+                let result = run_demo(&settings, port, &opts, output.as_deref(), true).await;
                 server.abort();
                 result
             })?;
@@ -338,19 +338,22 @@ fn serve(settings: Settings, demo: Option<DemoOptions>) -> anyhow::Result<()> {
         let server = actix_web::rt::spawn(app.run_until_stopped());
         if let Some(opts) = demo {
             let file = settings.data_dir.join("demo-accounts.json");
-            run_demo(&settings, port, &opts, Some(&file)).await?;
+            // A server's output is its log, which others collect and read: the accounts go to
+            // the file alone (mode 0600), never to the log.
+            run_demo(&settings, port, &opts, Some(&file), false).await?;
         }
         server.await??;
         Ok(())
     })
 }
 
-/// The demo against the server on `port` of this process; prints the accounts.
+/// The demo against the server on `port` of this process; prints the accounts when asked.
 async fn run_demo(
     settings: &Settings,
     port: u16,
     opts: &DemoOptions,
     output: Option<&std::path::Path>,
+    print_accounts: bool,
 ) -> anyhow::Result<()> {
     let db = Db::connect(settings)?;
     let keys = markroom::demo::prepare(settings, &db, opts)?;
@@ -358,12 +361,13 @@ async fn run_demo(
     let file = markroom::demo::drive(&base, &db, &settings.data_dir, &keys, opts).await?;
     let a = &file.accounts;
     println!("The demo exam {} is open for marking at {base}.", file.exam);
-    for (role, list) in [
+    let listed = [
         ("admin", &a.admin),
         ("chief leader", &a.chief_leaders),
         ("custodian", &a.custodians),
         ("marker", &a.markers),
-    ] {
+    ];
+    for (role, list) in listed.into_iter().filter(|_| print_accounts) {
         for acc in list {
             println!(
                 "  {role:13} {:16} password {}  workstation key {}",
@@ -373,13 +377,17 @@ async fn run_demo(
     }
     println!(
         "In a browser on the server: /mark for a marker, /lead for a chief leader, /custody for a \
-         custodian (sign in with the username, password and workstation key above), \
+         custodian (sign in with a username, password and workstation key of the accounts), \
          /report?exam={} for the marking report.",
         file.exam
     );
     if let Some(path) = output {
         markroom::demo::write(&file, path)?;
-        println!("written to {}", path.display());
+        if print_accounts {
+            println!("written to {}", path.display());
+        } else {
+            println!("The accounts are in {} (yours alone to read).", path.display());
+        }
     }
     Ok(())
 }

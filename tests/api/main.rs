@@ -30,6 +30,7 @@ mod results;
 mod reviews;
 mod room_workstations;
 mod routes;
+mod secrets;
 mod sheets;
 mod simulate;
 mod storage;
