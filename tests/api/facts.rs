@@ -22,11 +22,11 @@ struct Pair {
     b: String,
 }
 
-fn n(c: &mut DbConn, sql: &str) -> i64 {
+pub fn n(c: &mut DbConn, sql: &str) -> i64 {
     sql_query(sql).get_result::<N>(c).map_err(DbError::from).unwrap().n
 }
 
-fn exam_id(c: &mut DbConn, code: &str) -> String {
+pub fn exam_id(c: &mut DbConn, code: &str) -> String {
     let rows = sql_query(format!("SELECT id AS a, code AS b FROM exams WHERE code = '{code}'"))
         .load::<Pair>(c)
         .map_err(DbError::from)

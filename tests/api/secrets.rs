@@ -4,38 +4,13 @@
 //! every audit entry are searched for every password, workstation key, token, key file,
 //! admission number and candidate name of the run. Key files are readable by their owner alone.
 
-use std::net::TcpListener;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
 use crate::helpers::{Session, TestApp};
-
-struct Served(std::process::Child);
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-async fn ready(base: &str) {
-    for _ in 0..600 {
-        if let Ok(r) = reqwest::get(format!("{base}/readyz")).await
-            && r.status().is_success()
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("the served demo never became ready");
-}
+use crate::served::{Served, free_port, ready};
 
 /// Every secret of the run, each with what it is (for the failure message).
 fn secrets_of(demo: &Value, data_dir: &std::path::Path) -> Vec<(String, String)> {
