@@ -48,11 +48,7 @@ fn log_file(app: &TestApp) -> std::fs::File {
 /// Ready, or the log of the start that failed.
 async fn until_ready(app: &TestApp, server: &mut Served, base: &str) {
     for _ in 0..300 {
-        if let Ok(r) = reqwest::get(format!("{base}/readyz")).await
-            && r.status().is_success()
-        {
-            return;
-        }
+        // Whether ours still runs first: another process on the port must not pass for it.
         if let Ok(Some(status)) = server.0.try_wait() {
             let log = std::fs::read_to_string(app.settings.data_dir.join("crash-serve.log")).unwrap_or_default();
             let tail: Vec<&str> = log.lines().rev().take(30).collect();
@@ -60,6 +56,11 @@ async fn until_ready(app: &TestApp, server: &mut Served, base: &str) {
                 "the server exited ({status}):\n{}",
                 tail.into_iter().rev().collect::<Vec<_>>().join("\n")
             );
+        }
+        if let Ok(r) = reqwest::get(format!("{base}/readyz")).await
+            && r.status().is_success()
+        {
+            return;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -150,6 +151,12 @@ async fn marker(base: String, account: Value, latents: Value, acked: Acked, stop
                 refused.push(r.text().await.unwrap_or_default());
                 return refused;
             }
+            // A server that answers must answer properly, killed or not a moment before.
+            Ok(r) if r.status().is_server_error() => {
+                refused.push(format!("lease {}: {}", r.status(), r.text().await.unwrap_or_default()));
+                pause().await;
+                continue;
+            }
             _ => {
                 pause().await;
                 continue;
@@ -188,6 +195,10 @@ async fn marker(base: String, account: Value, latents: Value, acked: Acked, stop
                 Ok(r) if r.status().is_client_error() => {
                     refused.push(r.text().await.unwrap_or_default());
                     break;
+                }
+                Ok(r) if r.status().is_server_error() => {
+                    refused.push(format!("score {}: {}", r.status(), r.text().await.unwrap_or_default()));
+                    pause().await;
                 }
                 _ => pause().await,
             }
