@@ -40,6 +40,15 @@ impl Authority {
         }
     }
 
+    /// Whether an account of this role could ever hold the authority (activity and duty aside):
+    /// the door of the approval routes.
+    fn open_to(self, role: Role, chief: bool) -> bool {
+        match self {
+            Authority::ActiveChiefLeader => role == Role::Leader && chief,
+            Authority::Custodian => role == Role::Custodian,
+        }
+    }
+
     fn describe(self) -> &'static str {
         match self {
             Authority::ActiveChiefLeader => "an active chief leader",
@@ -151,6 +160,14 @@ impl ApprovalState {
             self.status
         }
     }
+}
+
+/// Whether a caller may take part in two-person acts at all: some kind's authority is open to
+/// their role. Everyone else is turned away before their request is read.
+pub fn takes_part(role: Role, chief: bool) -> bool {
+    [Authority::ActiveChiefLeader, Authority::Custodian]
+        .into_iter()
+        .any(|a| a.open_to(role, chief))
 }
 
 pub fn may_request(kind: ApprovalKind, requester: &Person) -> Result<(), RuleError> {
@@ -388,5 +405,15 @@ mod tests {
             let p = Person { id: "b".into(), role: r, chief, active, on_duty };
             prop_assert_eq!(may_decide(&s, &p, now).is_ok(), s.kind.authority().holds(&p));
         }
+    }
+
+    #[test]
+    fn only_chief_leaders_and_custodians_take_part_in_two_person_acts() {
+        assert!(takes_part(Role::Leader, true));
+        assert!(takes_part(Role::Custodian, false));
+        for role in [Role::Admin, Role::Marker, Role::Admissions] {
+            assert!(!takes_part(role, true) && !takes_part(role, false), "{role:?}");
+        }
+        assert!(!takes_part(Role::Leader, false), "a leader who is not chief");
     }
 }

@@ -280,16 +280,16 @@ impl<G: Guard + 'static> FromRequest for Authorized<G> {
     }
 }
 
-/// Those who may ask for or decide a two-person act: active chief leaders and custodians
-/// (DESIGN.md section 4). Which kinds each may ask for is the approval's own rule; this only
-/// turns away, before anything else, the roles that hold no approval's authority.
+/// Those who may ask for or decide a two-person act (`domain::approval::takes_part`). Which
+/// kinds each may ask for is the approval's own rule; this only turns away, before anything
+/// else, the roles that hold no approval's authority.
 pub struct ApproverRole;
 impl Guard for ApproverRole {
     const WHO: &'static str = "a chief leader or a custodian";
     // The code every refusal of an approval act has always carried.
     const CODE: &'static str = "approval_not_allowed";
     fn allows(c: &Caller) -> bool {
-        (c.role == Role::Leader && c.chief) || c.role == Role::Custodian
+        crate::domain::approval::takes_part(c.role, c.chief)
     }
 }
 

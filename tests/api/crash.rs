@@ -6,7 +6,7 @@
 //! its mark, and `markroom audit verify` passes.
 
 use std::collections::BTreeMap;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -18,21 +18,15 @@ use tokio::sync::Mutex;
 
 use crate::facts::{exam_id, n};
 use crate::helpers::TestApp;
-use crate::served::{Served, free_port};
+use crate::served::{Served, free_port, markroom};
 
 fn serve(app: &TestApp, base: &str) -> Served {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_markroom"));
-    cmd.args(["serve", "--bind", base.trim_start_matches("http://")]);
-    cmd.env("MARKROOM_DATA_DIR", &app.settings.data_dir)
+    let mut cmd = markroom(app);
+    cmd.args(["serve", "--bind", base.trim_start_matches("http://")])
         .env("MARKROOM_LOG", "warn")
-        .env_remove("MARKROOM_CONFIG")
-        // The test's own knob, not a setting of the server's.
-        .env_remove(KILLS)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(log_file(app));
-    app.database_env(&mut cmd);
     Served(cmd.spawn().unwrap())
 }
 
@@ -227,24 +221,20 @@ async fn killed_at_random_the_server_loses_no_acknowledged_mark() {
     // Enough scripts that marking never runs dry before the last kill.
     let candidates = (kills * 12).max(120).to_string();
     let accounts = app.settings.data_dir.join("demo-accounts.json");
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_markroom"));
-    cmd.args([
-        "demo",
-        "--markers",
-        "8",
-        "--dpi",
-        "40",
-        "--candidates",
-        &candidates,
-        "--output",
-    ])
-    .arg(&accounts)
-    .env("MARKROOM_DATA_DIR", &app.settings.data_dir)
-    .env_remove("MARKROOM_CONFIG")
-    .env_remove(KILLS)
-    .current_dir(env!("CARGO_MANIFEST_DIR"));
-    app.database_env(&mut cmd);
-    let made = cmd.output().unwrap();
+    let made = markroom(&app)
+        .args([
+            "demo",
+            "--markers",
+            "8",
+            "--dpi",
+            "40",
+            "--candidates",
+            &candidates,
+            "--output",
+        ])
+        .arg(&accounts)
+        .output()
+        .unwrap();
     assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
     let demo: Value = serde_json::from_slice(&std::fs::read(&accounts).unwrap()).unwrap();
     let base = format!("http://127.0.0.1:{}", free_port());
@@ -334,14 +324,7 @@ async fn killed_at_random_the_server_loses_no_acknowledged_mark() {
     );
     assert_eq!(unmarked_done, 0, "done tasks without their mark");
 
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_markroom"));
-    cmd.args(["audit", "verify"])
-        .env("MARKROOM_DATA_DIR", &app.settings.data_dir)
-        .env_remove("MARKROOM_CONFIG")
-        .env_remove(KILLS)
-        .current_dir(env!("CARGO_MANIFEST_DIR"));
-    app.database_env(&mut cmd);
-    let out = cmd.output().unwrap();
+    let out = markroom(&app).args(["audit", "verify"]).output().unwrap();
     assert!(
         out.status.success(),
         "audit verify after {kills} kills: {}",

@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::helpers::{Session, TestApp};
-use crate::served::{Served, free_port, ready};
+use crate::served::{Served, free_port, markroom, ready};
 
 /// Every secret of the run, each with what it is (for the failure message).
 fn secrets_of(demo: &Value, data_dir: &std::path::Path) -> Vec<(String, String)> {
@@ -47,16 +47,12 @@ async fn no_secret_or_identity_reaches_the_log_or_the_audit() {
     let logs = tempfile::tempdir().unwrap();
     let log_path = logs.path().join("serve.log");
     let base = format!("http://127.0.0.1:{}", free_port());
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_markroom"));
+    let mut cmd = markroom(&app);
     cmd.args(["serve", "--demo", "--bind", base.trim_start_matches("http://")])
-        .env("MARKROOM_DATA_DIR", &data_dir)
         .env("MARKROOM_LOG", "debug")
-        .env_remove("MARKROOM_CONFIG")
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
         .stdin(Stdio::null())
         .stdout(std::fs::File::create(&log_path).unwrap())
         .stderr(std::fs::File::create(logs.path().join("serve.err")).unwrap());
-    app.database_env(&mut cmd);
     let served = Served(cmd.spawn().unwrap());
     ready(&base).await;
     let accounts = data_dir.join("demo-accounts.json");

@@ -28,3 +28,16 @@ pub async fn ready(base: &str) {
     }
     panic!("the served demo never became ready");
 }
+
+/// `markroom` against this test's database and data directory, with none of the environment's
+/// own settings or the tests' knobs (every `MARKROOM_*` variable is read as a setting).
+pub fn markroom(app: &crate::helpers::TestApp) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_markroom"));
+    cmd.env("MARKROOM_DATA_DIR", &app.settings.data_dir)
+        .env_remove("MARKROOM_CONFIG")
+        .env_remove("MARKROOM_CRASH_KILLS")
+        .env_remove("MARKROOM_BLESS_AUTHORIZATION")
+        .current_dir(env!("CARGO_MANIFEST_DIR"));
+    app.database_env(&mut cmd);
+    cmd
+}
