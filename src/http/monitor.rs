@@ -169,9 +169,9 @@ async fn check(
             Ok((triggers::load(c, &exam, &row)?, rules, reinstated))
         })
         .await?;
-    let (stats, data) = tokio::task::spawn_blocking(move || {
+    let (stats, data, reinstated) = tokio::task::spawn_blocking(move || {
         let stats = triggers::compute_for_triggers(&data, &rules, &reinstated);
-        (stats, data)
+        (stats, data, reinstated)
     })
     .await
     .map_err(|e| ApiError::Internal(e.to_string()))?;
@@ -181,9 +181,10 @@ async fn check(
         let (figures, evidence) = (figures.clone(), evidence.cloned());
         let (exam, code, now) = (exam_id.to_string(), data.code.clone(), state.now());
         let marker = figures.marker_id.clone();
+        let seen = reinstated.get(&marker).copied();
         let acted = state
             .db
-            .write(move |c| triggers::act_on(c, &exam, &code, (&figures, evidence.as_ref()), now))
+            .write(move |c| triggers::act_on(c, &exam, &code, (&figures, evidence.as_ref()), seen, now))
             .await;
         // One marker's failure does not spare the others.
         match acted {

@@ -322,10 +322,16 @@ pub fn act_on(
     exam_id: &str,
     code: &str,
     (figures, more): (&MarkerReport, Option<&MarkerEvidence>),
+    reinstated_when_loaded: Option<NaiveDateTime>,
     now: DateTime<Utc>,
 ) -> Result<Option<(String, Vec<Trigger>)>, ApiError> {
     let marker = &figures.marker_id;
     db::markers::lock(c, marker)?;
+    // The figures were computed from marks read before this transaction: a leader who
+    // reinstated the marker since has judged that evidence, and it must not pause them again.
+    if db::markers::last_reinstated_at(c, exam_id, marker)? != reinstated_when_loaded {
+        return Ok(None);
+    }
     let found = triggers::statistical(&figures.flags);
     let evidence = Evidence {
         question: code,
