@@ -15,6 +15,10 @@ pub enum DbError {
     Query(diesel::result::Error),
     #[error("database connection: {0}")]
     Pool(String),
+    /// The connection died under a statement (the server restarted or crashed): whether the
+    /// transaction committed is unknown, so the caller retries, with its Idempotency-Key.
+    #[error("database connection lost: {0}")]
+    Lost(String),
     #[error("migrations: {0}")]
     Migration(String),
     #[error("stored data is not as expected: {0}")]
@@ -44,6 +48,12 @@ impl From<diesel::result::Error> for DbError {
             Error::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
                 DbError::Duplicate(info.message().to_string())
             }
+            Error::DatabaseError(DatabaseErrorKind::ClosedConnection, info) => {
+                DbError::Lost(info.message().to_string())
+            }
+            Error::DatabaseError(kind, info) if connection_lost(info.message()) => {
+                DbError::Lost(format!("{kind:?}: {}", info.message()))
+            }
             Error::DatabaseError(kind, info) => {
                 let message = info.message().to_string();
                 match GUARDS.iter().find(|g| message.starts_with(*g)) {
@@ -56,8 +66,59 @@ impl From<diesel::result::Error> for DbError {
     }
 }
 
+/// libpq's and PostgreSQL's words for a connection that died or is being shut down.
+fn connection_lost(message: &str) -> bool {
+    const LOST: [&str; 6] = [
+        "server closed the connection",
+        "terminating connection",
+        "no connection to the server",
+        "could not receive data from server",
+        "could not send data to server",
+        "connection to server was lost",
+    ];
+    LOST.iter().any(|l| message.contains(l))
+}
+
 impl From<r2d2::Error> for DbError {
     fn from(e: r2d2::Error) -> Self {
         DbError::Pool(e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use diesel::result::{DatabaseErrorKind, Error};
+
+    fn db_error(kind: DatabaseErrorKind, message: &str) -> DbError {
+        DbError::from(Error::DatabaseError(kind, Box::new(message.to_string())))
+    }
+
+    #[test]
+    fn a_connection_that_died_under_a_statement_is_lost_not_a_query_fault() {
+        let crashed =
+            "server closed the connection unexpectedly\n\tThis probably means the server terminated abnormally";
+        assert!(matches!(
+            db_error(DatabaseErrorKind::Unknown, crashed),
+            DbError::Lost(_)
+        ));
+        let shut_down = "terminating connection due to administrator command";
+        assert!(matches!(
+            db_error(DatabaseErrorKind::Unknown, shut_down),
+            DbError::Lost(_)
+        ));
+        assert!(matches!(
+            db_error(DatabaseErrorKind::ClosedConnection, "gone"),
+            DbError::Lost(_)
+        ));
+        let constraint = "new row violates check constraint \"serves_check\"";
+        assert!(matches!(
+            db_error(DatabaseErrorKind::CheckViolation, constraint),
+            DbError::Query(_)
+        ));
+        assert!(matches!(
+            db_error(DatabaseErrorKind::Unknown, "exam_locked: the exam is locked"),
+            DbError::Guarded("exam_locked", _)
+        ));
     }
 }

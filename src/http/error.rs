@@ -115,7 +115,7 @@ impl ApiError {
                 None,
             ),
             ApiError::Db(DbError::Guarded(code, message)) => (StatusCode::CONFLICT, code, message.clone(), None),
-            ApiError::Db(DbError::Pool(_)) => (
+            ApiError::Db(DbError::Pool(_) | DbError::Lost(_)) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "database_unavailable",
                 "the database cannot be reached; try again shortly".into(),
