@@ -79,7 +79,7 @@ pub fn seal_chain(conn: &mut DbConn, chain: &str) -> Result<Option<(i64, String)
             hash: next,
         });
     }
-    rows::seal_all(conn, &batch)?;
+    rows::seal_all(conn, chain, &batch)?;
     rows::set_head(conn, chain, seq, &hash)?;
     Ok(Some((seq, hash)))
 }

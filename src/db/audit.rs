@@ -168,7 +168,7 @@ pub struct Sealed {
 
 /// Writes a batch of chained entries. PostgreSQL takes the batch in one statement (a round trip
 /// per row would cost the sealer ~170 µs an entry); SQLite is in-process, so a row at a time.
-pub fn seal_all(conn: &mut DbConn, batch: &[Sealed]) -> Result<(), DbError> {
+pub fn seal_all(conn: &mut DbConn, chain: &str, batch: &[Sealed]) -> Result<(), DbError> {
     use diesel::sql_types::{Array, BigInt, Text};
     match conn {
         DbConn::Pg(c) => {
@@ -176,25 +176,26 @@ pub fn seal_all(conn: &mut DbConn, batch: &[Sealed]) -> Result<(), DbError> {
                 "UPDATE audit_log SET seq = v.seq, prev_hash = v.prev_hash, hash = v.hash \
                  FROM (SELECT unnest($1::bigint[]) AS id, unnest($2::bigint[]) AS seq, \
                               unnest($3::text[]) AS prev_hash, unnest($4::text[]) AS hash) AS v \
-                 WHERE audit_log.id = v.id",
+                 WHERE audit_log.chain = $5 AND audit_log.id = v.id",
             )
             .bind::<Array<BigInt>, _>(batch.iter().map(|s| s.id).collect::<Vec<_>>())
             .bind::<Array<BigInt>, _>(batch.iter().map(|s| s.seq).collect::<Vec<_>>())
             .bind::<Array<Text>, _>(batch.iter().map(|s| s.prev_hash.as_str()).collect::<Vec<_>>())
             .bind::<Array<Text>, _>(batch.iter().map(|s| s.hash.as_str()).collect::<Vec<_>>())
+            .bind::<Text, _>(chain)
             .execute(c)?;
         }
         DbConn::Sqlite(_) => {
             for s in batch {
-                seal(conn, s.id, s.seq, &s.prev_hash, &s.hash)?;
+                seal(conn, chain, s.id, s.seq, &s.prev_hash, &s.hash)?;
             }
         }
     }
     Ok(())
 }
 
-pub fn seal(conn: &mut DbConn, id: i64, seq: i64, prev_hash: &str, hash: &str) -> Result<(), DbError> {
-    diesel::update(audit_log::table.find(id))
+pub fn seal(conn: &mut DbConn, chain: &str, id: i64, seq: i64, prev_hash: &str, hash: &str) -> Result<(), DbError> {
+    diesel::update(audit_log::table.find((chain, id)))
         .set((
             audit_log::seq.eq(seq),
             audit_log::prev_hash.eq(prev_hash),

@@ -136,9 +136,9 @@ diesel::table! {
 }
 
 diesel::table! {
-    approvals (id) {
+    approvals (exam_id, id) {
         id -> Text,
-        exam_id -> Nullable<Text>,
+        exam_id -> Text,
         kind -> Text,
         payload -> Text,
         status -> Text,
@@ -153,7 +153,23 @@ diesel::table! {
 }
 
 diesel::table! {
-    audit_log (id) {
+    account_approvals (id) {
+        id -> Text,
+        kind -> Text,
+        payload -> Text,
+        status -> Text,
+        requested_by -> Text,
+        requested_at -> Timestamp,
+        expires_at -> Timestamp,
+        decided_by -> Nullable<Text>,
+        decided_at -> Nullable<Timestamp>,
+        decision_note -> Nullable<Text>,
+        pending_key -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    audit_log (chain, id) {
         id -> BigInt,
         chain -> Text,
         seq -> Nullable<BigInt>,
@@ -197,6 +213,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     sheet_templates,
     leader_scopes,
     approvals,
+    account_approvals,
     audit_log,
     audit_head,
     key_checks,

@@ -393,13 +393,13 @@ async fn an_approval_is_recorded_before_its_effect_so_database_rules_see_it() {
     let rule = match app.db.backend() {
         markroom::db::Backend::Sqlite => vec![
             "CREATE TRIGGER activation_needs_approval BEFORE UPDATE OF active ON users \
-             WHEN NEW.active AND NOT OLD.active AND NOT EXISTS (SELECT 1 FROM approvals \
+             WHEN NEW.active AND NOT OLD.active AND NOT EXISTS (SELECT 1 FROM account_approvals \
                WHERE status = 'approved' AND payload LIKE '%' || NEW.id || '%') \
              BEGIN SELECT RAISE(ABORT, 'activation without an approved request'); END",
         ],
         markroom::db::Backend::Postgres => vec![
             "CREATE FUNCTION activation_needs_approval() RETURNS trigger AS $$ BEGIN \
-               IF NEW.active AND NOT OLD.active AND NOT EXISTS (SELECT 1 FROM approvals \
+               IF NEW.active AND NOT OLD.active AND NOT EXISTS (SELECT 1 FROM account_approvals \
                  WHERE status = 'approved' AND payload LIKE '%' || NEW.id || '%') THEN \
                  RAISE EXCEPTION 'activation without an approved request'; END IF; \
                RETURN NEW; END $$ LANGUAGE plpgsql",
@@ -426,13 +426,13 @@ async fn a_database_failure_while_deciding_is_not_reported_as_already_decided() 
     // The database refuses every change to approvals (a fault the service did not cause).
     let rule = match app.db.backend() {
         markroom::db::Backend::Sqlite => vec![
-            "CREATE TRIGGER approvals_frozen BEFORE UPDATE ON approvals \
+            "CREATE TRIGGER approvals_frozen BEFORE UPDATE ON account_approvals \
              BEGIN SELECT RAISE(ABORT, 'approvals are read-only now'); END",
         ],
         markroom::db::Backend::Postgres => vec![
             "CREATE FUNCTION approvals_frozen() RETURNS trigger AS $$ BEGIN \
                RAISE EXCEPTION 'approvals are read-only now'; END $$ LANGUAGE plpgsql",
-            "CREATE TRIGGER approvals_frozen BEFORE UPDATE ON approvals \
+            "CREATE TRIGGER approvals_frozen BEFORE UPDATE ON account_approvals \
              FOR EACH ROW EXECUTE FUNCTION approvals_frozen()",
         ],
     };

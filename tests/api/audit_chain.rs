@@ -207,7 +207,7 @@ async fn a_re_hashed_chain_is_caught_by_the_anchors() {
             for e in &all {
                 let seq = e.seq.unwrap();
                 let h = entry_hash(&prev, seq, e);
-                rows::seal(c, e.id, seq, &prev, &h)?;
+                rows::seal(c, &forged, e.id, seq, &prev, &h)?;
                 prev = h;
             }
             rows::set_head(c, &forged, all.last().unwrap().seq.unwrap(), &prev)?;

@@ -43,7 +43,8 @@ fn step(at: DateTime<Utc>, event: &str, people: Vec<String>, details: serde_json
 pub fn view(c: &mut DbConn, batch: BatchRow) -> Result<BatchView, ApiError> {
     let opening = db::approvals::find(c, &batch.approval_id)?;
     let release_payload = serde_json::json!({ "batch_id": batch.id }).to_string();
-    let releases = db::approvals::approved_with_payload(c, ApprovalKind::ReleaseBatch, &release_payload)?;
+    let releases =
+        db::approvals::approved_with_payload(c, &batch.exam_id, ApprovalKind::ReleaseBatch, &release_payload)?;
     let handovers = db::custody::handovers_of(c, &batch.exam_id, &batch.id)?;
     let mut ids = vec![opening.requested_by.clone()];
     ids.extend(opening.decided_by.clone());
