@@ -14,6 +14,7 @@ mod crash;
 mod custody;
 mod db_faults;
 mod demo;
+mod distribution;
 mod errors;
 mod exam_list;
 mod exams;
