@@ -10,10 +10,17 @@ use super::exam::check_code;
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CandidateInput {
+    #[schema(pattern = "^[ ]*[A-Za-z0-9]{4,32}[ ]*$")]
     pub admission_number: String,
+    #[schema(
+        max_length = 100,
+        pattern = r"^[^\x00-\x08\x0E-\x1F\x7F-\x84\x86-\x9F]*[^\s\x00-\x08\x0E-\x1F\x7F-\x84\x86-\x9F][^\x00-\x08\x0E-\x1F\x7F-\x84\x86-\x9F]*$"
+    )]
     pub name: String,
+    #[schema(pattern = "^[ ]*[A-Za-z0-9_-]{1,32}[ ]*$")]
     pub school_code: String,
     #[serde(default)]
+    #[schema(max_length = 100, pattern = r"^[^\x00-\x08\x0E-\x1F\x7F-\x84\x86-\x9F]*$")]
     pub district: Option<String>,
 }
 
@@ -42,8 +49,8 @@ pub fn normalise_admission_number(raw: &str) -> Result<String, RuleError> {
 }
 
 fn check_text(field: &str, raw: &str, max: usize) -> Result<String, RuleError> {
-    let text = raw.split_whitespace().collect::<Vec<_>>().join(" ");
-    if text.is_empty() || text.chars().count() > max || text.chars().any(char::is_control) {
+    let text = super::text::tidy(raw);
+    if text.is_empty() || !super::text::is_plain(raw, max) {
         return Err(RuleError::invalid(
             "invalid_candidate",
             field,

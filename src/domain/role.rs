@@ -96,8 +96,8 @@ pub struct PersonIdentity {
 }
 
 pub fn check_person(full_name: &str, id_document: &str) -> Result<PersonIdentity, RuleError> {
-    let name = full_name.split_whitespace().collect::<Vec<_>>().join(" ");
-    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+    let name = super::text::tidy(full_name);
+    if name.is_empty() || !super::text::is_plain(full_name, 100) {
         return Err(RuleError::invalid(
             "invalid_full_name",
             "full_name",

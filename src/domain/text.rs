@@ -6,9 +6,11 @@ pub fn tidy(raw: &str) -> String {
     raw.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// At most `max` characters, none of them a control character.
-pub fn is_plain(text: &str, max: usize) -> bool {
-    text.chars().count() <= max && !text.chars().any(char::is_control)
+/// At most `max` characters as typed, none of them a control character other than whitespace
+/// (which `tidy` makes a space). Checked on the text as sent, so that the OpenAPI document's
+/// `maxLength` and pattern (see `http::schemas`) say exactly what passes.
+pub fn is_plain(raw: &str, max: usize) -> bool {
+    raw.chars().count() <= max && !raw.chars().any(|c| c.is_control() && !c.is_whitespace())
 }
 
 #[cfg(test)]
@@ -21,5 +23,10 @@ mod tests {
         assert!(is_plain("read again", 10));
         assert!(!is_plain("read again", 9));
         assert!(!is_plain("a\u{0}b", 10));
+        assert!(is_plain("read\tagain\n", 12), "whitespace controls become spaces");
+        assert!(
+            !is_plain("a\u{1c}b", 10),
+            "not whitespace to Rust, though it is to some"
+        );
     }
 }

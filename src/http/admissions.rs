@@ -63,6 +63,7 @@ pub struct ResultsQuery {
     /// The `next_after` of the previous page.
     pub after: Option<String>,
     /// 1 to 5,000 (default 1,000).
+    #[param(minimum = 1, maximum = 5000)]
     pub limit: Option<u32>,
     /// Only candidates whose result was amended at or after this time.
     pub changed_since: Option<DateTime<Utc>>,

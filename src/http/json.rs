@@ -71,7 +71,8 @@ impl<T: DeserializeOwned + Default + 'static> FromRequest for JsonOrEmpty<T> {
         let body = read_body(req, payload);
         Box::pin(async move {
             let parsed = body.await.and_then(|bytes| {
-                if bytes.iter().all(u8::is_ascii_whitespace) {
+                // No body, or JSON's own word for nothing: the defaults.
+                if bytes.iter().all(u8::is_ascii_whitespace) || bytes.trim_ascii() == b"null" {
                     Ok(T::default())
                 } else {
                     parse(&bytes)
@@ -214,4 +215,29 @@ mod tests {
         let e = parse::<Body>(br#"{"score": 1} {}"#).unwrap_err();
         assert_eq!(e.code(), "malformed_json", "{e:?}");
     }
+}
+
+/// A whole number as JSON Schema counts one: `46` and `46.0` alike (a client that speaks the
+/// OpenAPI document may send either).
+pub fn whole_u32<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    let n = <serde_json::Number as serde::Deserialize>::deserialize(d)?;
+    whole(&n).ok_or_else(|| serde::de::Error::custom(format!("{n} is not a whole number from 0 to {}", u32::MAX)))
+}
+
+/// As [`whole_u32`], or null.
+pub fn optional_whole_u32<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    match <Option<serde_json::Number> as serde::Deserialize>::deserialize(d)? {
+        None => Ok(None),
+        Some(n) => whole(&n)
+            .map(Some)
+            .ok_or_else(|| serde::de::Error::custom(format!("{n} is not a whole number from 0 to {}", u32::MAX))),
+    }
+}
+
+fn whole(n: &serde_json::Number) -> Option<u32> {
+    if let Some(u) = n.as_u64() {
+        return u32::try_from(u).ok();
+    }
+    let f = n.as_f64()?;
+    (f.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&f)).then_some(f as u32)
 }

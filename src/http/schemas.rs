@@ -80,6 +80,11 @@ pub fn time_zone() -> Schema {
 /// Free text a person types, such as a name: something besides spaces.
 pub const TEXT_PATTERN: &str = r"\S";
 
+// Text the record keeps (reasons, notes, course names; `domain::text::is_plain`) is described
+// by a pattern the schema attributes repeat as a literal (utoipa takes no constant there): no
+// control character but whitespace (U+0085 is whitespace; U+001C to U+001F are not, to Rust),
+// and for required text something besides spaces.
+
 fn words(list: &[&str]) -> Schema {
     ObjectBuilder::new()
         .schema_type(Type::String)
@@ -244,6 +249,139 @@ pub fn settings_change(figures: RefOr<Schema>) -> Schema {
     rule_properties()
         .property("questions", questions)
         .description(Some("Rule names with their new values, e.g. {\"backread_rate\": 0}"))
+        .build()
+        .into()
+}
+
+/// A reason the record keeps: 1 to 500 characters of plain text (`domain::text::is_plain`).
+fn reason() -> RefOr<Schema> {
+    RefOr::T(
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .max_length(Some(500))
+            .pattern(Some(
+                r"^[^\x00-\x08\x0E-\x1F\x7F-\x84\x86-\x9F]*[^\s\x00-\x08\x0E-\x1F\x7F-\x84\x86-\x9F][^\x00-\x08\x0E-\x1F\x7F-\x84\x86-\x9F]*$",
+            ))
+            .build()
+            .into(),
+    )
+}
+
+/// How a problem script is settled: scored as an arbitration, or returned to marking.
+pub fn problem_decision() -> RefOr<Schema> {
+    let closed = || {
+        ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .additional_properties(Some(utoipa::openapi::schema::AdditionalProperties::FreeForm(false)))
+    };
+    let score = closed()
+        .description(Some("The leader scores it, as an arbitration."))
+        .property("action", words(&["score"]))
+        .property("score", score())
+        .property("reason", reason())
+        .required("action")
+        .required("score")
+        .required("reason");
+    let back = closed()
+        .description(Some("Back to marking (to markers who never held it)."))
+        .property("action", words(&["return"]))
+        .property("reason", reason())
+        .required("action")
+        .required("reason");
+    RefOr::T(Schema::OneOf(
+        utoipa::openapi::schema::OneOfBuilder::new()
+            .item(score.build())
+            .item(back.build())
+            .build(),
+    ))
+}
+
+/// Admission numbers as typed (`domain::candidate::normalise_admission_number`): at least one.
+pub fn admission_numbers() -> Array {
+    let one = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some("^[ ]*[A-Za-z0-9]{4,32}[ ]*$"))
+        .build();
+    utoipa::openapi::schema::ArrayBuilder::new()
+        .items(RefOr::T(one.into()))
+        .min_items(Some(1))
+        .build()
+}
+
+/// A multipart form: text parts and one or more `page` parts (PNG, JPEG or TIFF), in order.
+fn page_form(texts: &[(&str, Schema, bool)], about: &str) -> RefOr<Schema> {
+    let page = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .content_media_type("application/octet-stream")
+        .build();
+    let pages = utoipa::openapi::schema::ArrayBuilder::new()
+        .items(RefOr::T(page.into()))
+        .min_items(Some(1))
+        .description(Some("One part per template page, in order: PNG, JPEG or TIFF"));
+    let mut b = ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .additional_properties(Some(utoipa::openapi::schema::AdditionalProperties::FreeForm(false)))
+        .description(Some(about))
+        .property("page", pages)
+        .required("page");
+    for (name, schema, required) in texts {
+        b = b.property(*name, schema.clone());
+        if *required {
+            b = b.required(*name);
+        }
+    }
+    RefOr::T(b.build().into())
+}
+
+/// A sheet's upload (`POST /batches/{batch}/sheets`).
+pub struct SheetUpload;
+
+impl utoipa::PartialSchema for SheetUpload {
+    fn schema() -> RefOr<Schema> {
+        let number = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some("^[ ]*[A-Za-z0-9]{4,32}[ ]*$"))
+            .build()
+            .into();
+        page_form(
+            &[
+                ("admission_number", number, true),
+                ("entry", words(&["barcode", "typed"]), true),
+                ("replaces", words(&["true", "false"]), false),
+            ],
+            "The sheet: its admission number as read, how it was read, and its pages",
+        )
+    }
+}
+
+impl utoipa::ToSchema for SheetUpload {}
+
+/// A pre-scored script's upload (`POST /exams/{exam}/questions/{q}/prescored`).
+pub struct PrescoredUpload;
+
+impl utoipa::PartialSchema for PrescoredUpload {
+    fn schema() -> RefOr<Schema> {
+        let score = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some(r"^[0-9]{1,7}(\.[0-9]{1,2})?$"))
+            .description(Some("The definitive score, as text (at most two decimals)"))
+            .build()
+            .into();
+        page_form(
+            &[("score", score, true), ("role", words(&["calibration", "seed"]), true)],
+            "The pre-scored script: its definitive score, its role, and its pages",
+        )
+    }
+}
+
+impl utoipa::ToSchema for PrescoredUpload {}
+
+/// Scores by criterion code, or null: each a score.
+pub fn criteria_scores() -> Schema {
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::Object, Type::Null]))
+        .additional_properties(Some(RefOr::T(score())))
+        .property_names(Some(code()))
         .build()
         .into()
 }

@@ -32,6 +32,9 @@ pub struct ServiceClientCreated {
 /// Register an admissions system and receive its secret (once).
 ///
 /// Rules the schema cannot state: every exam named exists and the name is free (state).
+///
+/// Refused by rules the schema cannot state: `unknown_exam` (an exam code that names no exam) and
+/// `invalid_scope` (no exam named).
 #[utoipa::path(
     tag = "admin",
     request_body = CreateServiceClient,

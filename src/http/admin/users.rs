@@ -21,7 +21,7 @@ pub struct CreateUser {
     /// The person's full name, shown to the second person of every two-person act.
     #[schema(
         max_length = 100,
-        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
+        pattern = r"^[^\x00-\x08\x0E-\x1F\x7F-\x84\x86-\x9F]*[^\s\x00-\x08\x0E-\x1F\x7F-\x84\x86-\x9F][^\x00-\x08\x0E-\x1F\x7F-\x84\x86-\x9F]*$"
     )]
     pub full_name: String,
     /// The person's identity-document number; stored only as a keyed hash. One person holds
@@ -116,6 +116,9 @@ fn store(c: &mut DbConn, new: &db::users::NewUser<'_>, now: DateTime<Utc>) -> Re
 /// Rules the schema cannot state: a chief leader has no scope, any other leader an exam and its
 /// questions, other roles neither (across fields); the username is free, the person holds no
 /// account, the scope's exam and questions exist (state).
+///
+/// Refused by rules across fields or of state: `invalid_scope` (a chief flag or a scope on anyone
+/// but a leader, or a scope naming no question of the exam), `unknown_exam` (no such exam).
 #[utoipa::path(
     tag = "admin",
     request_body = CreateUser,

@@ -114,6 +114,9 @@ fn sealed_write(
 /// Register candidates: a JSON array of `{admission_number, name, school_code, district?}`, or
 /// CSV (`text/csv`) with that header line. Re-posting an admission number updates it. A bad row
 /// is named by its place (`rows[i]`, or its line in the CSV) and nothing of the upload is stored.
+///
+/// Refused by rules across rows: `duplicate_candidate` (an admission number listed twice) and
+/// `empty_list` (no rows).
 #[utoipa::path(
     tag = "custody",
     params(("exam" = String, Path, description = "Exam code")),
@@ -207,6 +210,8 @@ pub struct AbsenceRecorded {
 
 /// Record a candidate absent for the exam or for one question. Rules the schema cannot state:
 /// the candidate and the question exist, and the absence is not recorded already (state).
+///
+/// Refused by a rule of state: `unknown_candidate` (no candidate of the exam has that number).
 #[utoipa::path(
     tag = "custody",
     params(("exam" = String, Path, description = "Exam code")),

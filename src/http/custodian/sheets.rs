@@ -137,10 +137,15 @@ pub fn scan_problem(e: crate::scans::ScanError, field: &str) -> ApiError {
 /// Rules the schema cannot state: the caller and another custodian are on duty, the batch is
 /// open, the candidate is registered, the pages match the template, and a candidate's second
 /// sheet only replaces one whose scripts are unmarked (state). A failed upload stores nothing.
+///
+/// Refused by rules of the content and of state: `invalid_image`, `unsupported_image_format` and
+/// `image_too_large` (a page that is not a readable PNG, JPEG or TIFF within the limits),
+/// `page_count_mismatch` (not the template's pages), `needs_treatment` (an anchor not found),
+/// `template_incomplete` (no template yet), `unknown_candidate` (no such candidate).
 #[utoipa::path(
     tag = "custody",
     params(("batch" = String, Path, description = "Batch id")),
-    request_body(content = String, description = "multipart/form-data", content_type = "multipart/form-data"),
+    request_body(content = crate::http::schemas::SheetUpload, content_type = "multipart/form-data"),
     security(("bearer" = [])),
     responses(
         (status = 201, description = "Cut into scripts", body = SheetIntake),

@@ -203,6 +203,10 @@ pub(crate) async fn file_request(
 ///
 /// Rules the schema cannot state: the caller holds the kind's authority, the payload names an
 /// existing account waiting for activation, and the same request is not already pending (state).
+///
+/// Refused by rules across fields or of state: `exam_required` (a kind filed without an exam),
+/// `invalid_payload` (a payload not of its kind), `invalid_label` (a batch label of only spaces),
+/// `unknown_user` (no such account).
 #[utoipa::path(
     tag = "approvals",
     params(("exam" = String, Path, description = "Exam code")),
@@ -230,6 +234,9 @@ pub async fn request_exam_approval(
 /// Rules the schema cannot state: the caller holds the kind's authority, the payload names an
 /// existing leader or custodian account waiting for activation, and the same request is not
 /// already pending (state).
+///
+/// Refused by rules across fields or of state: `exam_required` (a kind filed under an exam),
+/// `invalid_payload` (a payload not of its kind), `unknown_user` (no such account).
 #[utoipa::path(
     tag = "approvals",
     request_body = CreateApproval,
@@ -401,7 +408,7 @@ async fn decide(
 #[utoipa::path(
     tag = "approvals",
     params(("id" = String, Path, description = "Approval id")),
-    request_body(content = DecisionNote, description = "Optional note"),
+    request_body(content = Option<DecisionNote>, description = "Optional note"),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Approved and carried out", body = ApprovalView),
@@ -430,7 +437,7 @@ pub async fn approve(
 #[utoipa::path(
     tag = "approvals",
     params(("id" = String, Path, description = "Approval id")),
-    request_body(content = DecisionNote, description = "Optional note"),
+    request_body(content = Option<DecisionNote>, description = "Optional note"),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Rejected", body = ApprovalView),

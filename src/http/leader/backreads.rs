@@ -70,15 +70,17 @@ pub async fn backreads(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BackreadScore {
-    #[schema(value_type = f64)]
+    #[schema(schema_with = crate::http::schemas::score)]
     pub score: Score,
     #[serde(default)]
-    #[schema(max_length = 500)]
+    #[schema(max_length = 500, pattern = r"^[^\x00-\x08\x0E-\x1F\x7F-\x84\x86-\x9F]*$")]
     pub note: Option<String>,
 }
 
 /// Score a back-read. Within the tolerance of the final nothing changes; beyond it the script is
 /// disputed again and arbitration settles it.
+///
+/// Refused by a rule of state: `invalid_score` (off the question's scale or step).
 #[utoipa::path(
     tag = "leadership",
     params(("id" = String, Path, description = "Back-read id")),
@@ -104,10 +106,13 @@ pub async fn score_backread(
         Err(e) => return audit_refusal(&state, audit, Err(e)).await.map(web::Json),
     };
     let result = settle_act(&state, audit, move |c, now, entry| {
-        let note = b.note.as_deref().map(crate::domain::text::tidy);
-        if note.as_ref().is_some_and(|n| !crate::domain::text::is_plain(n, 500)) {
+        if b.note
+            .as_deref()
+            .is_some_and(|n| !crate::domain::text::is_plain(n, 500))
+        {
             return Err(RuleError::invalid("invalid_note", "note", "a note is at most 500 characters of text").into());
         }
+        let note = b.note.as_deref().map(crate::domain::text::tidy);
         let br = db::results::backread(c, &id).map_err(missing("back-read"))?;
         let exam = exam_of(c, &br.exam_id)?;
         let row = check_in_scope(c, &exam, &leader, &br.question_id)?;

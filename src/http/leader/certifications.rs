@@ -17,17 +17,29 @@ use crate::http::state::AppState;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RecordCertification {
-    #[schema(max_length = 100)]
+    #[schema(
+        max_length = 100,
+        pattern = r"^[^\x00-\x08\x0E-\x1F\x7F-\x84\x86-\x9F]*[^\s\x00-\x08\x0E-\x1F\x7F-\x84\x86-\x9F][^\x00-\x08\x0E-\x1F\x7F-\x84\x86-\x9F]*$"
+    )]
     pub subject: String,
-    #[schema(max_length = 100)]
+    #[schema(
+        max_length = 100,
+        pattern = r"^[^\x00-\x08\x0E-\x1F\x7F-\x84\x86-\x9F]*[^\s\x00-\x08\x0E-\x1F\x7F-\x84\x86-\x9F][^\x00-\x08\x0E-\x1F\x7F-\x84\x86-\x9F]*$"
+    )]
     pub level: String,
+    /// 1950 to 2100.
+    #[schema(pattern = "^(19[5-9][0-9]|20[0-9]{2}|2100)-[0-9]{2}-[0-9]{2}$")]
     pub issued: NaiveDate,
+    /// 1950 to 2100, after `issued`.
     #[serde(default)]
+    #[schema(pattern = "^(19[5-9][0-9]|20[0-9]{2}|2100)-[0-9]{2}-[0-9]{2}$")]
     pub expires: Option<NaiveDate>,
 }
 
 /// Record a certification (资格认定) in the marker's archive, from qualification results. It
 /// is shown with the record; it waives neither training nor qualification for a new exam.
+///
+/// Refused by a rule across fields: `invalid_certification` (it expires after it is issued).
 #[utoipa::path(
     tag = "markers",
     params(("id" = String, Path, description = "Marker id")),

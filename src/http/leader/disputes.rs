@@ -106,6 +106,8 @@ pub async fn discrepancies(
 }
 
 /// Arbitrate a dispute: the leader's score (on the scale) and a reason become the final.
+///
+/// Refused by a rule of state: `invalid_score` (off the question's scale or step).
 #[utoipa::path(
     tag = "leadership",
     params(("id" = String, Path, description = "Dispute id")),

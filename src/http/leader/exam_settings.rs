@@ -47,6 +47,9 @@ pub struct SettingsChange {
 /// Change the exam's rules. Every value is checked as at creation; once marking has started
 /// the default tolerance and final step and each question's tolerance and final step are
 /// frozen, and `marks_required` may only rise (409 `rule_frozen`: a rule that depends on state).
+///
+/// Refused by rules across fields or of state: `invalid_setting` (`seed_miss_limit` above
+/// `seed_miss_window`, or a frozen rule changed once marking began).
 #[utoipa::path(
     tag = "exams",
     params(("exam" = String, Path, description = "Exam code")),

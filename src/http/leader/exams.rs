@@ -198,6 +198,8 @@ pub fn view(c: &mut DbConn, exam: ExamRow, defaults: &MarkingRules) -> Result<Ex
 ///
 /// Rules the schema cannot state: the window ends after it starts (across fields), every override
 /// names a rule and is in its range, and the code is free (state).
+///
+/// Refused by a rule across fields: `invalid_exam` (the marking window must end after it starts).
 #[utoipa::path(
     tag = "exams",
     request_body = CreateExam,
@@ -300,6 +302,9 @@ pub async fn get_exam(
 /// divides the maximum and the step; the tolerance is a multiple of the step and at most the
 /// maximum; criteria maxima are multiples of the step and sum to the maximum; an essay needs at
 /// least 3 marks. And (state): the exam exists, is not locked, and has no question with this code.
+///
+/// Refused by rules across fields: `invalid_question` (a step or final step that does not divide
+/// the maximum, a rubric whose criteria do not add up to it).
 #[utoipa::path(
     tag = "exams",
     params(("exam" = String, Path, description = "Exam code")),
@@ -376,6 +381,7 @@ pub async fn add_question(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Stored", body = SheetTemplate),
+        (status = 409, description = "A batch of the exam exists: the template is fixed", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A region off the page, a missing mask, an unknown question", body = Problem, content_type = "application/problem+json"),
     )
 )]

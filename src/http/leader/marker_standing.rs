@@ -31,13 +31,16 @@ pub struct StandingChange {
     #[schema(pattern = "^[A-Za-z0-9_-]{1,32}$")]
     pub exam: String,
     /// Why, in words the archive keeps.
-    #[schema(max_length = 500, pattern = r"\S")]
+    #[schema(
+        max_length = 500,
+        pattern = r"^[^\x00-\x08\x0E-\x1F\x7F-\x84\x86-\x9F]*[^\s\x00-\x08\x0E-\x1F\x7F-\x84\x86-\x9F][^\x00-\x08\x0E-\x1F\x7F-\x84\x86-\x9F]*$"
+    )]
     pub reason: String,
 }
 
 pub fn check_reason(field: &str, raw: &str) -> Result<String, RuleError> {
     let t = crate::domain::text::tidy(raw);
-    if t.is_empty() || !crate::domain::text::is_plain(&t, 500) {
+    if t.is_empty() || !crate::domain::text::is_plain(raw, 500) {
         return Err(RuleError::invalid(
             "invalid_reason",
             field,
@@ -195,7 +198,10 @@ pub async fn reinstate(
 #[serde(deny_unknown_fields)]
 pub struct SanctionPayload {
     pub marker_id: String,
-    #[schema(max_length = 500, pattern = r"\S")]
+    #[schema(
+        max_length = 500,
+        pattern = r"^[^\x00-\x08\x0E-\x1F\x7F-\x84\x86-\x9F]*[^\s\x00-\x08\x0E-\x1F\x7F-\x84\x86-\x9F][^\x00-\x08\x0E-\x1F\x7F-\x84\x86-\x9F]*$"
+    )]
     pub reason: String,
     /// Filled in by the server: the marker's account, so deciders see whom it concerns.
     #[serde(default)]

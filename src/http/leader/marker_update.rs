@@ -25,10 +25,14 @@ pub struct UpdateMarker {
     #[schema(pattern = "^[A-Za-z0-9_-]{1,32}$")]
     pub school_code: Option<String>,
     #[serde(default)]
-    #[schema(max_length = 100)]
+    #[schema(
+        max_length = 100,
+        pattern = r"^[^\x00-\x08\x0E-\x1F\x7F-\x84\x86-\x9F]*[^\s\x00-\x08\x0E-\x1F\x7F-\x84\x86-\x9F][^\x00-\x08\x0E-\x1F\x7F-\x84\x86-\x9F]*$"
+    )]
     pub subject: Option<String>,
     #[serde(default)]
     #[schema(minimum = 0, maximum = 60)]
+    #[serde(deserialize_with = "crate::http::json::optional_whole_u32")]
     pub years_teaching: Option<u32>,
 }
 
@@ -41,6 +45,10 @@ pub struct UpdatedMarker {
 
 /// Change fields of a marker's record (only those sent); the eligibility rules are applied
 /// again in every exam the marker stands in, and what changes is recorded.
+///
+/// Refused by a rule of the day: `invalid_date` (a recommendation dated after today).
+///
+/// Also refused: `invalid_marker` when no field is sent (a rule across fields).
 #[utoipa::path(
     tag = "markers",
     params(("id" = String, Path, description = "Marker id")),

@@ -24,8 +24,18 @@ use crate::secrets;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Recommendation {
+    #[schema(
+        max_length = 100,
+        pattern = r"^[^\x00-\x08\x0E-\x1F\x7F-\x84\x86-\x9F]*[^\s\x00-\x08\x0E-\x1F\x7F-\x84\x86-\x9F][^\x00-\x08\x0E-\x1F\x7F-\x84\x86-\x9F]*$"
+    )]
     pub principal: String,
+    #[schema(
+        max_length = 100,
+        pattern = r"^[^\x00-\x08\x0E-\x1F\x7F-\x84\x86-\x9F]*[^\s\x00-\x08\x0E-\x1F\x7F-\x84\x86-\x9F][^\x00-\x08\x0E-\x1F\x7F-\x84\x86-\x9F]*$"
+    )]
     pub school: String,
+    /// 1950 to 2100.
+    #[schema(pattern = "^(19[5-9][0-9]|20[0-9]{2}|2100)-[0-9]{2}-[0-9]{2}$")]
     pub date: NaiveDate,
 }
 
@@ -43,16 +53,23 @@ pub struct Attestations {
 pub struct CreateMarker {
     #[schema(min_length = 3, max_length = 64, pattern = r"^[A-Za-z0-9._@-]+$")]
     pub username: String,
-    #[schema(max_length = 100)]
+    #[schema(
+        max_length = 100,
+        pattern = r"^[^\x00-\x08\x0E-\x1F\x7F-\x84\x86-\x9F]*[^\s\x00-\x08\x0E-\x1F\x7F-\x84\x86-\x9F][^\x00-\x08\x0E-\x1F\x7F-\x84\x86-\x9F]*$"
+    )]
     pub full_name: String,
     #[schema(pattern = "^[ -]*([A-Za-z0-9][ -]*){4,32}$")]
     pub id_document: String,
     pub birth_date: NaiveDate,
     #[schema(pattern = "^[A-Za-z0-9_-]{1,32}$")]
     pub school_code: String,
-    #[schema(max_length = 100)]
+    #[schema(
+        max_length = 100,
+        pattern = r"^[^\x00-\x08\x0E-\x1F\x7F-\x84\x86-\x9F]*[^\s\x00-\x08\x0E-\x1F\x7F-\x84\x86-\x9F][^\x00-\x08\x0E-\x1F\x7F-\x84\x86-\x9F]*$"
+    )]
     pub subject: String,
     #[schema(minimum = 0, maximum = 60)]
+    #[serde(deserialize_with = "crate::http::json::whole_u32")]
     pub years_teaching: u32,
     #[serde(default)]
     pub recommendation: Option<Recommendation>,
@@ -70,7 +87,7 @@ pub struct MarkerCreated {
 
 pub(crate) fn text(field: &str, raw: &str) -> Result<String, RuleError> {
     let t = crate::domain::text::tidy(raw);
-    if t.is_empty() || !crate::domain::text::is_plain(&t, 100) {
+    if t.is_empty() || !crate::domain::text::is_plain(raw, 100) {
         return Err(RuleError::invalid(
             "invalid_marker",
             field,
@@ -110,6 +127,9 @@ pub(crate) fn checked_recommendation(r: &Recommendation, today: NaiveDate) -> Re
 }
 
 /// Create a marker's archive record and login account (one person, one account).
+///
+/// Refused by rules of the day: `invalid_date` (a recommendation dated after today, or a birth
+/// date not 18 to 80 years before today).
 #[utoipa::path(
     tag = "markers",
     request_body = CreateMarker,
@@ -387,10 +407,18 @@ pub struct RecordTraining {
     pub exam: String,
     #[schema(pattern = "^[A-Za-z0-9_-]{1,32}$")]
     pub question: String,
-    #[schema(max_length = 100)]
+    #[schema(
+        max_length = 100,
+        pattern = r"^[^\x00-\x08\x0E-\x1F\x7F-\x84\x86-\x9F]*[^\s\x00-\x08\x0E-\x1F\x7F-\x84\x86-\x9F][^\x00-\x08\x0E-\x1F\x7F-\x84\x86-\x9F]*$"
+    )]
     pub course: String,
+    /// 1950 to 2100.
+    #[schema(pattern = "^(19[5-9][0-9]|20[0-9]{2}|2100)-[0-9]{2}-[0-9]{2}$")]
     pub date: NaiveDate,
-    #[schema(max_length = 100)]
+    #[schema(
+        max_length = 100,
+        pattern = r"^[^\x00-\x08\x0E-\x1F\x7F-\x84\x86-\x9F]*[^\s\x00-\x08\x0E-\x1F\x7F-\x84\x86-\x9F][^\x00-\x08\x0E-\x1F\x7F-\x84\x86-\x9F]*$"
+    )]
     pub trainer: String,
 }
 

@@ -65,10 +65,15 @@ fn definitive(text: &str, q: &Question) -> Result<Score, RuleError> {
 /// Upload a pre-scored script (multipart: `score`, the definitive score; `role`, calibration or
 /// seed; one `page` part per template page in order, PNG, JPEG or TIFF). Only the question's
 /// masked answer is kept. A page that needs treatment (its anchor not found) is refused: rescan it.
+///
+/// Refused by rules of the content and of state: `invalid_image`, `unsupported_image_format` and
+/// `image_too_large` (a page that is not a readable PNG, JPEG or TIFF within the limits),
+/// `page_count_mismatch` (not the template's pages), `needs_treatment` (an anchor not found),
+/// `template_incomplete` (no template yet), `invalid_score` (off the question's scale or step).
 #[utoipa::path(
     tag = "markers",
     params(("exam" = String, Path, description = "Exam code"), ("q" = String, Path, description = "Question code")),
-    request_body(content = String, description = "multipart/form-data", content_type = "multipart/form-data"),
+    request_body(content = crate::http::schemas::PrescoredUpload, content_type = "multipart/form-data"),
     security(("bearer" = [])),
     responses(
         (status = 201, description = "Stored", body = Prescored),

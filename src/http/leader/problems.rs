@@ -74,18 +74,24 @@ pub async fn problems(
         .map(web::Json)
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+/// The schema is written out (`schemas::problem_decision`): utoipa's derive would let each
+/// variant take fields the server refuses.
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "snake_case", tag = "action")]
 pub enum ProblemDecision {
     /// The leader scores it, as an arbitration.
-    Score {
-        #[schema(value_type = f64)]
-        score: Score,
-        reason: String,
-    },
+    Score { score: Score, reason: String },
     /// Back to marking (to markers who never held it).
     Return { reason: String },
 }
+
+impl utoipa::PartialSchema for ProblemDecision {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        crate::http::schemas::problem_decision()
+    }
+}
+
+impl ToSchema for ProblemDecision {}
 
 /// Settle a problem script: `{"action": "score", "score", "reason"}` (a final by arbitration)
 /// or `{"action": "return", "reason"}` (back to marking).

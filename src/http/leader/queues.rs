@@ -132,9 +132,12 @@ pub(super) fn code_of(questions: &[QuestionRow], id: &str) -> String {
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Settlement {
-    #[schema(value_type = f64)]
+    #[schema(schema_with = crate::http::schemas::score)]
     pub score: Score,
-    #[schema(max_length = 500, pattern = r"\S")]
+    #[schema(
+        max_length = 500,
+        pattern = r"^[^\x00-\x08\x0E-\x1F\x7F-\x84\x86-\x9F]*[^\s\x00-\x08\x0E-\x1F\x7F-\x84\x86-\x9F][^\x00-\x08\x0E-\x1F\x7F-\x84\x86-\x9F]*$"
+    )]
     pub reason: String,
 }
 

@@ -24,7 +24,7 @@ use crate::http::state::AppState;
 pub struct DeclareRelatives {
     /// Admission numbers of the caller's immediate relatives sitting this exam (kept only as
     /// keyed hashes).
-    #[schema(min_items = 1)]
+    #[schema(schema_with = crate::http::schemas::admission_numbers)]
     pub admission_numbers: Vec<String>,
 }
 

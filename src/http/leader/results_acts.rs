@@ -29,12 +29,16 @@ pub struct ResultsPayload {
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AmendPayload {
+    #[schema(pattern = "^[ ]*[A-Za-z0-9]{4,32}[ ]*$")]
     pub admission_number: String,
     /// The question's code.
     pub question: String,
-    #[schema(value_type = f64)]
+    #[schema(schema_with = crate::http::schemas::score)]
     pub score: Score,
-    #[schema(max_length = 500, pattern = r"\S")]
+    #[schema(
+        max_length = 500,
+        pattern = r"^[^\x00-\x08\x0E-\x1F\x7F-\x84\x86-\x9F]*[^\s\x00-\x08\x0E-\x1F\x7F-\x84\x86-\x9F][^\x00-\x08\x0E-\x1F\x7F-\x84\x86-\x9F]*$"
+    )]
     pub reason: String,
     /// Filled in by the server: the script, and its final when the request was filed.
     #[serde(default, skip_serializing_if = "Option::is_none")]

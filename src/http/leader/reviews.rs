@@ -126,7 +126,10 @@ pub async fn list_reviews(
 pub struct DecideReview {
     pub decision: ReviewDecision,
     /// Why, in words the archive keeps.
-    #[schema(max_length = 500, pattern = r"\S")]
+    #[schema(
+        max_length = 500,
+        pattern = r"^[^\x00-\x08\x0E-\x1F\x7F-\x84\x86-\x9F]*[^\s\x00-\x08\x0E-\x1F\x7F-\x84\x86-\x9F][^\x00-\x08\x0E-\x1F\x7F-\x84\x86-\x9F]*$"
+    )]
     pub reason: String,
     /// For `suspend`: `all` (every mark of the marker on this exam, the default) or `since`.
     #[serde(default)]
@@ -187,6 +190,9 @@ fn out_of_scope() -> ApiError {
 /// scope of marks to void; a second chief approves it at `/approvals/{id}/approve`, which
 /// suspends the marker, voids those marks, opens one fresh independent task per voided mark,
 /// takes the scripts back out of resolved and writes a discipline entry.
+///
+/// Refused by a rule across fields: `invalid_scope` (a scope or a time only with `suspend`, and a
+/// time only with scope `since`).
 #[utoipa::path(
     tag = "markers",
     params(("id" = String, Path, description = "Review id")),

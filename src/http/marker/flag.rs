@@ -24,7 +24,7 @@ pub struct FlagRequest {
     pub kind: Flag,
     /// What the marker saw (for the leader; never the name they may have read).
     #[serde(default)]
-    #[schema(max_length = 500)]
+    #[schema(max_length = 500, pattern = r"^[^\x00-\x08\x0E-\x1F\x7F-\x84\x86-\x9F]*$")]
     pub note: String,
 }
 
@@ -73,7 +73,7 @@ pub async fn flag(
     let result = async {
         let f = body.into_inner()?;
         let note = crate::domain::text::tidy(&f.note);
-        if !crate::domain::text::is_plain(&note, 500) {
+        if !crate::domain::text::is_plain(&f.note, 500) {
             return Err(RuleError::invalid("invalid_note", "note", "a note is at most 500 characters of text").into());
         }
         let now = state.now();

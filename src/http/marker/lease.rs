@@ -96,7 +96,7 @@ pub fn lease_view(c: &mut DbConn, s: &ServeRow, holder: &str) -> Result<Lease, A
 /// there for the marker.
 #[utoipa::path(
     tag = "marking",
-    request_body = NextRequest,
+    request_body(content = Option<NextRequest>, description = "Optional: no body takes any question"),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The lease", body = Lease),

@@ -202,7 +202,7 @@ fn serve(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CalibrationScore {
-    #[schema(value_type = f64)]
+    #[schema(schema_with = crate::http::schemas::score)]
     pub score: Score,
 }
 

@@ -24,11 +24,11 @@ use crate::secrets::sha256_hex;
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScoreRequest {
-    #[schema(value_type = f64)]
+    #[schema(schema_with = crate::http::schemas::score)]
     pub score: Score,
     /// Per criterion (code → score); they add up to `score`.
     #[serde(default)]
-    #[schema(value_type = Option<Object>)]
+    #[schema(schema_with = crate::http::schemas::criteria_scores)]
     pub criteria: Option<BTreeMap<String, Score>>,
     #[serde(default)]
     pub annotations: Vec<Annotation>,
@@ -79,8 +79,9 @@ fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
     let Some(v) = req.headers().get("Idempotency-Key") else {
         return Ok(None);
     };
-    let key = v.to_str().unwrap_or_default().trim().to_string();
-    if key.is_empty() || key.len() > 200 {
+    let sent = v.to_str().unwrap_or_default();
+    let key = sent.trim().to_string();
+    if key.is_empty() || sent.len() > 200 {
         return Err(RuleError::invalid(
             "invalid_idempotency_key",
             "Idempotency-Key",
@@ -158,7 +159,7 @@ fn record(
 /// add up to the score. A mark is never changed by the marker.
 #[utoipa::path(
     tag = "marking",
-    params(("id" = String, Path, description = "Task id (of the lease)"), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retried submit return the first answer")),
+    params(("id" = String, Path, description = "Task id (of the lease)"), ("Idempotency-Key" = Option<String>, Header, max_length = 200, pattern = "^[!-~]([ -~]*[!-~])?$", description = "Makes a retried submit return the first answer: 1 to 200 printable ASCII characters")),
     request_body = ScoreRequest,
     security(("bearer" = [])),
     responses(
