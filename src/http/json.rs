@@ -198,25 +198,6 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::domain::Score;
-
-    #[derive(Debug, serde::Deserialize)]
-    #[serde(deny_unknown_fields)]
-    struct Body {
-        #[allow(dead_code)]
-        score: Score,
-    }
-
-    #[test]
-    fn trailing_input_is_malformed() {
-        let e = parse::<Body>(br#"{"score": 1} {}"#).unwrap_err();
-        assert_eq!(e.code(), "malformed_json", "{e:?}");
-    }
-}
-
 /// A whole number as JSON Schema counts one: `46` and `46.0` alike (a client that speaks the
 /// OpenAPI document may send either).
 pub fn whole_u32<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
@@ -240,4 +221,23 @@ fn whole(n: &serde_json::Number) -> Option<u32> {
     }
     let f = n.as_f64()?;
     (f.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&f)).then_some(f as u32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Score;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Body {
+        #[allow(dead_code)]
+        score: Score,
+    }
+
+    #[test]
+    fn trailing_input_is_malformed() {
+        let e = parse::<Body>(br#"{"score": 1} {}"#).unwrap_err();
+        assert_eq!(e.code(), "malformed_json", "{e:?}");
+    }
 }
