@@ -61,6 +61,9 @@ impl From<diesel::result::Error> for DbError {
                     None => DbError::Query(Error::DatabaseError(kind, info)),
                 }
             }
+            // The commit failed and so did the rollback after it: the connection died at COMMIT,
+            // and whether the transaction stands is what the commit's own error says.
+            Error::RollbackErrorOnCommit { commit_error, .. } => DbError::from(*commit_error),
             other => DbError::Query(other),
         }
     }
@@ -111,6 +114,14 @@ mod tests {
             db_error(DatabaseErrorKind::ClosedConnection, "gone"),
             DbError::Lost(_)
         ));
+        let at_commit = Error::RollbackErrorOnCommit {
+            rollback_error: Box::new(Error::BrokenTransactionManager),
+            commit_error: Box::new(Error::DatabaseError(
+                DatabaseErrorKind::ClosedConnection,
+                Box::new(crashed.to_string()),
+            )),
+        };
+        assert!(matches!(DbError::from(at_commit), DbError::Lost(_)), "lost at COMMIT");
         let constraint = "new row violates check constraint \"serves_check\"";
         assert!(matches!(
             db_error(DatabaseErrorKind::CheckViolation, constraint),

@@ -96,7 +96,7 @@ impl Flag {
 #[serde(deny_unknown_fields)]
 pub struct Annotation {
     pub kind: AnnotationKind,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::whole::deserialize")]
     pub page: u32,
     /// Across the image, 0 (left) to 1 (right).
     pub x: f64,

@@ -198,31 +198,6 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     })
 }
 
-/// A whole number as JSON Schema counts one: `46` and `46.0` alike (a client that speaks the
-/// OpenAPI document may send either).
-pub fn whole_u32<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
-    let n = <serde_json::Number as serde::Deserialize>::deserialize(d)?;
-    whole(&n).ok_or_else(|| serde::de::Error::custom(format!("{n} is not a whole number from 0 to {}", u32::MAX)))
-}
-
-/// As [`whole_u32`], or null.
-pub fn optional_whole_u32<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
-    match <Option<serde_json::Number> as serde::Deserialize>::deserialize(d)? {
-        None => Ok(None),
-        Some(n) => whole(&n)
-            .map(Some)
-            .ok_or_else(|| serde::de::Error::custom(format!("{n} is not a whole number from 0 to {}", u32::MAX))),
-    }
-}
-
-fn whole(n: &serde_json::Number) -> Option<u32> {
-    if let Some(u) = n.as_u64() {
-        return u32::try_from(u).ok();
-    }
-    let f = n.as_f64()?;
-    (f.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&f)).then_some(f as u32)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -32,7 +32,7 @@ pub struct UpdateMarker {
     pub subject: Option<String>,
     #[serde(default)]
     #[schema(minimum = 0, maximum = 60)]
-    #[serde(deserialize_with = "crate::http::json::optional_whole_u32")]
+    #[serde(deserialize_with = "crate::domain::whole::option")]
     pub years_teaching: Option<u32>,
 }
 

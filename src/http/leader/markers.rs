@@ -69,7 +69,7 @@ pub struct CreateMarker {
     )]
     pub subject: String,
     #[schema(minimum = 0, maximum = 60)]
-    #[serde(deserialize_with = "crate::http::json::whole_u32")]
+    #[serde(deserialize_with = "crate::domain::whole::deserialize")]
     pub years_teaching: u32,
     #[serde(default)]
     pub recommendation: Option<Recommendation>,
