@@ -226,40 +226,48 @@ fn faults(d: &Distribution, columns: &[Column], keys: &[Key]) -> (Vec<String>, u
     (faults, checked)
 }
 
-/// The Citus calls the file gives: reference tables first, then the distributed tables, each
-/// after every distributed table it points at, all co-located with the first.
-fn citus_calls(d: &Distribution, keys: &[Key]) -> Vec<String> {
-    let mut calls: Vec<String> = d
-        .reference
-        .tables
-        .iter()
-        .map(|t| format!("SELECT create_reference_table('{t}');"))
-        .collect();
+/// `tables` in an order where each comes after every table of the same set it points at.
+fn after_what_they_reference<'a>(tables: &[&'a String], keys: &[Key]) -> Vec<&'a String> {
     let mut placed: Vec<&String> = vec![];
-    while placed.len() < d.distributed.len() {
-        let next = d
-            .distributed
-            .keys()
+    while placed.len() < tables.len() {
+        let next = tables
+            .iter()
+            .copied()
             .find(|t| {
                 !placed.contains(t)
                     && keys.iter().all(|k| {
                         k.kind != "f"
                             || &k.tbl != *t
                             || &k.ref_tbl == *t
-                            || !d.distributed.contains_key(&k.ref_tbl)
+                            || !tables.iter().any(|o| **o == k.ref_tbl)
                             || placed.iter().any(|p| **p == k.ref_tbl)
                     })
             })
-            .expect("no cycle of foreign keys between distributed tables");
-        let call = match placed.first() {
-            None => format!("SELECT create_distributed_table('{next}', '{}');", d.distributed[next]),
-            Some(first) => format!(
-                "SELECT create_distributed_table('{next}', '{}', colocate_with => '{first}');",
-                d.distributed[next]
-            ),
-        };
-        calls.push(call);
+            .expect("no cycle of foreign keys");
         placed.push(next);
+    }
+    placed
+}
+
+/// The Citus calls the file gives: reference tables first, then the distributed tables, each
+/// after every table it points at, the distributed ones all co-located with the first.
+fn citus_calls(d: &Distribution, keys: &[Key]) -> Vec<String> {
+    let reference: Vec<&String> = d.reference.tables.iter().collect();
+    let distributed: Vec<&String> = d.distributed.keys().collect();
+    let mut calls: Vec<String> = after_what_they_reference(&reference, keys)
+        .into_iter()
+        .map(|t| format!("SELECT create_reference_table('{t}');"))
+        .collect();
+    let ordered = after_what_they_reference(&distributed, keys);
+    for (i, t) in ordered.iter().enumerate() {
+        let column = &d.distributed[*t];
+        calls.push(match i {
+            0 => format!("SELECT create_distributed_table('{t}', '{column}');"),
+            _ => format!(
+                "SELECT create_distributed_table('{t}', '{column}', colocate_with => '{}');",
+                ordered[0]
+            ),
+        });
     }
     calls
 }
