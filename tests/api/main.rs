@@ -22,6 +22,7 @@ mod facts;
 mod floor;
 mod forged_tokens;
 mod helpers;
+mod hostile;
 mod lead_reads;
 mod login_throttle;
 mod markers;
