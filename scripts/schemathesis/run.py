@@ -110,6 +110,11 @@ def main():
             out = run.stdout + run.stderr
             m = re.search(r"(\d+) generated", out)
             generated += int(m.group(1)) if m else 0
+            # A run that met only the door proves nothing of the routes behind it.
+            shut = re.search(r"Authentication failed: (\d+) operations", out)
+            tested = re.search(r"Tested: (\d+)", out)
+            if not tested or (shut and int(shut.group(1)) >= int(tested.group(1))):
+                failed.append(f"{role} (reached no operation past the door)")
             if run.returncode != 0:
                 failed.append(role)
                 print(out)

@@ -221,6 +221,21 @@ pub fn assert_consistent(app: &TestApp, acked: &BTreeMap<String, f64>, refusals:
         );
         assert_eq!(stored, 1, "serve {serve} (score {score}) stored {stored} times");
     }
+    // And a live mark holds the score that was acknowledged (in hundredths).
+    let mut compared = 0;
+    for (serve, score) in acked {
+        let held = facts(
+            app,
+            &format!(
+                "SELECT COALESCE(SUM(score), -1) AS n FROM marks WHERE exam_id = '{{exam}}' AND serve_id = '{serve}'"
+            ),
+        );
+        if held >= 0 {
+            assert_eq!(held, (score * 100.0).round() as i64, "serve {serve}: stored {held}, acknowledged {score}");
+            compared += 1;
+        }
+    }
+    assert!(compared > 0, "no live mark among the acknowledged scores");
     // Consistent: a leased task has its running serve, a done task its mark.
     let orphan_leases = facts(
         app,
