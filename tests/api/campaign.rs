@@ -227,7 +227,7 @@ pub fn assert_consistent(app: &TestApp, acked: &BTreeMap<String, f64>, refusals:
         let held = facts(
             app,
             &format!(
-                "SELECT COALESCE(SUM(score), -1) AS n FROM marks WHERE exam_id = '{{exam}}' AND serve_id = '{serve}'"
+                "SELECT COALESCE(MAX(score), -1) AS n FROM marks WHERE exam_id = '{{exam}}' AND serve_id = '{serve}'"
             ),
         );
         if held >= 0 {
