@@ -231,7 +231,11 @@ pub fn assert_consistent(app: &TestApp, acked: &BTreeMap<String, f64>, refusals:
             ),
         );
         if held >= 0 {
-            assert_eq!(held, (score * 100.0).round() as i64, "serve {serve}: stored {held}, acknowledged {score}");
+            assert_eq!(
+                held,
+                (score * 100.0).round() as i64,
+                "serve {serve}: stored {held}, acknowledged {score}"
+            );
             compared += 1;
         }
     }

@@ -98,7 +98,10 @@ async fn postgres_crashing_under_marking_gives_503s_and_the_service_recovers_by_
         .into_iter()
         .partition(|r| r.contains(" 503 ") && r.contains("\"database_unavailable\""));
     let acked = acked.lock().await.clone();
-    assert!(!unavailable.is_empty(), "the markers met no 503 while the database was down");
+    assert!(
+        !unavailable.is_empty(),
+        "the markers met no 503 while the database was down"
+    );
     assert_consistent(&app, &acked, &others, 50);
     eprintln!(
         "database crash: {} scores acknowledged ({before} before the crash), {} requests refused with 503 while down, marking resumed {resumed_in:?} after the restart",
