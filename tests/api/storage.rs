@@ -549,3 +549,34 @@ async fn concurrent_writes_keep_the_accepted_and_leave_nothing_of_the_refused() 
         "every accepted write kept, nothing of a refused one"
     );
 }
+
+#[tokio::test]
+async fn an_approval_of_one_exam_cannot_stand_behind_another_exams_batch() {
+    let app = TestApp::spawn().await;
+    let user = app.bootstrap("chief1", Role::Leader);
+    let chief = app.login("chief1", None).await;
+    app.exam(&chief, "GK").await;
+    app.exam(&chief, "GX").await;
+    app.db
+        .write_now(|c| -> Result<(), DbError> {
+            let gk = word(c, "SELECT id AS w FROM exams WHERE code = 'GK'");
+            let gx = word(c, "SELECT id AS w FROM exams WHERE code = 'GX'");
+            sql_query(format!(
+                "INSERT INTO approvals (id, exam_id, kind, payload, status, requested_by, requested_at, expires_at) \
+                 VALUES ('open-1', '{gk}', 'open_batch', '{{}}', 'pending', '{user}', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+            ))
+            .execute(c)?;
+            let batch = |exam: &str| {
+                format!(
+                    "INSERT INTO batches (exam_id, id, status, label, approval_id, opened_at) \
+                     VALUES ('{exam}', 'batch-1', 'open', 'box 1', 'open-1', CURRENT_TIMESTAMP)"
+                )
+            };
+            // PostgreSQL's key on (exam_id, approval_id), SQLite's trigger: the same refusal.
+            let refused = c.transaction(|c| sql_query(batch(&gx)).execute(c));
+            assert!(refused.is_err(), "GX's batch stood on GK's approval");
+            assert_eq!(sql_query(batch(&gk)).execute(c)?, 1, "GK's own batch stands");
+            Ok(())
+        })
+        .unwrap();
+}

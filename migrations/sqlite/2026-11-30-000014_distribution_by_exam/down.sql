@@ -1,3 +1,9 @@
+DROP TRIGGER batches_approval_of_exam;
+DROP TRIGGER batches_approval_of_exam_kept;
+DROP TRIGGER discipline_entries_approval_of_exam;
+DROP TRIGGER discipline_entries_approval_of_exam_kept;
+DROP TRIGGER amendments_approval_of_exam;
+DROP TRIGGER amendments_approval_of_exam_kept;
 DROP TRIGGER exams_use_lock_approval;
 DROP TRIGGER exams_use_release_approval;
 DROP TRIGGER used_approvals_no_update;

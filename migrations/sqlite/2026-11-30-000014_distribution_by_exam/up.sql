@@ -68,3 +68,32 @@ CREATE TRIGGER used_approvals_no_update BEFORE UPDATE ON used_approvals
 BEGIN SELECT RAISE(ABORT, 'approvals_kept: a used approval stays used'); END;
 CREATE TRIGGER used_approvals_no_delete BEFORE DELETE ON used_approvals
 BEGIN SELECT RAISE(ABORT, 'approvals_kept: a used approval stays used'); END;
+
+-- What PostgreSQL's foreign keys on (exam_id, approval_id) say: an approval behind a batch, a
+-- sanction or an amendment is one of the same exam. (SQLite's keys name approvals (id) alone,
+-- and rebuilding those tables would break the keys that point at them. A missing exam is left
+-- to the exam's own foreign key.)
+CREATE TRIGGER batches_approval_of_exam BEFORE INSERT ON batches
+WHEN EXISTS (SELECT 1 FROM exams WHERE id = NEW.exam_id)
+  AND NOT EXISTS (SELECT 1 FROM approvals a WHERE a.id = NEW.approval_id AND a.exam_id = NEW.exam_id)
+BEGIN SELECT RAISE(ABORT, 'approval_of_another_exam: the approval is not one of this exam'); END;
+CREATE TRIGGER batches_approval_of_exam_kept BEFORE UPDATE OF exam_id, approval_id ON batches
+WHEN EXISTS (SELECT 1 FROM exams WHERE id = NEW.exam_id)
+  AND NOT EXISTS (SELECT 1 FROM approvals a WHERE a.id = NEW.approval_id AND a.exam_id = NEW.exam_id)
+BEGIN SELECT RAISE(ABORT, 'approval_of_another_exam: the approval is not one of this exam'); END;
+CREATE TRIGGER discipline_entries_approval_of_exam BEFORE INSERT ON discipline_entries
+WHEN EXISTS (SELECT 1 FROM exams WHERE id = NEW.exam_id)
+  AND NOT EXISTS (SELECT 1 FROM approvals a WHERE a.id = NEW.approval_id AND a.exam_id = NEW.exam_id)
+BEGIN SELECT RAISE(ABORT, 'approval_of_another_exam: the approval is not one of this exam'); END;
+CREATE TRIGGER discipline_entries_approval_of_exam_kept BEFORE UPDATE OF exam_id, approval_id ON discipline_entries
+WHEN EXISTS (SELECT 1 FROM exams WHERE id = NEW.exam_id)
+  AND NOT EXISTS (SELECT 1 FROM approvals a WHERE a.id = NEW.approval_id AND a.exam_id = NEW.exam_id)
+BEGIN SELECT RAISE(ABORT, 'approval_of_another_exam: the approval is not one of this exam'); END;
+CREATE TRIGGER amendments_approval_of_exam BEFORE INSERT ON amendments
+WHEN EXISTS (SELECT 1 FROM exams WHERE id = NEW.exam_id)
+  AND NOT EXISTS (SELECT 1 FROM approvals a WHERE a.id = NEW.approval_id AND a.exam_id = NEW.exam_id)
+BEGIN SELECT RAISE(ABORT, 'approval_of_another_exam: the approval is not one of this exam'); END;
+CREATE TRIGGER amendments_approval_of_exam_kept BEFORE UPDATE OF exam_id, approval_id ON amendments
+WHEN EXISTS (SELECT 1 FROM exams WHERE id = NEW.exam_id)
+  AND NOT EXISTS (SELECT 1 FROM approvals a WHERE a.id = NEW.approval_id AND a.exam_id = NEW.exam_id)
+BEGIN SELECT RAISE(ABORT, 'approval_of_another_exam: the approval is not one of this exam'); END;
