@@ -115,7 +115,7 @@ pub fn request_workstation(
 /// A workstation's name as stored: trimmed, 1 to 100 characters.
 pub fn check_workstation_name(name: &str) -> Result<String, RuleError> {
     let name = name.trim();
-    if name.is_empty() || name.chars().count() > 100 {
+    if name.is_empty() || !super::text::is_plain(name, 100) {
         return Err(RuleError::invalid(
             "invalid_name",
             "name",

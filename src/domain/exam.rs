@@ -61,7 +61,8 @@ pub fn check_unlocked(locked: bool) -> Result<(), RuleError> {
 pub fn validate_exam(d: &ExamDraft) -> Result<Tz, RuleError> {
     check_code("code", &d.code)?;
     let name = d.name.trim();
-    if name.is_empty() || name.chars().count() > 200 {
+    // No control character (a NUL is not even storable in PostgreSQL's text).
+    if name.is_empty() || name.chars().count() > 200 || !super::text::is_plain(name, 200) {
         return Err(RuleError::invalid(
             "invalid_exam",
             "name",

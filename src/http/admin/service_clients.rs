@@ -52,7 +52,7 @@ pub async fn create_service_client(
 ) -> Result<HttpResponse, ApiError> {
     let CreateServiceClient { name, exams } = body.into_inner()?;
     let name = name.trim().to_string();
-    if name.is_empty() || name.chars().count() > 100 {
+    if name.is_empty() || !crate::domain::text::is_plain(&name, 100) {
         return Err(RuleError::invalid("invalid_name", "name", "a client name is 1 to 100 characters").into());
     }
     if exams.is_empty() {

@@ -28,7 +28,7 @@ pub struct RecordHandover {
     #[schema(min_items = 2, max_items = 2)]
     pub to: Vec<String>,
     #[serde(default)]
-    #[schema(max_length = 500)]
+    #[schema(max_length = 500, pattern = r"^[^\x00-\x08\x0E-\x1F\x7F-\x84\x86-\x9F]*$")]
     pub note: String,
 }
 
@@ -97,6 +97,14 @@ pub async fn record_handover(
     let me = custodian.id.clone();
     let audit = custodian.audit("handover.record").object("batch", &batch_id);
     let entry = audit.clone();
+    if !crate::domain::text::is_plain(&h.note, 500) {
+        return Err(crate::domain::RuleError::invalid(
+            "invalid_note",
+            "note",
+            "a note is at most 500 characters of text",
+        )
+        .into());
+    }
     let note = h.note.trim().to_string();
     let result = state
         .db

@@ -99,7 +99,7 @@ pub fn check_payload(
         (ApprovalKind::OpenBatch, Some(exam)) => {
             let p: OpenBatchPayload = payload_of(kind, payload, "{\"label\": …}")?;
             let label = p.label.trim().to_string();
-            if label.is_empty() || label.chars().count() > 100 {
+            if label.is_empty() || !crate::domain::text::is_plain(&label, 100) {
                 return Err(RuleError::invalid(
                     "invalid_label",
                     "payload.label",
