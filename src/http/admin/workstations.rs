@@ -14,7 +14,10 @@ use crate::secrets::{random_key, sha256_hex};
 #[serde(deny_unknown_fields)]
 pub struct CreateWorkstation {
     /// Where it stands, e.g. "Room 3, desk 14".
-    #[schema(max_length = 100, pattern = r"^[^\x00-\x08\x0E-\x1F\x7F-\x84\x86-\x9F]*[^\s\x00-\x08\x0E-\x1F\x7F-\x84\x86-\x9F][^\x00-\x08\x0E-\x1F\x7F-\x84\x86-\x9F]*$")]
+    #[schema(
+        max_length = 100,
+        pattern = r"^[^\x00-\x08\x0E-\x1F\x7F-\x84\x86-\x9F]*[^\s\x00-\x08\x0E-\x1F\x7F-\x84\x86-\x9F][^\x00-\x08\x0E-\x1F\x7F-\x84\x86-\x9F]*$"
+    )]
     pub name: String,
     /// A scanning station: sheets it sends with `entry=barcode` need no second custodian's
     /// typing of the admission number (from any other workstation they do).

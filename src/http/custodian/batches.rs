@@ -19,7 +19,10 @@ use crate::http::state::AppState;
 #[serde(deny_unknown_fields)]
 pub struct OpenBatch {
     /// How the custodians know the batch, e.g. "Room 12, box 3".
-    #[schema(max_length = 100, pattern = r"^[^\x00-\x08\x0E-\x1F\x7F-\x84\x86-\x9F]*[^\s\x00-\x08\x0E-\x1F\x7F-\x84\x86-\x9F][^\x00-\x08\x0E-\x1F\x7F-\x84\x86-\x9F]*$")]
+    #[schema(
+        max_length = 100,
+        pattern = r"^[^\x00-\x08\x0E-\x1F\x7F-\x84\x86-\x9F]*[^\s\x00-\x08\x0E-\x1F\x7F-\x84\x86-\x9F][^\x00-\x08\x0E-\x1F\x7F-\x84\x86-\x9F]*$"
+    )]
     pub label: String,
 }
 

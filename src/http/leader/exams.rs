@@ -22,7 +22,10 @@ use crate::http::state::AppState;
 pub struct CreateExam {
     #[schema(schema_with = schemas::code)]
     pub code: String,
-    #[schema(max_length = 200, pattern = r"^[^\x00-\x08\x0E-\x1F\x7F-\x84\x86-\x9F]*[^\s\x00-\x08\x0E-\x1F\x7F-\x84\x86-\x9F][^\x00-\x08\x0E-\x1F\x7F-\x84\x86-\x9F]*$")]
+    #[schema(
+        max_length = 200,
+        pattern = r"^[^\x00-\x08\x0E-\x1F\x7F-\x84\x86-\x9F]*[^\s\x00-\x08\x0E-\x1F\x7F-\x84\x86-\x9F][^\x00-\x08\x0E-\x1F\x7F-\x84\x86-\x9F]*$"
+    )]
     pub name: String,
     /// IANA zone in which marking days are counted, e.g. Asia/Shanghai.
     #[schema(schema_with = schemas::time_zone)]
@@ -61,7 +64,7 @@ pub struct ExamView {
 pub struct CriterionInput {
     #[schema(schema_with = schemas::code)]
     pub code: String,
-    #[schema(max_length = 200, pattern = r"^[^\x00-\x08\x0E-\x1F\x7F-\x84\x86-\x9F]*[^\s\x00-\x08\x0E-\x1F\x7F-\x84\x86-\x9F][^\x00-\x08\x0E-\x1F\x7F-\x84\x86-\x9F]*$")]
+    #[schema(max_length = 200, pattern = r"\S")]
     pub name: String,
     #[schema(schema_with = schemas::positive_score)]
     pub max: Score,
