@@ -203,6 +203,9 @@ pub fn view(c: &mut DbConn, exam: ExamRow, defaults: &MarkingRules) -> Result<Ex
 /// names a rule and is in its range, and the code is free (state).
 ///
 /// Refused by a rule across fields: `invalid_exam` (the marking window must end after it starts).
+///
+/// Also refused by a rule across fields of its settings: `invalid_setting` (`seed_miss_limit`
+/// above `seed_miss_window`).
 #[utoipa::path(
     tag = "exams",
     request_body = CreateExam,
