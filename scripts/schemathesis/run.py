@@ -20,6 +20,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 MARKROOM = os.path.join(ROOT, "target", "debug", "markroom")
 VENV = os.path.join(ROOT, "target", "schemathesis-venv")
 MAX_EXAMPLES = os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "10")
+# A PostgreSQL server (postgres://user@host:port/db): the run then uses a fresh database of its
+# own there, dropped at the end; unset, the demo's embedded SQLite.
+POSTGRES = os.environ.get("SCHEMATHESIS_POSTGRES", "")
 CHECKS = ",".join([
     "not_a_server_error",
     "status_code_conformance",
@@ -53,16 +56,36 @@ def login(base, account):
     return call(base, "/api/v1/auth/login", body)["access_token"]
 
 
-def markroom_env(data_dir):
+def markroom_env(data_dir, database_url=None):
     # Every MARKROOM_* variable is a setting: none of the caller's may leak in.
     env = {k: v for k, v in os.environ.items() if not k.startswith("MARKROOM_") and k != "DATABASE_URL"}
     env.update(MARKROOM_DATA_DIR=data_dir, MARKROOM_LOG="warn")
+    if database_url:
+        env["DATABASE_URL"] = database_url
     return env
+
+
+def fresh_database():
+    """A new database on the POSTGRES server: (its URL, a function that drops it)."""
+    server, _, _ = POSTGRES.rpartition("/")
+    name = f"markroom_schemathesis_{os.getpid()}"
+    admin = [POSTGRES, "-v", "ON_ERROR_STOP=1", "-q", "-c"]
+    subprocess.run(["psql", *admin, f"DROP DATABASE IF EXISTS {name}"], check=True)
+    subprocess.run(["psql", *admin, f"CREATE DATABASE {name}"], check=True)
+    return f"{server}/{name}", lambda: subprocess.run(["psql", *admin, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"])
 
 
 def main():
     work = tempfile.mkdtemp(prefix="markroom-schemathesis-")
-    env = markroom_env(work)
+    database_url, drop = fresh_database() if POSTGRES else (None, lambda: None)
+    try:
+        return run_all(work, markroom_env(work, database_url))
+    finally:
+        drop()
+
+
+def run_all(work, env):
+    print(f"== markroom on {'PostgreSQL' if 'DATABASE_URL' in env else 'SQLite'}", flush=True)
     demo_file = os.path.join(work, "demo.json")
     subprocess.run(
         [MARKROOM, "demo", "--markers", "8", "--candidates", "40", "--dpi", "40", "--output", demo_file],

@@ -25,6 +25,7 @@ pub mod scripts;
 pub mod service_clients;
 pub mod users;
 pub mod workstations;
+mod turns;
 mod writer;
 
 use std::sync::Arc;
@@ -121,12 +122,15 @@ pub struct Db {
     backend: Backend,
     /// PostgreSQL: the owner's URL, for migrations, when the service connects as another role.
     owner_url: Option<String>,
+    /// SQLite: turns at the write lock with other processes on the same file.
+    turns: Option<Arc<turns::Turns>>,
 }
 
 impl Db {
     pub fn connect(settings: &Settings) -> Result<Db, DbError> {
-        let (backend, url) = match settings.postgres_url() {
-            Some(url) => (Backend::Postgres, url.to_string()),
+        let busy = Duration::from_millis(settings.database.sqlite_busy_timeout_ms);
+        let (backend, url, turns) = match settings.postgres_url() {
+            Some(url) => (Backend::Postgres, url.to_string(), None),
             None => {
                 let path = settings.sqlite_path();
                 // Marks and sealed identities live in this file: nobody but the service reads it.
@@ -134,14 +138,18 @@ impl Db {
                     .map_err(|e| DbError::Pool(format!("data directory {}: {e}", settings.data_dir.display())))?;
                 crate::secrets::private_file(&path)
                     .map_err(|e| DbError::Pool(format!("database file {}: {e}", path.display())))?;
-                (Backend::Sqlite, path.display().to_string())
+                let turns = turns::Turns::open(&path, busy)
+                    .map_err(|e| DbError::Pool(format!("database file {}-turns: {e}", path.display())))?;
+                (Backend::Sqlite, path.display().to_string(), Some(Arc::new(turns)))
             }
         };
+        // The busy timeout first: setting the journal mode reads the file's header, which another
+        // process may hold at that moment (the command line while the server writes).
         let sqlite_pragmas = format!(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = {}; PRAGMA busy_timeout = {}; PRAGMA foreign_keys = ON; \
+            "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; PRAGMA synchronous = {}; PRAGMA foreign_keys = ON; \
              PRAGMA mmap_size = {};",
-            settings.database.sqlite_synchronous.to_uppercase(),
             settings.database.sqlite_busy_timeout_ms,
+            settings.database.sqlite_synchronous.to_uppercase(),
             settings.database.sqlite_mmap_mb.saturating_mul(1 << 20)
         );
         let timeout = Duration::from_secs(settings.database.connect_timeout_secs);
@@ -169,7 +177,9 @@ impl Db {
             Backend::Postgres => settings.database.owner_url.clone().filter(|u| !u.is_empty()),
             Backend::Sqlite => None,
         };
-        let writer = (backend == Backend::Sqlite).then(|| writer::Writer::start(write.clone(), read.clone()));
+        let writer = turns
+            .clone()
+            .map(|turns| writer::Writer::start(write.clone(), read.clone(), turns));
         Ok(Db {
             write,
             read,
@@ -177,6 +187,7 @@ impl Db {
             permits: Arc::new(Semaphore::new(pool_size as usize)),
             backend,
             owner_url,
+            turns,
         })
     }
 
@@ -246,7 +257,7 @@ impl Db {
         }
         let _permit = self.permit().await?;
         let pool = self.write.clone();
-        blocking(move || write_transaction(&pool, f)).await
+        blocking(move || write_transaction(&pool, None, f)).await
     }
 
     async fn permit(&self) -> Result<tokio::sync::SemaphorePermit<'_>, DbError> {
@@ -274,7 +285,7 @@ impl Db {
         F: FnOnce(&mut DbConn) -> Result<R, E>,
         E: From<DbError> + From<diesel::result::Error>,
     {
-        write_transaction(&self.write, f)
+        write_transaction(&self.write, self.turns.as_deref(), f)
     }
 
     pub fn read_now<R, E, F>(&self, f: F) -> Result<R, E>
@@ -321,8 +332,9 @@ where
 /// A write transaction. On SQLite it begins IMMEDIATE, taking the write lock at once: a
 /// deferred transaction that reads first and writes later fails at once (SQLITE_BUSY, no wait)
 /// when another connection (another process, a second node in tests, the command line) wrote
-/// in between. PostgreSQL needs nothing of the kind.
-fn write_transaction<R, E, F>(pool: &Pool, f: F) -> Result<R, E>
+/// in between. While it waits for that lock it says so (`turns`), so that a busy server lets it
+/// in. PostgreSQL needs nothing of the kind.
+fn write_transaction<R, E, F>(pool: &Pool, turns: Option<&turns::Turns>, f: F) -> Result<R, E>
 where
     F: FnOnce(&mut DbConn) -> Result<R, E>,
     E: From<DbError> + From<diesel::result::Error>,
@@ -330,7 +342,9 @@ where
     use diesel::connection::{AnsiTransactionManager, TransactionManager};
     let mut conn = pool.get().map_err(DbError::from)?;
     if let DbConn::Sqlite(c) = &mut *conn {
+        let waiting = turns.map(turns::Turns::wait).transpose().map_err(|e| DbError::Pool(e.to_string()))?;
         AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?;
+        drop(waiting);
     } else {
         return conn.transaction(|c| f(c));
     }

@@ -16,6 +16,7 @@ use std::sync::mpsc;
 use diesel::Connection;
 use diesel::connection::{AnsiTransactionManager, TransactionManager};
 
+use super::turns::Turns;
 use super::{DbConn, DbError, Pool};
 
 /// Runs a closure on the writing connection; answers once the batch is committed (or not).
@@ -57,11 +58,11 @@ impl Drop for Inner {
 impl Writer {
     /// Starts the writing thread on `write` (whose connection does not checkpoint) and the
     /// checkpointing thread on a connection of `read`; both stop when the last handle is dropped.
-    pub fn start(write: Pool, read: Pool) -> Writer {
+    pub fn start(write: Pool, read: Pool, turns: std::sync::Arc<Turns>) -> Writer {
         let (jobs, queue) = mpsc::channel::<Job>();
         let thread = std::thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || run(&write, &queue))
+            .spawn(move || run(&write, &queue, &turns))
             .expect("the operating system starts a thread");
         let (stop, stopped) = mpsc::channel::<()>();
         let checkpointer = std::thread::Builder::new()
@@ -133,7 +134,7 @@ fn checkpoints(pool: &Pool, stop: &mpsc::Receiver<()>) {
     }
 }
 
-fn run(pool: &Pool, queue: &mpsc::Receiver<Job>) {
+fn run(pool: &Pool, queue: &mpsc::Receiver<Job>, turns: &Turns) {
     while let Ok(first) = queue.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -142,12 +143,12 @@ fn run(pool: &Pool, queue: &mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        commit_batch(pool, batch);
+        commit_batch(pool, batch, turns);
     }
 }
 
 /// One transaction for the batch: each job in its savepoint, one commit, then the answers.
-fn commit_batch(pool: &Pool, batch: Vec<Job>) {
+fn commit_batch(pool: &Pool, batch: Vec<Job>, turns: &Turns) {
     let mut conn = match pool.get() {
         Ok(c) => c,
         Err(e) => return refuse(batch, &format!("no connection: {e}")),
@@ -155,9 +156,13 @@ fn commit_batch(pool: &Pool, batch: Vec<Job>) {
     let DbConn::Sqlite(raw) = &mut *conn else {
         return refuse(batch, "group commit is for SQLite");
     };
+    // Another process waiting for the write lock would never get it between two batches.
+    turns.yield_to_waiters();
+    let waiting = turns.wait();
     if let Err(e) = AnsiTransactionManager::begin_transaction_sql(raw, "BEGIN IMMEDIATE") {
         return refuse(batch, &format!("could not begin: {e}"));
     }
+    drop(waiting);
     let mut answers = Vec::with_capacity(batch.len());
     for job in batch {
         match catch_unwind(AssertUnwindSafe(|| job(&mut conn))) {

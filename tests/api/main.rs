@@ -40,6 +40,7 @@ mod routes;
 mod secrets;
 mod served;
 mod sheets;
+mod sqlite_load;
 mod simulate;
 mod storage;
 mod templates;

@@ -32,12 +32,20 @@ pub async fn ready(base: &str) {
 /// `markroom` against this test's database and data directory, with none of the environment's
 /// own settings or the tests' knobs (every `MARKROOM_*` variable is read as a setting).
 pub fn markroom(app: &crate::helpers::TestApp) -> std::process::Command {
+    let mut cmd = markroom_in(&app.settings.data_dir);
+    app.database_env(&mut cmd);
+    cmd
+}
+
+/// `markroom` on the SQLite file of the data directory `dir`, with none of the tests' knobs.
+pub fn markroom_in(dir: &std::path::Path) -> std::process::Command {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_markroom"));
-    cmd.env("MARKROOM_DATA_DIR", &app.settings.data_dir)
+    cmd.env("MARKROOM_DATA_DIR", dir)
+        .env_remove("DATABASE_URL")
         .env_remove("MARKROOM_CONFIG")
         .env_remove("MARKROOM_CRASH_KILLS")
+        .env_remove("MARKROOM_LOAD_MARKERS")
         .env_remove("MARKROOM_BLESS_AUTHORIZATION")
         .current_dir(env!("CARGO_MANIFEST_DIR"));
-    app.database_env(&mut cmd);
     cmd
 }
