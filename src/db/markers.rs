@@ -63,6 +63,16 @@ pub fn by_user(conn: &mut DbConn, user_id: &str) -> Result<Option<MarkerRow>, Db
         .optional()?)
 }
 
+/// The user's marker record, its row locked for the rest of the transaction on PostgreSQL
+/// (as `lock` does; one statement where two would read it, then lock it).
+pub fn by_user_locked(conn: &mut DbConn, user_id: &str) -> Result<Option<MarkerRow>, DbError> {
+    let q = markers::table.filter(markers::user_id.eq(user_id));
+    Ok(match conn {
+        DbConn::Pg(c) => q.select(MarkerRow::as_select()).for_update().first(c).optional()?,
+        DbConn::Sqlite(c) => q.select(MarkerRow::as_select()).first(c).optional()?,
+    })
+}
+
 /// The marker's status for the exam (`Applied` before anything was recorded).
 pub fn status(conn: &mut DbConn, exam_id: &str, marker_id: &str) -> Result<MarkerStatus, DbError> {
     let s: Option<String> = marker_exams::table

@@ -23,9 +23,10 @@ pub mod reviews;
 pub mod schema;
 pub mod scripts;
 pub mod service_clients;
+pub mod standing;
+mod turns;
 pub mod users;
 pub mod workstations;
-mod turns;
 mod writer;
 
 use std::sync::Arc;
@@ -157,6 +158,10 @@ impl Db {
             r2d2::Pool::builder()
                 .max_size(size)
                 .min_idle(Some(1))
+                // No ping before each use (a statement a request): a connection that fails is
+                // known broken by its error and dropped (`has_broken`), and the next one is new
+                // (`tests/api/db_faults.rs` restarts PostgreSQL under load to prove it).
+                .test_on_check_out(false)
                 .connection_timeout(timeout)
                 .build(Manager {
                     url: url.clone(),
@@ -279,6 +284,28 @@ impl Db {
         blocking(move || transaction(&pool, f)).await
     }
 
+    /// Runs `f`, which reads in one statement, outside any transaction (a statement is its own
+    /// snapshot): one round trip where a transaction would add its BEGIN and COMMIT. A read
+    /// changes nothing, so one that finds its connection dead (see `begun`) runs again on another.
+    pub async fn read_statement<R, F>(&self, f: F) -> Result<R, DbError>
+    where
+        F: Fn(&mut DbConn) -> Result<R, DbError> + Send + 'static,
+        R: Send + 'static,
+    {
+        let _permit = self.permit().await?;
+        let pool = self.read.clone();
+        blocking(move || {
+            let mut spare = pool.max_size();
+            loop {
+                match f(&mut *pool.get()?) {
+                    Err(DbError::Lost(_)) if spare > 0 => spare -= 1,
+                    done => return done,
+                }
+            }
+        })
+        .await
+    }
+
     /// The same as `write`, for the command line, which has no async runtime to spare.
     pub fn write_now<R, E, F>(&self, f: F) -> Result<R, E>
     where
@@ -325,8 +352,7 @@ where
     F: FnOnce(&mut DbConn) -> Result<R, E>,
     E: From<DbError> + From<diesel::result::Error>,
 {
-    let mut conn = pool.get().map_err(DbError::from)?;
-    conn.transaction(|c| f(c))
+    finish(begun(pool, Begin::Deferred)?, f)
 }
 
 /// A write transaction. On SQLite it begins IMMEDIATE, taking the write lock at once: a
@@ -339,24 +365,59 @@ where
     F: FnOnce(&mut DbConn) -> Result<R, E>,
     E: From<DbError> + From<diesel::result::Error>,
 {
+    finish(begun(pool, Begin::Immediate(turns))?, f)
+}
+
+type Tm = <DbConn as Connection>::TransactionManager;
+
+#[derive(Clone, Copy)]
+enum Begin<'a> {
+    Deferred,
+    /// SQLite's `BEGIN IMMEDIATE`, waiting in turn with other processes; a plain BEGIN elsewhere.
+    Immediate(Option<&'a turns::Turns>),
+}
+
+/// A pooled connection with a transaction begun on it. Connections are not pinged before each
+/// use, so one may have died with its server (a restart) since it was last used: its BEGIN says
+/// so, and as nothing has happened yet, that connection is dropped (r2d2 sees it broken) and
+/// another taken, as many times as the pool may hold stale ones.
+fn begun(pool: &Pool, begin: Begin<'_>) -> Result<r2d2::PooledConnection<Manager>, DbError> {
     use diesel::connection::{AnsiTransactionManager, TransactionManager};
-    let mut conn = pool.get().map_err(DbError::from)?;
-    if let DbConn::Sqlite(c) = &mut *conn {
-        let waiting = turns.map(turns::Turns::wait).transpose().map_err(|e| DbError::Pool(e.to_string()))?;
-        AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?;
-        drop(waiting);
-    } else {
-        return conn.transaction(|c| f(c));
-    }
-    let result = f(&mut conn);
-    if let DbConn::Sqlite(c) = &mut *conn {
-        match &result {
-            Ok(_) => AnsiTransactionManager::commit_transaction(c)?,
-            // The error being returned matters more than a failed rollback, which r2d2's
-            // broken-connection check then deals with.
-            Err(_) => {
-                let _ = AnsiTransactionManager::rollback_transaction(c);
+    let mut spare = pool.max_size();
+    loop {
+        let mut conn = pool.get()?;
+        let began = match (&mut *conn, begin) {
+            (DbConn::Sqlite(c), Begin::Immediate(turns)) => {
+                let _waiting = turns
+                    .map(turns::Turns::wait)
+                    .transpose()
+                    .map_err(|e| DbError::Pool(e.to_string()))?;
+                AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")
             }
+            (c, _) => Tm::begin_transaction(c),
+        };
+        match began.map_err(DbError::from) {
+            Ok(()) => return Ok(conn),
+            Err(DbError::Lost(_)) if spare > 0 => spare -= 1,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Runs `f` in the begun transaction: commits when it succeeds, rolls back when it fails.
+fn finish<R, E, F>(mut conn: r2d2::PooledConnection<Manager>, f: F) -> Result<R, E>
+where
+    F: FnOnce(&mut DbConn) -> Result<R, E>,
+    E: From<DbError> + From<diesel::result::Error>,
+{
+    use diesel::connection::TransactionManager;
+    let result = f(&mut conn);
+    match &result {
+        Ok(_) => Tm::commit_transaction(&mut *conn)?,
+        // The error being returned matters more than a failed rollback, which r2d2's
+        // broken-connection check then deals with.
+        Err(_) => {
+            let _ = Tm::rollback_transaction(&mut *conn);
         }
     }
     result

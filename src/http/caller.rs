@@ -96,27 +96,32 @@ pub async fn admit(
     }
     let id = claims.sub.clone();
     let marker = claims.role == Role::Marker;
-    let (user, window_open, (room_open, paused), presented) = state
+    let key_hash = ws_key
+        .as_deref()
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+        .map(|k| sha256_hex(k.as_bytes()));
+    let presented_key = key_hash.is_some();
+    let standing = state
         .db
-        .read(move |c| -> Result<_, ApiError> {
-            let user = db::users::find(c, &id)?;
-            let window_open = db::exams::any_window_open(c, now)?;
-            let room = if marker {
-                (
-                    db::exams::marker_room_open(c, &id, now)?,
-                    db::exams::marker_only_paused(c, &id, now)?,
-                )
-            } else {
-                (true, false)
-            };
-            let presented = presented_workstation(c, ws_key.as_deref())?;
-            Ok((user, window_open, room, presented))
-        })
-        .await?;
+        .read_statement(move |c| db::standing::of(c, &id, key_hash.as_deref(), now))
+        .await
+        .map_err(ApiError::from)?;
+    let window_open = standing.window_open;
+    let (room_open, paused) = if marker {
+        (standing.marker_room_open, standing.marker_only_paused)
+    } else {
+        (true, false)
+    };
+    let presented = match (&standing.workstation, presented_key) {
+        (Some(id), _) => PresentedWorkstation::Registered(id.clone()),
+        (None, true) => PresentedWorkstation::Unknown,
+        (None, false) => PresentedWorkstation::None,
+    };
     let mut caller = Caller {
         id: claims.sub.clone(),
         role: claims.role,
-        chief: user.as_ref().is_some_and(|u| u.chief),
+        chief: standing.chief.unwrap_or(false),
         workstation: claims.ws.clone(),
         exams: vec![],
         must_change_password: false,
@@ -131,17 +136,27 @@ pub async fn admit(
         return Err(err);
     }
     // An account waiting for activation holds tokens only to set its own password.
-    let current = user.filter(|u| {
-        (u.active || u.must_change_password) && u.token_version == claims.ver && u.role == claims.role.as_str()
-    });
-    let Some(current) = current else {
+    let current = match (
+        standing.active,
+        standing.must_change_password,
+        standing.token_version,
+        &standing.role,
+    ) {
+        (Some(active), Some(must_change), Some(ver), Some(role))
+            if (active || must_change) && ver == claims.ver && role == claims.role.as_str() =>
+        {
+            Some(must_change)
+        }
+        _ => None,
+    };
+    let Some(must_change_password) = current else {
         let err = ApiError::unauthenticated("token_revoked", "this token has been revoked; log in again");
         state
             .audit_alone(caller.audit("auth.token").refused(&err).entry())
             .await;
         return Err(err);
     };
-    caller.must_change_password = current.must_change_password;
+    caller.must_change_password = must_change_password;
     if let Err(rule) = request_workstation(claims.role, window_open, claims.ws.as_deref(), &presented) {
         let err = ApiError::from(rule);
         state

@@ -67,10 +67,19 @@ async fn no_request_fails_from_lock_contention_with_many_markers_and_another_wri
         let mut cmd = markroom(&app);
         cmd.args(["simulate", "--server", &base, "--accounts"])
             .arg(&accounts)
-            .args(["--markers", &markers.to_string(), "--duration", "20", "--image-seconds", "2"])
+            .args([
+                "--markers",
+                &markers.to_string(),
+                "--duration",
+                "20",
+                "--image-seconds",
+                "2",
+            ])
             .arg("--output")
             .arg(&report_path);
-        tokio::task::spawn_blocking(move || cmd.output().unwrap()).await.unwrap()
+        tokio::task::spawn_blocking(move || cmd.output().unwrap())
+            .await
+            .unwrap()
     };
     stop.store(true, Ordering::Relaxed);
     let failures = tokio::task::spawn_blocking(move || writer.join().unwrap())
@@ -80,7 +89,11 @@ async fn no_request_fails_from_lock_contention_with_many_markers_and_another_wri
     assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
     let report: Value = serde_json::from_slice(&std::fs::read(&report_path).unwrap()).unwrap();
 
-    assert_eq!(report["errors_total"], 0, "requests failed under load: {}", report["errors"]);
+    assert_eq!(
+        report["errors_total"], 0,
+        "requests failed under load: {}",
+        report["errors"]
+    );
     assert!(failures.is_empty(), "the other process's writes failed: {failures:?}");
     let other_writes = written.load(Ordering::Relaxed);
     assert!(other_writes > 0, "the other process never wrote during the run");

@@ -9,7 +9,6 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::lease::marker_of;
 use crate::db::marking::ServeRow;
 use crate::db::{self, DbConn};
 use crate::domain::marking::{Annotation, check_mark};
@@ -189,8 +188,7 @@ pub async fn score(
         state
             .db
             .write(move |c| -> Result<(Scored, Option<(String, String)>), ApiError> {
-                let m = marker_of(c, &me)?;
-                db::markers::lock(c, &m.id)?;
+                let m = super::lease::marker_locked(c, &me)?;
                 let s = own_serve(c, &id, &m.id)?;
                 if let Some(key) = &key
                     && let Some((first_hash, _, response)) = db::idempotency::find(c, &s.exam_id, &me, key)?

@@ -1,0 +1,69 @@
+//! What the door of every request needs to know about its caller, read in one statement: the
+//! account, whether any marking window is open, the marker's rooms, and the workstation whose key
+//! came with the request. Every authenticated request reads it, so it is one round trip with no
+//! transaction around it (a single statement is its own snapshot on both backends); the act's
+//! own transaction checks again whatever it relies on (the room, the marker's standing).
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{Bool, Integer, Nullable, Text, Timestamp};
+
+use super::{DbConn, DbError, db_time};
+
+/// The caller's standing at `now`. `user_*` fields are `None` when the account does not exist.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct Standing {
+    #[diesel(sql_type = Nullable<Text>)]
+    pub role: Option<String>,
+    #[diesel(sql_type = Nullable<Bool>)]
+    pub chief: Option<bool>,
+    #[diesel(sql_type = Nullable<Bool>)]
+    pub active: Option<bool>,
+    #[diesel(sql_type = Nullable<Bool>)]
+    pub must_change_password: Option<bool>,
+    #[diesel(sql_type = Nullable<Integer>)]
+    pub token_version: Option<i32>,
+    /// Some exam's marking window is open (the closed room's workstation rule applies).
+    #[diesel(sql_type = Bool)]
+    pub window_open: bool,
+    /// As a marker: a room of one of their exams is open (any room, for a marker of none yet).
+    #[diesel(sql_type = Bool)]
+    pub marker_room_open: bool,
+    /// As a marker: paused in an exam whose room is open, and active in none.
+    #[diesel(sql_type = Bool)]
+    pub marker_only_paused: bool,
+    /// The active workstation whose key hash was given.
+    #[diesel(sql_type = Nullable<Text>)]
+    pub workstation: Option<String>,
+}
+
+// `$n` placeholders read the same on both backends as long as each first appears in order (SQLite
+// numbers named parameters by first appearance): $1 the time, $2 the account, $3 the key hash.
+const STANDING: &str = "
+SELECT u.role, u.chief, u.active, u.must_change_password, u.token_version,
+  EXISTS (SELECT 1 FROM exams e WHERE e.window_start <= $1 AND e.window_end > $1) AS window_open,
+  CASE WHEN EXISTS (SELECT 1 FROM marker_exams me JOIN markers m ON m.id = me.marker_id WHERE m.user_id = $2)
+    THEN EXISTS (SELECT 1 FROM marker_exams me JOIN markers m ON m.id = me.marker_id
+                 JOIN exams e ON e.id = me.exam_id
+                 WHERE m.user_id = $2 AND e.window_start <= $1 AND e.window_end > $1 AND e.room_open)
+    ELSE EXISTS (SELECT 1 FROM exams e WHERE e.window_start <= $1 AND e.window_end > $1 AND e.room_open)
+  END AS marker_room_open,
+  (EXISTS (SELECT 1 FROM marker_exams me JOIN markers m ON m.id = me.marker_id
+           JOIN exams e ON e.id = me.exam_id
+           WHERE m.user_id = $2 AND me.status = 'paused'
+             AND e.window_start <= $1 AND e.window_end > $1 AND e.room_open)
+   AND NOT EXISTS (SELECT 1 FROM marker_exams me JOIN markers m ON m.id = me.marker_id
+           JOIN exams e ON e.id = me.exam_id
+           WHERE m.user_id = $2 AND me.status = 'active'
+             AND e.window_start <= $1 AND e.window_end > $1 AND e.room_open)) AS marker_only_paused,
+  (SELECT w.id FROM workstations w WHERE w.key_hash = $3 AND w.active) AS workstation
+FROM (SELECT 1 AS one) AS one LEFT JOIN users u ON u.id = $2";
+
+/// The standing of account `user_id` at `now`, with the workstation of `key_hash` (if any).
+pub fn of(conn: &mut DbConn, user_id: &str, key_hash: Option<&str>, now: DateTime<Utc>) -> Result<Standing, DbError> {
+    Ok(diesel::sql_query(STANDING)
+        .bind::<Timestamp, _>(db_time(now))
+        .bind::<Text, _>(user_id)
+        .bind::<Nullable<Text>, _>(key_hash)
+        .get_result(conn)?)
+}
