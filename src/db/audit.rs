@@ -1,12 +1,56 @@
 //! Audit rows. Appending is one plain INSERT in the caller's transaction (no lock on any chain
 //! head, so the hot path never queues behind other requests); `crate::audit` seals them, one
-//! chain per exam plus the chain '' for entries that concern no exam.
+//! chain per exam plus the chain '' for entries that concern no exam. An exam's chain lives in
+//! `audit_log` and `audit_head`, which distribute with the exam; the no-exam chain in
+//! `audit_log_general` and `audit_head_general`, as exam-less approvals have their own table.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 
-use super::schema::{audit_head, audit_log};
+use super::schema::{audit_head, audit_head_general, audit_log, audit_log_general};
 use super::{DbConn, DbError, db_time};
+
+/// Runs `$body` with `$log` and `$head` naming the tables of chain `$chain`.
+macro_rules! on_chain {
+    ($chain:expr, |$log:ident, $head:ident| $body:expr) => {
+        if $chain.is_empty() {
+            #[allow(unused_imports)]
+            use audit_head_general as $head;
+            #[allow(unused_imports)]
+            use audit_log_general as $log;
+            $body
+        } else {
+            #[allow(unused_imports)]
+            use audit_head as $head;
+            #[allow(unused_imports)]
+            use audit_log as $log;
+            $body
+        }
+    };
+}
+
+/// An entry's columns, in `EntryRow`'s order, of either log table.
+macro_rules! entry_columns {
+    ($log:ident) => {
+        (
+            $log::id,
+            $log::seq,
+            $log::at,
+            $log::actor_id,
+            $log::actor_role,
+            $log::workstation_id,
+            $log::action,
+            $log::object_type,
+            $log::object_id,
+            $log::exam_id,
+            $log::outcome,
+            $log::details,
+            $log::request_id,
+            $log::prev_hash,
+            $log::hash,
+        )
+    };
+}
 
 #[derive(Debug, Clone, Default)]
 pub struct NewEntry {
@@ -22,8 +66,7 @@ pub struct NewEntry {
     pub request_id: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable)]
-#[diesel(table_name = audit_log)]
+#[derive(Debug, Clone, PartialEq, Queryable)]
 pub struct EntryRow {
     pub id: i64,
     pub seq: Option<i64>,
@@ -44,22 +87,23 @@ pub struct EntryRow {
 
 /// Appends to the chain of the entry's exam ('' when it concerns none); the sealer numbers it.
 pub fn append(conn: &mut DbConn, e: &NewEntry, now: DateTime<Utc>) -> Result<(), DbError> {
-    diesel::insert_into(audit_log::table)
+    let chain = e.exam_id.as_deref().unwrap_or_default();
+    on_chain!(chain, |log, _head| diesel::insert_into(log::table)
         .values((
-            audit_log::chain.eq(e.exam_id.as_deref().unwrap_or_default()),
-            audit_log::at.eq(db_time(now)),
-            audit_log::actor_id.eq(&e.actor_id),
-            audit_log::actor_role.eq(&e.actor_role),
-            audit_log::workstation_id.eq(&e.workstation_id),
-            audit_log::action.eq(&e.action),
-            audit_log::object_type.eq(&e.object_type),
-            audit_log::object_id.eq(&e.object_id),
-            audit_log::exam_id.eq(&e.exam_id),
-            audit_log::outcome.eq(&e.outcome),
-            audit_log::details.eq(&e.details),
-            audit_log::request_id.eq(&e.request_id),
+            log::chain.eq(chain),
+            log::at.eq(db_time(now)),
+            log::actor_id.eq(&e.actor_id),
+            log::actor_role.eq(&e.actor_role),
+            log::workstation_id.eq(&e.workstation_id),
+            log::action.eq(&e.action),
+            log::object_type.eq(&e.object_type),
+            log::object_id.eq(&e.object_id),
+            log::exam_id.eq(&e.exam_id),
+            log::outcome.eq(&e.outcome),
+            log::details.eq(&e.details),
+            log::request_id.eq(&e.request_id),
         ))
-        .execute(conn)?;
+        .execute(conn))?;
     Ok(())
 }
 
@@ -76,86 +120,109 @@ pub struct Head {
 /// insert cannot lock a row that is not there, hence the separate `FOR UPDATE`. SQLite has one
 /// writer, so it needs no lock.
 pub fn lock_head(conn: &mut DbConn, chain: &str) -> Result<(i64, String), DbError> {
-    let q = audit_head::table
-        .find(chain)
-        .select((audit_head::seq, audit_head::hash));
-    crate::per_backend!(conn, |c| diesel::insert_into(audit_head::table)
-        .values((
-            audit_head::chain.eq(chain),
-            audit_head::seq.eq(0),
-            audit_head::hash.eq(crate::audit::GENESIS),
-        ))
-        .on_conflict_do_nothing()
-        .execute(c))?;
-    Ok(match conn {
-        DbConn::Pg(c) => q.for_update().first(c)?,
-        DbConn::Sqlite(c) => q.first(c)?,
+    on_chain!(chain, |_log, head| {
+        let q = head::table.find(chain).select((head::seq, head::hash));
+        crate::per_backend!(conn, |c| diesel::insert_into(head::table)
+            .values((
+                head::chain.eq(chain),
+                head::seq.eq(0),
+                head::hash.eq(crate::audit::GENESIS),
+            ))
+            .on_conflict_do_nothing()
+            .execute(c))?;
+        Ok(match conn {
+            DbConn::Pg(c) => q.for_update().first(c)?,
+            DbConn::Sqlite(c) => q.first(c)?,
+        })
     })
 }
 
 /// A chain's head; `None` when nothing was ever sealed in it.
 pub fn head(conn: &mut DbConn, chain: &str) -> Result<Option<(i64, String)>, DbError> {
-    Ok(audit_head::table
+    on_chain!(chain, |_log, head| Ok(head::table
         .find(chain)
-        .select((audit_head::seq, audit_head::hash))
+        .select((head::seq, head::hash))
         .first(conn)
-        .optional()?)
+        .optional()?))
 }
 
 /// Every chain's head, the no-exam chain first.
 pub fn heads(conn: &mut DbConn) -> Result<Vec<Head>, DbError> {
-    Ok(audit_head::table
-        .order(audit_head::chain)
-        .select((audit_head::chain, audit_head::seq, audit_head::hash))
-        .load(conn)?)
+    let mut all: Vec<Head> = audit_head_general::table
+        .select((
+            audit_head_general::chain,
+            audit_head_general::seq,
+            audit_head_general::hash,
+        ))
+        .load(conn)?;
+    all.extend(
+        audit_head::table
+            .order(audit_head::chain)
+            .select((audit_head::chain, audit_head::seq, audit_head::hash))
+            .load::<Head>(conn)?,
+    );
+    Ok(all)
 }
 
 pub fn set_head(conn: &mut DbConn, chain: &str, seq: i64, hash: &str) -> Result<(), DbError> {
-    diesel::update(audit_head::table.find(chain))
-        .set((audit_head::seq.eq(seq), audit_head::hash.eq(hash)))
-        .execute(conn)?;
+    on_chain!(chain, |_log, head| diesel::update(head::table.find(chain))
+        .set((head::seq.eq(seq), head::hash.eq(hash)))
+        .execute(conn))?;
     Ok(())
 }
 
 /// The chains with committed rows waiting to be sealed, in a fixed order so that a sealer
 /// taking several heads in one transaction cannot deadlock with another.
 pub fn pending_chains(conn: &mut DbConn) -> Result<Vec<String>, DbError> {
-    Ok(audit_log::table
-        .filter(audit_log::seq.is_null())
-        .select(audit_log::chain)
-        .distinct()
-        .order(audit_log::chain)
-        .load(conn)?)
+    let mut chains = Vec::new();
+    if has_unsealed(conn, "")? {
+        chains.push(String::new());
+    }
+    chains.extend(
+        audit_log::table
+            .filter(audit_log::seq.is_null())
+            .select(audit_log::chain)
+            .distinct()
+            .order(audit_log::chain)
+            .load::<String>(conn)?,
+    );
+    Ok(chains)
 }
 
 /// The chains holding sealed rows: what verification must walk, head or no head.
 pub fn sealed_chains(conn: &mut DbConn) -> Result<Vec<String>, DbError> {
-    Ok(audit_log::table
-        .filter(audit_log::seq.is_not_null())
-        .select(audit_log::chain)
-        .distinct()
-        .order(audit_log::chain)
-        .load(conn)?)
+    let general: bool = diesel::select(diesel::dsl::exists(
+        audit_log_general::table.filter(audit_log_general::seq.is_not_null()),
+    ))
+    .get_result(conn)?;
+    let mut chains = if general { vec![String::new()] } else { vec![] };
+    chains.extend(
+        audit_log::table
+            .filter(audit_log::seq.is_not_null())
+            .select(audit_log::chain)
+            .distinct()
+            .order(audit_log::chain)
+            .load::<String>(conn)?,
+    );
+    Ok(chains)
 }
 
 pub fn has_unsealed(conn: &mut DbConn, chain: &str) -> Result<bool, DbError> {
-    Ok(diesel::select(diesel::dsl::exists(
-        audit_log::table
-            .filter(audit_log::chain.eq(chain))
-            .filter(audit_log::seq.is_null()),
+    on_chain!(chain, |log, _head| Ok(diesel::select(diesel::dsl::exists(
+        log::table.filter(log::chain.eq(chain)).filter(log::seq.is_null()),
     ))
-    .get_result(conn)?)
+    .get_result(conn)?))
 }
 
 /// A chain's committed rows not yet sealed, oldest first.
 pub fn unsealed(conn: &mut DbConn, chain: &str, limit: i64) -> Result<Vec<EntryRow>, DbError> {
-    Ok(audit_log::table
-        .filter(audit_log::chain.eq(chain))
-        .filter(audit_log::seq.is_null())
-        .order(audit_log::id)
+    on_chain!(chain, |log, _head| Ok(log::table
+        .filter(log::chain.eq(chain))
+        .filter(log::seq.is_null())
+        .order(log::id)
         .limit(limit)
-        .select(EntryRow::as_select())
-        .load(conn)?)
+        .select(entry_columns!(log))
+        .load(conn)?))
 }
 
 /// One chained entry: row id, its sequence number, its predecessor's hash and its own.
@@ -172,12 +239,17 @@ pub fn seal_all(conn: &mut DbConn, chain: &str, batch: &[Sealed]) -> Result<(), 
     use diesel::sql_types::{Array, BigInt, Text};
     match conn {
         DbConn::Pg(c) => {
-            diesel::sql_query(
-                "UPDATE audit_log SET seq = v.seq, prev_hash = v.prev_hash, hash = v.hash \
+            let table = if chain.is_empty() {
+                "audit_log_general"
+            } else {
+                "audit_log"
+            };
+            diesel::sql_query(format!(
+                "UPDATE {table} SET seq = v.seq, prev_hash = v.prev_hash, hash = v.hash \
                  FROM (SELECT unnest($1::bigint[]) AS id, unnest($2::bigint[]) AS seq, \
                               unnest($3::text[]) AS prev_hash, unnest($4::text[]) AS hash) AS v \
-                 WHERE audit_log.chain = $5 AND audit_log.id = v.id",
-            )
+                 WHERE {table}.chain = $5 AND {table}.id = v.id",
+            ))
             .bind::<Array<BigInt>, _>(batch.iter().map(|s| s.id).collect::<Vec<_>>())
             .bind::<Array<BigInt>, _>(batch.iter().map(|s| s.seq).collect::<Vec<_>>())
             .bind::<Array<Text>, _>(batch.iter().map(|s| s.prev_hash.as_str()).collect::<Vec<_>>())
@@ -195,30 +267,33 @@ pub fn seal_all(conn: &mut DbConn, chain: &str, batch: &[Sealed]) -> Result<(), 
 }
 
 pub fn seal(conn: &mut DbConn, chain: &str, id: i64, seq: i64, prev_hash: &str, hash: &str) -> Result<(), DbError> {
-    diesel::update(audit_log::table.find((chain, id)))
-        .set((
-            audit_log::seq.eq(seq),
-            audit_log::prev_hash.eq(prev_hash),
-            audit_log::hash.eq(hash),
-        ))
-        .execute(conn)?;
+    on_chain!(chain, |log, _head| diesel::update(
+        log::table.filter(log::chain.eq(chain)).filter(log::id.eq(id))
+    )
+    .set((log::seq.eq(seq), log::prev_hash.eq(prev_hash), log::hash.eq(hash)))
+    .execute(conn))?;
     Ok(())
 }
 
 /// A chain's sealed entries after `after`, in chain order.
 pub fn page(conn: &mut DbConn, chain: &str, after: i64, limit: i64) -> Result<Vec<EntryRow>, DbError> {
-    Ok(audit_log::table
-        .filter(audit_log::chain.eq(chain))
-        .filter(audit_log::seq.gt(after))
-        .order(audit_log::seq)
+    on_chain!(chain, |log, _head| Ok(log::table
+        .filter(log::chain.eq(chain))
+        .filter(log::seq.gt(after))
+        .order(log::seq)
         .limit(limit)
-        .select(EntryRow::as_select())
-        .load(conn)?)
+        .select(entry_columns!(log))
+        .load(conn)?))
 }
 
 pub fn unsealed_count(conn: &mut DbConn) -> Result<i64, DbError> {
-    Ok(audit_log::table
+    let exams: i64 = audit_log::table
         .filter(audit_log::seq.is_null())
         .count()
-        .get_result(conn)?)
+        .get_result(conn)?;
+    let general: i64 = audit_log_general::table
+        .filter(audit_log_general::seq.is_null())
+        .count()
+        .get_result(conn)?;
+    Ok(exams + general)
 }

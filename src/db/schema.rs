@@ -190,7 +190,36 @@ diesel::table! {
 }
 
 diesel::table! {
+    audit_log_general (id) {
+        id -> BigInt,
+        chain -> Text,
+        seq -> Nullable<BigInt>,
+        at -> Timestamp,
+        actor_id -> Nullable<Text>,
+        actor_role -> Nullable<Text>,
+        workstation_id -> Nullable<Text>,
+        action -> Text,
+        object_type -> Nullable<Text>,
+        object_id -> Nullable<Text>,
+        exam_id -> Nullable<Text>,
+        outcome -> Text,
+        details -> Text,
+        request_id -> Nullable<Text>,
+        prev_hash -> Nullable<Text>,
+        hash -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
     audit_head (chain) {
+        chain -> Text,
+        seq -> BigInt,
+        hash -> Text,
+    }
+}
+
+diesel::table! {
+    audit_head_general (chain) {
         chain -> Text,
         seq -> BigInt,
         hash -> Text,
@@ -215,7 +244,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     approvals,
     account_approvals,
     audit_log,
+    audit_log_general,
     audit_head,
+    audit_head_general,
     key_checks,
     candidates,
     absences,

@@ -158,7 +158,7 @@ async fn an_edited_entry_is_named() {
     history(&app).await;
     exec(
         &app,
-        "UPDATE audit_log SET details = '{\"name\":\"desk 9\"}' WHERE chain = '' AND seq = 5",
+        "UPDATE audit_log_general SET details = '{\"name\":\"desk 9\"}' WHERE chain = '' AND seq = 5",
     );
     let problem = problem(&app);
     assert!(problem.starts_with("entry 5 has been altered"), "{problem}");
@@ -168,7 +168,7 @@ async fn an_edited_entry_is_named() {
 async fn a_deleted_entry_is_named() {
     let app = TestApp::spawn().await;
     history(&app).await;
-    exec(&app, "DELETE FROM audit_log WHERE chain = '' AND seq = 4");
+    exec(&app, "DELETE FROM audit_log_general WHERE chain = '' AND seq = 4");
     let problem = problem(&app);
     assert!(problem.starts_with("entry 4 is missing"), "{problem}");
 }
@@ -179,7 +179,7 @@ async fn a_truncated_tail_is_caught() {
     let n = history(&app).await.head;
     exec(
         &app,
-        &format!("DELETE FROM audit_log WHERE chain = '' AND seq >= {}", n - 1),
+        &format!("DELETE FROM audit_log_general WHERE chain = '' AND seq >= {}", n - 1),
     );
     let problem = problem(&app);
     assert!(problem.contains("truncated"), "{problem}");
@@ -352,8 +352,9 @@ async fn a_missing_anchor_file_is_reported() {
 async fn the_snapshot_does_not_see_later_commits() {
     let app = TestApp::spawn().await;
     let count = |c: &mut markroom::db::DbConn| -> Result<i64, DbError> {
-        use markroom::db::schema::audit_log;
-        Ok(audit_log::table.count().get_result(c)?)
+        // The probe concerns no exam: its chain is the general log's.
+        use markroom::db::schema::audit_log_general;
+        Ok(audit_log_general::table.count().get_result(c)?)
     };
     let entry = NewEntry {
         action: "snapshot.probe".into(),
@@ -400,7 +401,7 @@ async fn the_command_line_verifies_and_fails_loudly() {
     assert!(String::from_utf8_lossy(&ok.stdout).contains("intact"));
     exec(
         &app,
-        "UPDATE audit_log SET action = 'nothing.happened' WHERE chain = '' AND seq = 2",
+        "UPDATE audit_log_general SET action = 'nothing.happened' WHERE chain = '' AND seq = 2",
     );
     let broken = cli_verify(&app, None);
     assert!(!broken.status.success());

@@ -184,6 +184,12 @@ fn faults(d: &Distribution, columns: &[Column], keys: &[Key]) -> (Vec<String>, u
     if types.len() > 1 {
         faults.push(format!("distribution columns of several types: {types:?}"));
     }
+    // Whatever a distributed table calls its distribution column, its exam is never missing.
+    for c in columns.iter().filter(|c| d.distributed.contains_key(&c.tbl)) {
+        if c.name == "exam_id" && d.distributed[&c.tbl] != "exam_id" && !c.not_null {
+            faults.push(format!("{}.exam_id accepts NULL", c.tbl));
+        }
+    }
     // Reference tables hold no exam's data.
     for c in columns.iter().filter(|c| reference.contains(&c.tbl)) {
         if c.name == "exam_id" {
@@ -290,7 +296,11 @@ fn the_checks_catch_keys_that_would_not_distribute() {
         type_name: "text".into(),
         not_null,
     };
-    let columns = vec![column("approvals", "exam_id", false), column("users", "exam_id", true)];
+    let columns = vec![
+        column("approvals", "exam_id", false),
+        column("users", "exam_id", true),
+        column("audit_log", "exam_id", false),
+    ];
     let keys = vec![
         key("approvals", "p", "id", "", ""),
         key("amendments", "u", "approval_id", "", ""),
@@ -303,6 +313,7 @@ fn the_checks_catch_keys_that_would_not_distribute() {
     assert_eq!(checked, 5);
     let expected = [
         "approvals.exam_id accepts NULL",
+        "audit_log.exam_id accepts NULL",
         "reference table users has an exam_id",
         "approvals_p of approvals (id) lacks exam_id",
         "amendments_u of amendments (approval_id) lacks exam_id",
