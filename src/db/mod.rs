@@ -139,7 +139,8 @@ impl Db {
                     .map_err(|e| DbError::Pool(format!("data directory {}: {e}", settings.data_dir.display())))?;
                 crate::secrets::private_file(&path)
                     .map_err(|e| DbError::Pool(format!("database file {}: {e}", path.display())))?;
-                let turns = turns::Turns::open(&path, busy)
+                // Longer than SQLite's longest busy sleep (100 ms), so a waiter that runs gets in.
+                let turns = turns::Turns::open(&path, busy.min(Duration::from_millis(250)))
                     .map_err(|e| DbError::Pool(format!("database file {}-turns: {e}", path.display())))?;
                 (Backend::Sqlite, path.display().to_string(), Some(Arc::new(turns)))
             }
@@ -388,10 +389,13 @@ fn begun(pool: &Pool, begin: Begin<'_>) -> Result<r2d2::PooledConnection<Manager
         let mut conn = pool.get()?;
         let began = match (&mut *conn, begin) {
             (DbConn::Sqlite(c), Begin::Immediate(turns)) => {
-                let _waiting = turns
-                    .map(turns::Turns::wait)
-                    .transpose()
-                    .map_err(|e| DbError::Pool(e.to_string()))?;
+                // Turns are a courtesy: without them the lock is still waited for.
+                let _waiting = turns.and_then(|t| {
+                    t.yield_to_waiters();
+                    t.wait()
+                        .inspect_err(|e| tracing::warn!(error = %e, "waiting for the write lock without turns"))
+                        .ok()
+                });
                 AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")
             }
             (c, _) => Tm::begin_transaction(c),

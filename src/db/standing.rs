@@ -40,7 +40,8 @@ pub struct Standing {
 // `$n` placeholders read the same on both backends as long as each first appears in order (SQLite
 // numbers named parameters by first appearance): $1 the time, $2 the account, $3 the key hash.
 const STANDING: &str = "
-SELECT u.role, u.chief, u.active, u.must_change_password, u.token_version,
+SELECT u.role AS role, u.chief AS chief, u.active AS active,
+  u.must_change_password AS must_change_password, u.token_version AS token_version,
   EXISTS (SELECT 1 FROM exams e WHERE e.window_start <= $1 AND e.window_end > $1) AS window_open,
   CASE WHEN EXISTS (SELECT 1 FROM marker_exams me JOIN markers m ON m.id = me.marker_id WHERE m.user_id = $2)
     THEN EXISTS (SELECT 1 FROM marker_exams me JOIN markers m ON m.id = me.marker_id

@@ -8,6 +8,7 @@
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 #[derive(Debug)]
@@ -15,9 +16,18 @@ pub struct Turns {
     path: PathBuf,
     /// The writer's own open of the file, to look for waiters.
     file: File,
-    /// How long a writer lets waiting processes go first before it takes its turn anyway (a
-    /// process hung while waiting must not stop the server).
+    /// How long a writer lets waiting processes go first before it takes its turn anyway. A
+    /// waiter that still runs retries within SQLite's longest busy sleep (100 ms); one that is
+    /// stopped (Ctrl-Z, a debugger) must not hold the server back.
     patience: Duration,
+    /// A waiter outlasted the patience: it is not yielded to again until it has gone, so a
+    /// stopped process costs the server one wait, not one a batch.
+    stuck: AtomicBool,
+}
+
+fn open(path: &Path) -> std::io::Result<File> {
+    crate::secrets::private_file(path)?;
+    OpenOptions::new().read(true).write(true).open(path)
 }
 
 /// A waiter's own open of the turns file, its shared lock released when dropped.
@@ -34,15 +44,20 @@ impl Turns {
         let mut path = database.as_os_str().to_owned();
         path.push("-turns");
         let path = PathBuf::from(path);
-        crate::secrets::private_file(&path)?;
-        let file = OpenOptions::new().read(true).write(true).open(&path)?;
-        Ok(Turns { path, file, patience })
+        let file = open(&path)?;
+        Ok(Turns {
+            path,
+            file,
+            patience,
+            stuck: AtomicBool::new(false),
+        })
     }
 
     /// Says that this caller waits for the write lock, until the guard is dropped. A file lock
-    /// belongs to one open of the file, so each waiter opens it anew.
+    /// belongs to one open of the file, so each waiter opens it anew (made again if it was
+    /// removed).
     pub fn wait(&self) -> std::io::Result<Waiting> {
-        let file = OpenOptions::new().read(true).write(true).open(&self.path)?;
+        let file = open(&self.path)?;
         file.lock_shared()?;
         Ok(Waiting(file))
     }
@@ -54,10 +69,20 @@ impl Turns {
             match self.file.try_lock() {
                 Ok(()) => {
                     let _ = self.file.unlock();
+                    self.stuck.store(false, Ordering::Relaxed);
                     return;
                 }
+                Err(TryLockError::WouldBlock) if self.stuck.load(Ordering::Relaxed) => return,
                 Err(TryLockError::WouldBlock) if started.elapsed() < self.patience => {
                     std::thread::sleep(Duration::from_millis(1));
+                }
+                Err(TryLockError::WouldBlock) => {
+                    tracing::warn!(
+                        file = %self.path.display(),
+                        "a process waiting for the database's write lock has not taken it; not waiting for it again until it has gone"
+                    );
+                    self.stuck.store(true, Ordering::Relaxed);
+                    return;
                 }
                 Err(_) => return,
             }
@@ -100,10 +125,24 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("markroom.db");
         let writer = Turns::open(&db, Duration::from_millis(100)).unwrap();
-        let _stuck = Turns::open(&db, Duration::from_secs(5)).unwrap().wait().unwrap();
+        let stuck = Turns::open(&db, Duration::from_secs(5)).unwrap().wait().unwrap();
         let t = Instant::now();
         writer.yield_to_waiters();
         assert!(t.elapsed() >= Duration::from_millis(100));
         assert!(t.elapsed() < Duration::from_secs(1));
+        // Not once a batch: the next batches go at once while it stays stuck...
+        let t = Instant::now();
+        for _ in 0..10 {
+            writer.yield_to_waiters();
+        }
+        assert!(t.elapsed() < Duration::from_millis(50), "{:?}", t.elapsed());
+        // ...and once it has gone, a new waiter is yielded to again.
+        drop(stuck);
+        writer.yield_to_waiters();
+        let _waiting = writer.wait().unwrap();
+        let other = Turns::open(&db, Duration::from_millis(100)).unwrap();
+        let t = Instant::now();
+        other.yield_to_waiters();
+        assert!(t.elapsed() >= Duration::from_millis(100));
     }
 }
