@@ -37,13 +37,16 @@ pub struct Standing {
     pub workstation: Option<String>,
 }
 
+// Each marker_exams lookup goes through the exams (a handful) to its primary key (exam, marker),
+// which has no index by marker alone; CROSS JOIN keeps SQLite to that order.
 // `$n` placeholders read the same on both backends as long as each first appears in order (SQLite
 // numbers named parameters by first appearance): $1 the time, $2 the account, $3 the key hash.
 const STANDING: &str = "
 SELECT u.role AS role, u.chief AS chief, u.active AS active,
   u.must_change_password AS must_change_password, u.token_version AS token_version,
   EXISTS (SELECT 1 FROM exams e WHERE e.window_start <= $1 AND e.window_end > $1) AS window_open,
-  CASE WHEN EXISTS (SELECT 1 FROM marker_exams me JOIN markers m ON m.id = me.marker_id WHERE m.user_id = $2)
+  CASE WHEN EXISTS (SELECT 1 FROM markers m CROSS JOIN exams e CROSS JOIN marker_exams me
+                    WHERE m.user_id = $2 AND me.exam_id = e.id AND me.marker_id = m.id)
     THEN EXISTS (SELECT 1 FROM marker_exams me JOIN markers m ON m.id = me.marker_id
                  JOIN exams e ON e.id = me.exam_id
                  WHERE m.user_id = $2 AND e.window_start <= $1 AND e.window_end > $1 AND e.room_open)
