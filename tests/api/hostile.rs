@@ -264,9 +264,70 @@ async fn hostile_input_gets_a_problem_and_changes_nothing() {
             ))
         },
     );
+    // The sheet upload, into a batch open for it: hostile fields, pages that are no image or
+    // claim to be a huge one.
+    let (custodian, second) = (f.custodians[0].clone(), f.custodians[1].clone());
+    let batch = open_batch(&app, &custodian, &second).await;
+    sent += run(
+        24,
+        (
+            hostile_text(),
+            hostile_text(),
+            hostile_text(),
+            prop::collection::vec(any::<u8>(), 0..256),
+            any::<bool>(),
+        ),
+        |(number, entry, replaces, junk, bomb)| {
+            let page = if bomb { huge_png_header() } else { junk };
+            rt.block_on(checked(
+                &app,
+                "sheet upload",
+                post_pages(
+                    &app,
+                    &custodian,
+                    &format!("/api/v1/batches/{batch}/sheets"),
+                    &[
+                        ("admission_number", &number),
+                        ("entry", &entry),
+                        ("replaces", &replaces),
+                    ],
+                    vec![page],
+                ),
+            ))
+        },
+    );
     eprintln!("hostile input: {sent} requests, no 5xx, every refusal a problem that changed nothing");
     eprintln!("answers: {:?}", SEEN.lock().unwrap());
-    assert!(sent >= 280, "only {sent} requests sent");
+    assert!(sent >= 300, "only {sent} requests sent");
+}
+
+/// A new batch of exam GK, asked for by one custodian on duty and approved by another; its id.
+async fn open_batch(app: &TestApp, asker: &Session, approver: &Session) -> String {
+    let r = app
+        .post(
+            "/api/v1/exams/GK/batches",
+            Some(asker),
+            json!({ "label": "Hostile box" }),
+        )
+        .await;
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    let request: Value = r.json().await.unwrap();
+    let id = request["id"].as_str().unwrap();
+    let r = app
+        .post(&format!("/api/v1/approvals/{id}/approve"), Some(approver), json!({}))
+        .await;
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    let batches: Value = app
+        .get("/api/v1/exams/GK/batches", Some(asker))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let open = batches.as_array().unwrap().iter().find(|b| b["status"] == "open");
+    open.expect("the approved batch is open")["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 /// A PNG's first bytes declaring a 60,000 × 60,000 image and nothing after: a decoder that
