@@ -20,6 +20,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 MARKROOM = os.path.join(ROOT, "target", "debug", "markroom")
 VENV = os.path.join(ROOT, "target", "schemathesis-venv")
 MAX_EXAMPLES = os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "10")
+PHASES = os.environ.get("SCHEMATHESIS_PHASES", "examples,coverage,fuzzing")
 # A PostgreSQL server (postgres://user@host:port/db): the run then uses a fresh database of its
 # own there, dropped at the end; unset, the demo's embedded SQLite.
 POSTGRES = os.environ.get("SCHEMATHESIS_POSTGRES", "")
@@ -122,7 +123,7 @@ def run_all(work, env):
                 # Logging out would end the one token the whole run shares.
                 "--exclude-path", "/api/v1/auth/logout",
                 "--max-examples", MAX_EXAMPLES, "--checks", CHECKS,
-                "--phases", "examples,coverage,fuzzing", "--workers", "2",
+                "--phases", PHASES, "--workers", "2",
                 "--seed", os.environ.get("SCHEMATHESIS_SEED", "1"),
             ]
             if key:
