@@ -159,47 +159,6 @@ pub fn by_id_shared(conn: &mut DbConn, id: &str) -> Result<ExamRow, DbError> {
     }
 }
 
-/// Whether any exam in which the marker has a standing is in its window with its room open (a
-/// marker with no standing yet, who comes to set a password or be vetted, goes by any room).
-pub fn marker_room_open(conn: &mut DbConn, user_id: &str, now: DateTime<Utc>) -> Result<bool, DbError> {
-    use super::schema::{marker_exams, markers};
-    let mine: Vec<String> = marker_exams::table
-        .inner_join(markers::table)
-        .filter(markers::user_id.eq(user_id))
-        .select(marker_exams::exam_id)
-        .load(conn)?;
-    if mine.is_empty() {
-        return any_room_open(conn, now);
-    }
-    let now = db_time(now);
-    let n: i64 = exams::table
-        .filter(exams::id.eq_any(mine))
-        .filter(exams::window_start.le(now))
-        .filter(exams::window_end.gt(now))
-        .filter(exams::room_open.eq(true))
-        .count()
-        .get_result(conn)?;
-    Ok(n > 0)
-}
-
-/// Whether the marker is paused in an exam whose room is open now and active in none.
-pub fn marker_only_paused(conn: &mut DbConn, user_id: &str, now: DateTime<Utc>) -> Result<bool, DbError> {
-    use super::schema::{marker_exams, markers};
-    let now = db_time(now);
-    let open = exams::table
-        .filter(exams::window_start.le(now))
-        .filter(exams::window_end.gt(now))
-        .filter(exams::room_open.eq(true))
-        .select(exams::id);
-    let statuses: Vec<String> = marker_exams::table
-        .inner_join(markers::table)
-        .filter(markers::user_id.eq(user_id))
-        .filter(marker_exams::exam_id.eq_any(open))
-        .select(marker_exams::status)
-        .load(conn)?;
-    Ok(statuses.iter().any(|s| s == "paused") && !statuses.iter().any(|s| s == "active"))
-}
-
 pub fn by_id(conn: &mut DbConn, id: &str) -> Result<ExamRow, DbError> {
     Ok(exams::table.find(id).select(ExamRow::as_select()).first(conn)?)
 }
@@ -232,29 +191,6 @@ pub fn ids_by_codes(conn: &mut DbConn, codes: &[String]) -> Result<Vec<(String, 
         .filter(exams::code.eq_any(codes))
         .select((exams::code, exams::id))
         .load(conn)?)
-}
-
-/// Whether any exam's marking window is open now: then room staff need a workstation.
-pub fn any_window_open(conn: &mut DbConn, now: DateTime<Utc>) -> Result<bool, DbError> {
-    let now = db_time(now);
-    let n: i64 = exams::table
-        .filter(exams::window_start.le(now))
-        .filter(exams::window_end.gt(now))
-        .count()
-        .get_result(conn)?;
-    Ok(n > 0)
-}
-
-/// Whether any exam's marking window is open now with its room open.
-pub fn any_room_open(conn: &mut DbConn, now: DateTime<Utc>) -> Result<bool, DbError> {
-    let now = db_time(now);
-    let n: i64 = exams::table
-        .filter(exams::window_start.le(now))
-        .filter(exams::window_end.gt(now))
-        .filter(exams::room_open.eq(true))
-        .count()
-        .get_result(conn)?;
-    Ok(n > 0)
 }
 
 pub fn set_room_open(conn: &mut DbConn, exam_id: &str, open: bool) -> Result<(), DbError> {

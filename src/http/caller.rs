@@ -13,7 +13,8 @@ use super::audit_entry::Audit;
 use super::error::ApiError;
 use super::state::AppState;
 use super::tokens::{Claims, TokenKind};
-use crate::db::{self, DbConn, DbError};
+use crate::db::standing::Standing;
+use crate::db::{self};
 use crate::domain::access::{PresentedWorkstation, request_workstation};
 use crate::domain::role::{Person, Role};
 use crate::secrets::sha256_hex;
@@ -57,14 +58,20 @@ fn app_state(req: &HttpRequest) -> Result<web::Data<AppState>, ApiError> {
         .ok_or_else(|| ApiError::Internal("application state missing".into()))
 }
 
-/// The active workstation whose key the request presents, if any.
-pub fn presented_workstation(conn: &mut DbConn, key: Option<&str>) -> Result<PresentedWorkstation, DbError> {
-    match key.map(str::trim).filter(|k| !k.is_empty()) {
-        None => Ok(PresentedWorkstation::None),
-        Some(k) => Ok(match db::workstations::by_key_hash(conn, &sha256_hex(k.as_bytes()))? {
-            Some(id) => PresentedWorkstation::Registered(id),
-            None => PresentedWorkstation::Unknown,
-        }),
+/// The keyed form of a presented workstation key (`None` when none, or only blanks, was sent),
+/// as the standing read looks it up.
+pub fn key_hash(key: Option<&str>) -> Option<String> {
+    key.map(str::trim)
+        .filter(|k| !k.is_empty())
+        .map(|k| sha256_hex(k.as_bytes()))
+}
+
+/// The workstation the request presented, as its standing found it.
+pub fn presented(standing: &Standing, key_given: bool) -> PresentedWorkstation {
+    match (&standing.workstation, key_given) {
+        (Some(id), _) => PresentedWorkstation::Registered(id.clone()),
+        (None, true) => PresentedWorkstation::Unknown,
+        (None, false) => PresentedWorkstation::None,
     }
 }
 
@@ -96,12 +103,8 @@ pub async fn admit(
     }
     let id = claims.sub.clone();
     let marker = claims.role == Role::Marker;
-    let key_hash = ws_key
-        .as_deref()
-        .map(str::trim)
-        .filter(|k| !k.is_empty())
-        .map(|k| sha256_hex(k.as_bytes()));
-    let presented_key = key_hash.is_some();
+    let key_hash = key_hash(ws_key.as_deref());
+    let key_given = key_hash.is_some();
     let standing = state
         .db
         .read_statement(move |c| db::standing::of(c, &id, key_hash.as_deref(), now))
@@ -113,11 +116,7 @@ pub async fn admit(
     } else {
         (true, false)
     };
-    let presented = match (&standing.workstation, presented_key) {
-        (Some(id), _) => PresentedWorkstation::Registered(id.clone()),
-        (None, true) => PresentedWorkstation::Unknown,
-        (None, false) => PresentedWorkstation::None,
-    };
+    let presented = presented(&standing, key_given);
     let mut caller = Caller {
         id: claims.sub.clone(),
         role: claims.role,

@@ -13,7 +13,7 @@ use crate::domain::access::{
 };
 use crate::domain::role::{MAX_USERNAME_CHARS, check_username};
 use crate::http::audit_entry::Audit;
-use crate::http::caller::{presented_workstation, workstation_key};
+use crate::http::caller::{key_hash, presented, workstation_key};
 use crate::http::error::{ApiError, Problem};
 use crate::http::json::Json;
 use crate::http::state::AppState;
@@ -127,18 +127,18 @@ async fn login_inner(
         .db
         .read(move |c| -> Result<_, ApiError> {
             let user = db::users::find_by_username(c, &name)?;
-            // A marker's room: an exam they stand in, in its window, with its room open.
-            let (room_open, paused) = match &user {
-                Some(u) => (
-                    db::exams::marker_room_open(c, &u.id, now)?,
-                    db::exams::marker_only_paused(c, &u.id, now)?,
-                ),
-                None => (false, false),
-            };
+            let hash = key_hash(key.as_deref());
+            // No account: its standing reads none, and the login fails on the password anyway.
+            let id = user.as_ref().map(|u| u.id.as_str()).unwrap_or_default();
+            let standing = db::standing::of(c, id, hash.as_deref(), now)?;
             Ok((
                 user,
-                (db::exams::any_window_open(c, now)?, room_open, paused),
-                presented_workstation(c, key.as_deref())?,
+                (
+                    standing.window_open,
+                    standing.marker_room_open,
+                    standing.marker_only_paused,
+                ),
+                presented(&standing, hash.is_some()),
             ))
         })
         .await;
