@@ -81,6 +81,7 @@ pub fn seal_chain(conn: &mut DbConn, chain: &str) -> Result<Option<(i64, String)
     }
     rows::seal_all(conn, chain, &batch)?;
     rows::set_head(conn, chain, seq, &hash)?;
+    metrics::counter!("markroom_audit_entries_sealed_total").increment(batch.len() as u64);
     Ok(Some((seq, hash)))
 }
 
@@ -169,23 +170,61 @@ fn load_anchors(path: &Path) -> std::io::Result<Option<Vec<Anchor>>> {
 /// Seals on a timer for as long as the server runs, each chain in a transaction of its own, and
 /// anchors every head that moved past its last anchor (at most every `anchor_every`), whoever
 /// sealed it.
-pub fn spawn_sealer(db: Db, interval: Duration, anchor_every: Duration, anchor_path: PathBuf) {
-    tokio::spawn(async move {
+pub fn spawn_sealer(db: Db, interval: Duration, anchor_every: Duration, anchor_path: PathBuf) -> Sealer {
+    let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
         let mut tick = tokio::time::interval(interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut anchored = Anchored::default();
         loop {
-            tick.tick().await;
+            let last = tokio::select! {
+                _ = tick.tick() => false,
+                _ = &mut stopped => true,
+            };
             if let Err(e) = seal_round(&db).await {
                 tracing::error!(error = %e, "audit sealer failed; will retry");
-                continue;
+                if !last {
+                    continue;
+                }
             }
+            // The last round anchors whatever it chained, however recently the one before wrote.
+            let every = if last { Duration::ZERO } else { anchor_every };
             match db.read(rows::heads).await {
-                Ok(heads) => anchored.anchor(heads, anchor_every, &anchor_path).await,
+                Ok(heads) => anchored.anchor(heads, every, &anchor_path).await,
                 Err(e) => tracing::error!(error = %e, "audit chain heads could not be read"),
+            }
+            record_lag(&db).await;
+            if last {
+                return;
             }
         }
     });
+    Sealer { stop, task }
+}
+
+/// The running sealer; `stop` makes it chain what is committed, anchor, and end.
+pub struct Sealer {
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Sealer {
+    pub async fn stop(self) {
+        let _ = self.stop.send(());
+        if let Err(e) = self.task.await {
+            tracing::error!(error = %e, "the audit sealer did not end cleanly");
+        }
+    }
+}
+
+/// `markroom_audit_sealer_lag_seconds`: how long the oldest committed entry has waited.
+async fn record_lag(db: &Db) {
+    if let Ok(oldest) = db.read(rows::oldest_unsealed).await {
+        let lag = oldest.map_or(0.0, |at| {
+            (chrono::Utc::now().naive_utc() - at).as_seconds_f64().max(0.0)
+        });
+        metrics::gauge!("markroom_audit_sealer_lag_seconds").set(lag);
+    }
 }
 
 async fn seal_round(db: &Db) -> Result<(), DbError> {

@@ -32,6 +32,32 @@ pub struct Settings {
     pub scans: ScanSettings,
     /// Marking parameters; each exam may override any of them.
     pub rules: MarkingRules,
+    /// How log lines are written.
+    pub log: LogSettings,
+    /// Who may scrape `/metrics` besides an admin.
+    pub metrics: MetricsSettings,
+}
+
+/// Readable text for a person at a terminal, or one JSON object a line for a log collector.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSettings {
+    pub format: LogFormat,
+}
+
+/// A bearer token for a Prometheus scraper, which has no account. `Debug` never shows it.
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsSettings {
+    pub scrape_token: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -125,6 +151,11 @@ pub struct HttpSettings {
     pub max_upload_bytes: usize,
     /// Worker threads; 0 means one per core.
     pub workers: usize,
+    /// After SIGTERM or Ctrl-C, how long `/readyz` answers 503 while requests are still taken,
+    /// so that a load balancer stops sending them first.
+    pub shutdown_delay_ms: u64,
+    /// Then how long requests in flight have to finish before their connections are closed.
+    pub shutdown_grace_secs: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -187,6 +218,14 @@ impl std::fmt::Debug for StorageSettings {
     }
 }
 
+impl std::fmt::Debug for MetricsSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MetricsSettings")
+            .field("scrape_token", &redacted(&self.scrape_token))
+            .finish()
+    }
+}
+
 impl std::fmt::Debug for VaultSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("VaultSettings")
@@ -210,6 +249,8 @@ impl Default for Settings {
             vault: VaultSettings::default(),
             scans: ScanSettings::default(),
             rules: MarkingRules::default(),
+            log: LogSettings::default(),
+            metrics: MetricsSettings::default(),
         }
     }
 }
@@ -258,6 +299,8 @@ impl Default for HttpSettings {
             max_json_bytes: 1024 * 1024,
             max_upload_bytes: 64 * 1024 * 1024,
             workers: 0,
+            shutdown_delay_ms: 0,
+            shutdown_grace_secs: 30,
         }
     }
 }
@@ -384,6 +427,20 @@ impl Settings {
                 "auth.identity_key must be at least {MIN_TOKEN_SECRET_BYTES} bytes (it is {})",
                 key.len()
             )));
+        }
+        // A scraper's token is a password that never changes: as long as the token secret.
+        if let Some(token) = self.metrics.scrape_token.as_deref().filter(|s| !s.is_empty())
+            && token.len() < MIN_TOKEN_SECRET_BYTES
+        {
+            return Err(ConfigError::Invalid(format!(
+                "metrics.scrape_token must be at least {MIN_TOKEN_SECRET_BYTES} bytes (it is {})",
+                token.len()
+            )));
+        }
+        if self.http.shutdown_grace_secs > 3600 || self.http.shutdown_delay_ms > 600_000 {
+            return Err(ConfigError::Invalid(
+                "http.shutdown_grace_secs is at most an hour and http.shutdown_delay_ms at most ten minutes".into(),
+            ));
         }
         Ok(())
     }

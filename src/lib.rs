@@ -5,6 +5,7 @@
 //! scans (a local folder or an object store); `vault` seals candidate identity.
 
 pub mod audit;
+pub mod backup;
 pub mod bootstrap;
 pub mod clock;
 pub mod config;

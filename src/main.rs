@@ -7,14 +7,17 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
-use markroom::config::Settings;
+use markroom::config::{LogFormat, Settings};
 use markroom::db::Db;
 use markroom::demo::DemoOptions;
 use markroom::domain::role::Role;
 use markroom::http::Application;
 
+/// `markroom --version`: the release and the commit it was built from (see build.rs).
+const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("BUILD_GIT_COMMIT"), ")");
+
 #[derive(Parser)]
-#[command(name = "markroom", version, about = "The closed marking room of an exam")]
+#[command(name = "markroom", version = VERSION, about = "The closed marking room of an exam")]
 struct Cli {
     /// Data directory (SQLite file, token key, audit anchors). Also MARKROOM_DATA_DIR.
     #[arg(long, global = true)]
@@ -70,6 +73,20 @@ enum Command {
     Audit {
         #[command(subcommand)]
         action: AuditAction,
+    },
+    /// A consistent copy of the data directory while the server runs, as one .tar.gz: the
+    /// anchors, the keys, a snapshot of the SQLite database, then the local image store. On
+    /// PostgreSQL the database is not in it: dump it with pg_dump after this.
+    Backup {
+        /// The archive to write; an existing file is refused.
+        #[arg(long)]
+        output: PathBuf,
+    },
+    /// Unpack a backup into --data-dir (required), which must be missing or empty.
+    Restore {
+        /// The archive `markroom backup` wrote.
+        #[arg(long)]
+        input: PathBuf,
     },
     /// Question statistics from a CSV of marks (script_id,marker_id,score and optional seq):
     /// agreement, ICC, Krippendorff's alpha, Fleiss' kappa, the additive model and each marker's
@@ -187,10 +204,6 @@ enum AuditAction {
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("MARKROOM_LOG").unwrap_or_else(|_| "info".into()))
-        .with_writer(std::io::stderr)
-        .init();
     match run(Cli::parse()) {
         Ok(code) => code,
         Err(e) => {
@@ -219,7 +232,17 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         })?;
         return Ok(ExitCode::SUCCESS);
     }
+    // A restore reads an archive and writes a directory: no settings, no database. The target is
+    // named on the command line, never taken from the environment or a settings file.
+    if let Command::Restore { input } = &cli.command {
+        let Some(dir) = &cli.data_dir else {
+            anyhow::bail!("restore needs --data-dir: the data directory to restore into (missing or empty)");
+        };
+        print!("{}", markroom::backup::restore(input, dir)?);
+        return Ok(ExitCode::SUCCESS);
+    }
     let mut settings = Settings::load()?;
+    init_logs(settings.log.format);
     if let Some(dir) = cli.data_dir {
         settings.data_dir = dir;
     }
@@ -318,8 +341,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 println!("written to {}", path.display());
             }
         }
+        Command::Backup { output } => print!("{}", markroom::backup::backup(&settings, &output)?),
         // Answered above, before the settings are read.
-        Command::Stats { .. } => {}
+        Command::Stats { .. } | Command::Restore { .. } => {}
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -335,7 +359,7 @@ fn serve(settings: Settings, demo: Option<DemoOptions>) -> anyhow::Result<()> {
         let app = Application::build(settings.clone()).await?;
         let port = app.port();
         tracing::info!(%bind, port, backend, "markroom serving");
-        let server = actix_web::rt::spawn(app.run_until_stopped());
+        let server = actix_web::rt::spawn(app.run_until_signal());
         if let Some(opts) = demo {
             let file = settings.data_dir.join("demo-accounts.json");
             // A server's output is its log, which others collect and read: the accounts go to
@@ -345,6 +369,17 @@ fn serve(settings: Settings, demo: Option<DemoOptions>) -> anyhow::Result<()> {
         server.await??;
         Ok(())
     })
+}
+
+/// Logs to standard error: `MARKROOM_LOG` filters (default `info`), `log.format` chooses text
+/// or JSON lines.
+fn init_logs(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("MARKROOM_LOG").unwrap_or_else(|_| "info".into());
+    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => logs.json().flatten_event(true).with_current_span(false).init(),
+        LogFormat::Text => logs.init(),
+    }
 }
 
 /// The demo against the server on `port` of this process; prints the accounts when asked.

@@ -104,6 +104,7 @@ pub fn append(conn: &mut DbConn, e: &NewEntry, now: DateTime<Utc>) -> Result<(),
             log::request_id.eq(&e.request_id),
         ))
         .execute(conn))?;
+    metrics::counter!("markroom_audit_entries_appended_total").increment(1);
     Ok(())
 }
 
@@ -212,6 +213,25 @@ pub fn has_unsealed(conn: &mut DbConn, chain: &str) -> Result<bool, DbError> {
         log::table.filter(log::chain.eq(chain)).filter(log::seq.is_null()),
     ))
     .get_result(conn)?))
+}
+
+/// When the oldest committed entry still waiting to be chained was written, over every chain.
+pub fn oldest_unsealed(conn: &mut DbConn) -> Result<Option<chrono::NaiveDateTime>, DbError> {
+    let mut oldest = None;
+    for chain in pending_chains(conn)? {
+        let first = on_chain!(chain.as_str(), |log, _head| log::table
+            .filter(log::chain.eq(&chain))
+            .filter(log::seq.is_null())
+            .order(log::id)
+            .select(log::at)
+            .first::<chrono::NaiveDateTime>(conn)
+            .optional())?;
+        oldest = match (oldest, first) {
+            (Some(a), Some(b)) => Some(std::cmp::min(a, b)),
+            (a, b) => a.or(b),
+        };
+    }
+    Ok(oldest)
 }
 
 /// A chain's committed rows not yet sealed, oldest first.

@@ -9,6 +9,7 @@ pub mod custody;
 pub mod discipline;
 pub mod error;
 pub mod exams;
+pub mod gauges;
 pub mod idempotency;
 pub mod keys;
 pub mod lock;
@@ -108,6 +109,16 @@ impl r2d2::ManageConnection for Manager {
 
 type Pool = r2d2::Pool<Manager>;
 
+/// See `Db::pool_status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStatus {
+    pub size: usize,
+    pub in_use: usize,
+    pub waiting: usize,
+    pub open: usize,
+    pub idle: usize,
+}
+
 /// The database as the rest of markroom sees it. On SQLite all writes go through one
 /// connection (SQLite has one writer anyway, and this way no transaction ever meets
 /// SQLITE_BUSY from another of ours); reads use their own pool. On PostgreSQL both are one pool.
@@ -120,6 +131,8 @@ pub struct Db {
     /// As many blocking threads wait on the pool as it has connections; other requests wait
     /// here, as tasks, costing no thread (a thread each would be a stack and an arena each).
     permits: Arc<Semaphore>,
+    /// Requests waiting for a permit now (for `/metrics`).
+    waiting: Arc<std::sync::atomic::AtomicUsize>,
     backend: Backend,
     /// PostgreSQL: the owner's URL, for migrations, when the service connects as another role.
     owner_url: Option<String>,
@@ -191,6 +204,7 @@ impl Db {
             read,
             writer,
             permits: Arc::new(Semaphore::new(pool_size as usize)),
+            waiting: Default::default(),
             backend,
             owner_url,
             turns,
@@ -222,6 +236,18 @@ impl Db {
                 .map(|v| v.iter().map(|m| m.to_string()).collect()),
         };
         done.map_err(|e| DbError::Migration(e.to_string()))
+    }
+
+    /// How many of this build's migrations the database lacks (`/readyz` waits for none).
+    pub async fn pending_migrations(&self) -> Result<usize, DbError> {
+        self.read(|c| {
+            let pending = match c {
+                DbConn::Pg(c) => c.pending_migrations(POSTGRES_MIGRATIONS).map(|v| v.len()),
+                DbConn::Sqlite(c) => c.pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len()),
+            };
+            pending.map_err(|e| DbError::Migration(e.to_string()))
+        })
+        .await
     }
 
     /// Migrates as the tables' owner, then grants the service's role (the role of its own
@@ -267,10 +293,30 @@ impl Db {
     }
 
     async fn permit(&self) -> Result<tokio::sync::SemaphorePermit<'_>, DbError> {
-        self.permits
-            .acquire()
-            .await
-            .map_err(|_| DbError::Pool("the database is closing".into()))
+        use std::sync::atomic::Ordering::Relaxed;
+        self.waiting.fetch_add(1, Relaxed);
+        let permit = self.permits.acquire().await;
+        self.waiting.fetch_sub(1, Relaxed);
+        permit.map_err(|_| DbError::Pool("the database is closing".into()))
+    }
+
+    /// How busy the connections are: permits held, requests waiting for one, and the pools'
+    /// open and idle connections (read and write together; on PostgreSQL they are one pool).
+    pub fn pool_status(&self) -> PoolStatus {
+        let size = self.read.max_size() as usize;
+        let (read, write) = (self.read.state(), self.write.state());
+        let (mut open, mut idle) = (read.connections, read.idle_connections);
+        if self.backend == Backend::Sqlite {
+            open += write.connections;
+            idle += write.idle_connections;
+        }
+        PoolStatus {
+            size,
+            in_use: size.saturating_sub(self.permits.available_permits()),
+            waiting: self.waiting.load(std::sync::atomic::Ordering::Relaxed),
+            open: open as usize,
+            idle: idle as usize,
+        }
     }
 
     /// Runs `f` in one read transaction (a consistent snapshot) on a blocking thread.

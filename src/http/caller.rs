@@ -7,7 +7,7 @@ use std::marker::PhantomData;
 use std::ops::Deref;
 use std::pin::Pin;
 
-use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, dev::Payload, web};
 
 use super::audit_entry::Audit;
 use super::error::ApiError;
@@ -216,6 +216,7 @@ fn authenticate(req: &HttpRequest, pending: PendingPassword) -> Boxed<Caller> {
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(|t| t.trim().to_string());
     let ws_key = workstation_key(req);
+    let req = req.clone();
     Box::pin(async move {
         let state = state?;
         let token = bearer.ok_or_else(|| {
@@ -225,6 +226,9 @@ fn authenticate(req: &HttpRequest, pending: PendingPassword) -> Boxed<Caller> {
             Ok(c) => c,
             Err(_) => return Err(refuse_token(&state).await),
         };
+        // For the request's log line: who asked, whether or not they are let in.
+        req.extensions_mut()
+            .insert(crate::http::access_log::Actor(claims.sub.clone()));
         admit(&state, claims, ws_key, pending).await
     })
 }

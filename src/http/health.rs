@@ -1,3 +1,4 @@
+use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, get, web};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -41,15 +42,28 @@ async fn answer(state: &AppState, status: &str) -> Result<HttpResponse, ApiError
     }))
 }
 
-/// Readiness: migrated and the database answers.
+/// Readiness: not shutting down, every migration applied, and the database answers. Shutdown
+/// makes it 503 first (`shutting_down`), before the server stops taking requests; a database
+/// that lacks a migration of this build answers `not_migrated`.
 #[utoipa::path(
     tag = "health",
     responses(
         (status = 200, description = "Ready for traffic", body = Health),
-        (status = 503, description = "Not ready", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Not ready: `shutting_down`, `not_migrated`, or the database does not answer", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/readyz")]
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let unavailable = |code, detail: &str| ApiError::input(StatusCode::SERVICE_UNAVAILABLE, code, detail, None);
+    if state.lifecycle.stopping() {
+        return Err(unavailable("shutting_down", "shutdown has begun"));
+    }
+    let pending = state.db.pending_migrations().await?;
+    if pending > 0 {
+        return Err(unavailable(
+            "not_migrated",
+            &format!("{pending} migrations of this build are not applied yet"),
+        ));
+    }
     answer(&state, "ready").await
 }

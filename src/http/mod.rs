@@ -1,5 +1,6 @@
 //! HTTP: one module per audience, errors converted once into problem+json.
 
+pub mod access_log;
 pub mod admin;
 pub mod admissions;
 pub mod audit_entry;
@@ -12,6 +13,7 @@ pub mod image_links;
 pub mod json;
 pub mod leader;
 pub mod marker;
+pub mod metrics;
 pub mod monitor;
 pub mod openapi;
 pub mod page_form;
@@ -47,6 +49,7 @@ fn document() -> openapi::Document {
         .into_utoipa_app()
         .openapi(openapi::ApiDoc::openapi())
         .configure(health::routes)
+        .configure(metrics::routes)
         .service(api_scope())
         .split_for_parts();
     openapi::add_problem_responses(&mut doc);
@@ -86,6 +89,10 @@ pub struct Application {
     clock: crate::clock::Clock,
     counters: Arc<state::Counters>,
     storage: crate::storage::Storage,
+    lifecycle: Arc<state::Lifecycle>,
+    sealer: crate::audit::Sealer,
+    /// How long `/readyz` says 503 before the server stops taking requests.
+    shutdown_delay: Duration,
 }
 
 impl Application {
@@ -108,7 +115,12 @@ impl Application {
         let storage = crate::storage::Storage::from_settings(&settings.storage, &settings.data_dir)?;
         let clock = crate::clock::Clock::default();
         let counters = Arc::new(state::Counters::default());
-        crate::audit::spawn_sealer(
+        let lifecycle = Arc::new(state::Lifecycle::default());
+        // Installed before the first request, so that nothing goes uncounted.
+        metrics::handle();
+        let shutdown_delay = Duration::from_millis(settings.http.shutdown_delay_ms);
+        let grace = settings.http.shutdown_grace_secs;
+        let sealer = crate::audit::spawn_sealer(
             db.clone(),
             Duration::from_millis(settings.audit.seal_interval_ms.max(10)),
             Duration::from_secs(settings.audit.anchor_interval_secs),
@@ -125,6 +137,7 @@ impl Application {
             vault: Arc::new(vault),
             storage: storage.clone(),
             monitor: Default::default(),
+            lifecycle: lifecycle.clone(),
         });
         let doc = web::Data::new(document());
         let mut server = HttpServer::new(move || {
@@ -133,6 +146,7 @@ impl Application {
                 .app_data(state.clone())
                 .app_data(doc.clone())
                 .configure(health::routes)
+                .configure(metrics::routes)
                 .service(api_scope())
                 .split_for_parts();
             app.app_data(path_errors())
@@ -140,8 +154,12 @@ impl Application {
                 .configure(pages::routes)
                 .default_service(web::to(openapi::fallback))
                 .wrap(from_fn(query_errors::caller_first))
+                .wrap(from_fn(access_log::middleware))
                 .wrap(from_fn(request_id::middleware))
         })
+        // Signals are `run_until_signal`'s: readiness turns first, then the server stops.
+        .disable_signals()
+        .shutdown_timeout(grace)
         .listen(listener)?;
         if workers > 0 {
             server = server.workers(workers);
@@ -152,6 +170,9 @@ impl Application {
             clock,
             counters,
             storage,
+            lifecycle,
+            sealer,
+            shutdown_delay,
         })
     }
 
@@ -175,5 +196,67 @@ impl Application {
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
+    }
+
+    /// Serves until SIGTERM or Ctrl-C, then shuts down in order: `/readyz` turns 503 at once,
+    /// requests are still taken for `http.shutdown_delay_ms` (for a load balancer to notice),
+    /// then no new connection is accepted and those in flight have `http.shutdown_grace_secs`
+    /// to finish; the sealer chains what is committed and writes a last anchor; the pool closes
+    /// as the last handle drops. Leases live in the database and outlast the process.
+    pub async fn run_until_signal(self) -> std::io::Result<()> {
+        let Application {
+            server,
+            lifecycle,
+            sealer,
+            shutdown_delay,
+            ..
+        } = self;
+        let handle = server.handle();
+        let mut running = actix_web::rt::spawn(server);
+        let result = tokio::select! {
+            done = &mut running => Some(done),
+            () = shutdown_signal() => None,
+        };
+        let result = match result {
+            Some(done) => done.unwrap_or_else(|e| Err(std::io::Error::other(e))),
+            None => {
+                lifecycle.begin_shutdown();
+                tracing::info!(
+                    delay_ms = shutdown_delay.as_millis() as u64,
+                    "shutdown begun: /readyz answers 503"
+                );
+                tokio::time::sleep(shutdown_delay).await;
+                tracing::info!("no new requests; finishing those in flight");
+                handle.stop(true).await;
+                running.await.unwrap_or_else(|e| Err(std::io::Error::other(e)))
+            }
+        };
+        sealer.stop().await;
+        tracing::info!("audit sealed and anchored; markroom stopped");
+        result
+    }
+}
+
+/// SIGTERM (a service manager's stop) or Ctrl-C at a terminal.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
     }
 }

@@ -26,6 +26,24 @@ pub struct AppState {
     pub storage: crate::storage::Storage,
     /// Questions whose marker triggers are being checked in the background.
     pub monitor: Arc<super::monitor::Monitor>,
+    /// Whether shutdown has begun (`/readyz` says so first).
+    pub lifecycle: Arc<Lifecycle>,
+}
+
+/// The server's place between start and stop, as `/readyz` reports it.
+#[derive(Debug, Default)]
+pub struct Lifecycle {
+    stopping: std::sync::atomic::AtomicBool,
+}
+
+impl Lifecycle {
+    pub fn begin_shutdown(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
+    }
+
+    pub fn stopping(&self) -> bool {
+        self.stopping.load(Ordering::SeqCst)
+    }
 }
 
 /// Numbers a test or an operator reads off a running server.

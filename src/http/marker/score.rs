@@ -93,13 +93,21 @@ fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
 
 /// Records the mark by kind: a live mark (then the script may resolve), a seed's score against
 /// its definitive one, a self-check against the marker's earlier mark.
+/// A live mark just recorded: what the monitor and the marks counter need.
+struct Live {
+    exam_id: String,
+    question_id: String,
+    exam_code: String,
+    question_code: String,
+}
+
 fn record(
     c: &mut DbConn,
     s: &ServeRow,
     r: &ScoreRequest,
     now: DateTime<Utc>,
     rules_defaults: &crate::domain::rules::MarkingRules,
-) -> Result<(), ApiError> {
+) -> Result<Option<String>, ApiError> {
     match s.kind.as_str() {
         "live" => {
             let task = s.task_id.as_deref().unwrap_or_default();
@@ -126,8 +134,11 @@ fn record(
                 other => other.into(),
             })?;
             db::marking::set_task_state(c, &s.exam_id, task, "done", now)?;
-            let rules = db::exams::by_id(c, &s.exam_id)?.rules(rules_defaults)?;
+            let exam = db::exams::by_id(c, &s.exam_id)?;
+            let rules = exam.rules(rules_defaults)?;
             crate::http::resolution::settle(c, &s.exam_id, script, &rules, now)?;
+            // The exam's code, for the marks counter.
+            return Ok(Some(exam.code));
         }
         "seed" => {
             let p = db::prescored::find(c, &s.exam_id, s.prescored_id.as_deref().unwrap_or_default())?;
@@ -149,7 +160,7 @@ fn record(
             db::marking::insert_self_check(c, s, script, r.score.hundredths(), earlier, now)?;
         }
     }
-    Ok(())
+    Ok(None)
 }
 
 /// Mark the leased script: `{score, criteria?, annotations?, seconds_spent?}`, with an
@@ -187,7 +198,7 @@ pub async fn score(
         let (me, defaults, entry) = (marker.id.clone(), state.settings.rules.clone(), audit.clone());
         state
             .db
-            .write(move |c| -> Result<(Scored, Option<(String, String)>), ApiError> {
+            .write(move |c| -> Result<(Scored, Option<Live>), ApiError> {
                 let m = super::lease::marker_locked(c, &me)?;
                 let s = own_serve(c, &id, &m.id)?;
                 if let Some(key) = &key
@@ -218,7 +229,7 @@ pub async fn score(
                     return Err(RuleError::conflict("lease_expired", "this lease has ended").into());
                 }
                 end_links(c, &s, &me)?;
-                record(c, &s, &r, now, &defaults)?;
+                let exam_code = record(c, &s, &r, now, &defaults)?;
                 let scored = Scored {
                     task_id: s.id.clone(),
                     score: r.score,
@@ -240,15 +251,21 @@ pub async fn score(
                     .exam(&s.exam_id)
                     .details(serde_json::json!({ "seconds_spent": r.seconds_spent }))
                     .append(c, now)?;
-                let live = (s.kind == "live").then(|| (s.exam_id.clone(), s.question_id.clone()));
+                let live = exam_code.map(|exam_code| Live {
+                    exam_id: s.exam_id.clone(),
+                    question_id: s.question_id.clone(),
+                    exam_code,
+                    question_code: row.code.clone(),
+                });
                 Ok((scored, live))
             })
             .await
     }
     .await;
     let (scored, live) = audit_refusal(&state, audit, result).await?;
-    if let Some((exam, question)) = live {
-        crate::http::monitor::after_mark(&state, &exam, &question);
+    if let Some(live) = live {
+        crate::http::metrics::mark_recorded(&live.exam_code, &live.question_code);
+        crate::http::monitor::after_mark(&state, &live.exam_id, &live.question_id);
     }
     Ok(HttpResponse::Ok().json(scored))
 }

@@ -1,0 +1,648 @@
+//! `markroom backup` and `markroom restore`: the data directory as one gzip-compressed tar,
+//! made while the server runs.
+//!
+//! Order is what makes the copy consistent. The anchor file is copied first: an anchor is
+//! written only after its seal committed, so every anchor copied names an entry the database
+//! snapshot taken after it holds. Then the other files (keys, the demo's accounts, …), then the
+//! SQLite snapshot (`VACUUM INTO`, one read transaction), then the local image store last: an
+//! object is stored before the row that names it commits, so every object the snapshot names
+//! is there. The live database file and its `-wal`, `-shm` and `-turns` companions never go in;
+//! the snapshot goes in as `markroom.db`. On PostgreSQL no database goes in at all: the operator
+//! dumps it with `pg_dump` after the backup, so that the anchors precede the dump.
+//!
+//! Restore unpacks into a staging directory beside the target and renames it into place, so a
+//! refused or failed restore changes nothing; it takes regular files and directories only, at
+//! relative paths without `..`.
+
+use std::fmt;
+use std::fs::{self, File};
+use std::io::{BufWriter, Read};
+use std::path::{Component, Path, PathBuf};
+
+use anyhow::{Context, anyhow, bail};
+use diesel::connection::SimpleConnection;
+use diesel::{Connection, RunQueryDsl};
+use flate2::Compression;
+use flate2::read::GzDecoder;
+use flate2::write::GzEncoder;
+use tar::{Builder, EntryType, Header};
+
+use crate::config::Settings;
+
+/// The name of the database in the archive, and of the live file in the data directory.
+pub const DATABASE: &str = "markroom.db";
+/// Where a file kept outside the data directory (an absolute anchor file or image store) goes.
+pub const OUTSIDE: &str = "outside-data-dir";
+
+type Archive = Builder<GzEncoder<BufWriter<File>>>;
+
+/// What a backup wrote.
+#[derive(Debug)]
+pub struct BackupSummary {
+    pub output: PathBuf,
+    pub files: usize,
+    /// The SQLite snapshot is in the archive (false on PostgreSQL).
+    pub database: bool,
+    /// The image store was in the archive (backend `local`).
+    pub images: usize,
+    /// Things the operator must know (files kept outside the data directory).
+    pub notes: Vec<String>,
+}
+
+/// Writes the backup of `settings`' data directory to `output`, a file that must not exist.
+pub fn backup(settings: &Settings, output: &Path) -> anyhow::Result<BackupSummary> {
+    let data_dir = &settings.data_dir;
+    if !data_dir.is_dir() {
+        bail!("the data directory {} does not exist", data_dir.display());
+    }
+    refuse_existing(output)?;
+    let partial = Partial::create(output)?;
+    let mut ar = Builder::new(GzEncoder::new(
+        BufWriter::new(partial.file.try_clone()?),
+        Compression::default(),
+    ));
+    let mut summary = BackupSummary {
+        output: output.to_path_buf(),
+        files: 0,
+        database: false,
+        images: 0,
+        notes: vec![],
+    };
+    // 1. The anchors, before the snapshot.
+    let anchors = settings.anchor_path();
+    if let Some(name) = append_anchors(&mut ar, data_dir, &anchors)? {
+        summary.files += 1;
+        note_outside(&mut summary.notes, "the anchor file", &anchors, &name);
+    }
+    // 2. Every other file of the data directory but the database and the image store.
+    let store = local_store(settings);
+    let skip = Skip {
+        data_dir,
+        anchors: &anchors,
+        store: store.as_deref(),
+        partial: identity(&partial.file.metadata()?),
+    };
+    summary.files += append_tree(&mut ar, data_dir, "", &|p| skip.skips(p))?;
+    // 3. The database snapshot.
+    if settings.postgres_url().is_none() {
+        append_snapshot(&mut ar, settings)?;
+        summary.database = true;
+    }
+    // 4. The image store, after the snapshot.
+    if let Some(store) = store.filter(|s| s.is_dir()) {
+        let name = archive_name(data_dir, &store);
+        summary.images = append_tree(&mut ar, &store, &name, &|p| is_staging(p))?;
+        note_outside(&mut summary.notes, "the image store", &store, &name);
+    }
+    finish(ar)?;
+    partial.publish(output)?;
+    Ok(summary)
+}
+
+fn refuse_existing(output: &Path) -> anyhow::Result<()> {
+    if output.symlink_metadata().is_ok() {
+        bail!(
+            "{} exists already: a backup never replaces a file; choose another name or remove it first",
+            output.display()
+        );
+    }
+    if output.file_name().is_none() {
+        bail!("--output {} names no file", output.display());
+    }
+    Ok(())
+}
+
+/// The archive being written, beside the output under a name of its own; removed unless
+/// published, so a failed backup leaves no half file.
+struct Partial {
+    path: PathBuf,
+    file: File,
+    published: bool,
+}
+
+impl Partial {
+    fn create(output: &Path) -> anyhow::Result<Partial> {
+        let name = output.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+        let path = output.with_file_name(format!(".{name}.partial-{}", std::process::id()));
+        let mut opts = fs::OpenOptions::new();
+        opts.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            // The archive holds the keys.
+            opts.mode(0o600);
+        }
+        let file = opts
+            .open(&path)
+            .with_context(|| format!("creating {}", path.display()))?;
+        Ok(Partial {
+            path,
+            file,
+            published: false,
+        })
+    }
+
+    /// Gives the finished archive its name, refusing (again) to replace an existing file.
+    fn publish(mut self, output: &Path) -> anyhow::Result<()> {
+        self.file.sync_all()?;
+        match fs::hard_link(&self.path, output) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => refuse_existing(output)?,
+            // A file system without hard links: rename, having looked once more.
+            Err(_) => {
+                refuse_existing(output)?;
+                fs::rename(&self.path, output).with_context(|| format!("renaming to {}", output.display()))?;
+            }
+        }
+        self.published = true;
+        let _ = fs::remove_file(&self.path);
+        sync_parent(output)
+    }
+}
+
+impl Drop for Partial {
+    fn drop(&mut self) {
+        if !self.published {
+            let _ = fs::remove_file(&self.path);
+        }
+    }
+}
+
+fn sync_parent(path: &Path) -> anyhow::Result<()> {
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    File::open(parent)
+        .and_then(|d| d.sync_all())
+        .with_context(|| format!("syncing {}", parent.display()))
+}
+
+fn finish(ar: Archive) -> anyhow::Result<()> {
+    let gz = ar.into_inner().context("finishing the archive")?;
+    let buffered = gz.finish().context("finishing the compression")?;
+    buffered
+        .into_inner()
+        .map_err(|e| anyhow!("writing the archive: {}", e.error()))?;
+    Ok(())
+}
+
+/// A file's device and inode, to know the archive being written when the walk meets it.
+#[cfg(unix)]
+fn identity(meta: &fs::Metadata) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    Some((meta.dev(), meta.ino()))
+}
+
+#[cfg(not(unix))]
+fn identity(_meta: &fs::Metadata) -> Option<(u64, u64)> {
+    None
+}
+
+/// What the walk of the data directory leaves to other steps or out altogether.
+struct Skip<'a> {
+    data_dir: &'a Path,
+    anchors: &'a Path,
+    store: Option<&'a Path>,
+    partial: Option<(u64, u64)>,
+}
+
+impl Skip<'_> {
+    fn skips(&self, path: &Path) -> bool {
+        if path == self.anchors || Some(path) == self.store {
+            return true;
+        }
+        let top = path.parent() == Some(self.data_dir);
+        let name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+        // The live database, its -wal, -shm and -turns (a lock file), and snapshots being made.
+        if top && (name == DATABASE || name.starts_with(&format!("{DATABASE}-"))) {
+            return true;
+        }
+        self.partial.is_some() && fs::symlink_metadata(path).ok().and_then(|m| identity(&m)) == self.partial
+    }
+}
+
+/// object_store's local folder writes each object to `NAME#n` first and renames it into place:
+/// such a file is an upload in progress, not an object.
+fn is_staging(path: &Path) -> bool {
+    path.file_name().is_some_and(|n| n.to_string_lossy().contains('#'))
+}
+
+/// The image store's folder when scans are kept in a local folder.
+fn local_store(settings: &Settings) -> Option<PathBuf> {
+    (settings.storage.backend == "local").then(|| settings.storage.local_root(&settings.data_dir))
+}
+
+/// The name of `path` in the archive: relative to the data directory, or under `OUTSIDE`.
+fn archive_name(data_dir: &Path, path: &Path) -> String {
+    if let Ok(rel) = path.strip_prefix(data_dir)
+        && rel.components().all(|c| matches!(c, Component::Normal(_)))
+        && rel.components().next().is_some()
+    {
+        return slashed(rel);
+    }
+    let last = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+    format!("{OUTSIDE}/{last}")
+}
+
+fn slashed(rel: &Path) -> String {
+    let parts: Vec<_> = rel.components().map(|c| c.as_os_str().to_string_lossy()).collect();
+    parts.join("/")
+}
+
+fn note_outside(notes: &mut Vec<String>, what: &str, path: &Path, name: &str) {
+    if name.starts_with(OUTSIDE) {
+        notes.push(format!(
+            "{what} {} is outside the data directory: it is in the archive as {name}; after a restore, move it back to its place",
+            path.display()
+        ));
+    }
+}
+
+/// Copies the anchor file, up to its last complete line (the server may be appending).
+/// Returns its name in the archive, or `None` when there is no anchor file yet.
+fn append_anchors(ar: &mut Archive, data_dir: &Path, path: &Path) -> anyhow::Result<Option<String>> {
+    let Some((mut bytes, meta)) = read_file(path)? else {
+        return Ok(None);
+    };
+    let complete = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+    bytes.truncate(complete);
+    let name = archive_name(data_dir, path);
+    append_bytes(ar, &name, &bytes, &meta)?;
+    Ok(Some(name))
+}
+
+/// The file's bytes and metadata, or `None` when it is gone (removed or renamed meanwhile).
+fn read_file(path: &Path) -> anyhow::Result<Option<(Vec<u8>, fs::Metadata)>> {
+    let mut file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    };
+    let meta = file.metadata()?;
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.read_to_end(&mut bytes)
+        .with_context(|| format!("reading {}", path.display()))?;
+    Ok(Some((bytes, meta)))
+}
+
+fn mode(meta: &fs::Metadata) -> u32 {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        meta.permissions().mode() & 0o7777
+    }
+    #[cfg(not(unix))]
+    {
+        if meta.is_dir() { 0o700 } else { 0o600 }
+    }
+}
+
+fn mtime(meta: &fs::Metadata) -> u64 {
+    meta.modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_secs())
+}
+
+fn append_bytes(ar: &mut Archive, name: &str, bytes: &[u8], meta: &fs::Metadata) -> anyhow::Result<()> {
+    let mut h = Header::new_gnu();
+    h.set_entry_type(EntryType::Regular);
+    h.set_size(bytes.len() as u64);
+    h.set_mode(mode(meta));
+    h.set_mtime(mtime(meta));
+    ar.append_data(&mut h, name, bytes)
+        .with_context(|| format!("archiving {name}"))
+}
+
+fn append_dir(ar: &mut Archive, name: &str, meta: &fs::Metadata) -> anyhow::Result<()> {
+    let mut h = Header::new_gnu();
+    h.set_entry_type(EntryType::Directory);
+    h.set_size(0);
+    h.set_mode(mode(meta));
+    h.set_mtime(mtime(meta));
+    ar.append_data(&mut h, format!("{name}/"), std::io::empty())
+        .with_context(|| format!("archiving {name}/"))
+}
+
+/// Archives the regular files and directories under `root` (as `prefix/…`, or at the top when
+/// `prefix` is empty) but those `skip` names; returns the files archived. Symbolic links,
+/// sockets and the like are left out.
+fn append_tree(ar: &mut Archive, root: &Path, prefix: &str, skip: &dyn Fn(&Path) -> bool) -> anyhow::Result<usize> {
+    let meta = fs::symlink_metadata(root).with_context(|| format!("reading {}", root.display()))?;
+    if !prefix.is_empty() {
+        append_dir(ar, prefix, &meta)?;
+    }
+    let mut entries: Vec<_> = fs::read_dir(root)
+        .with_context(|| format!("listing {}", root.display()))?
+        .collect::<Result<_, _>>()
+        .with_context(|| format!("listing {}", root.display()))?;
+    entries.sort_by_key(|e| e.file_name());
+    let mut files = 0;
+    for entry in entries {
+        let path = entry.path();
+        let Ok(kind) = entry.file_type() else { continue };
+        if skip(&path) {
+            continue;
+        }
+        let name = match prefix {
+            "" => entry.file_name().to_string_lossy().into_owned(),
+            p => format!("{p}/{}", entry.file_name().to_string_lossy()),
+        };
+        if kind.is_dir() {
+            files += append_tree(ar, &path, &name, skip)?;
+        } else if kind.is_file()
+            && let Some((bytes, meta)) = read_file(&path)?
+        {
+            append_bytes(ar, &name, &bytes, &meta)?;
+            files += 1;
+        }
+    }
+    Ok(files)
+}
+
+/// A snapshot file in the data directory, removed when dropped.
+struct Snapshot(PathBuf);
+
+impl Drop for Snapshot {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.0);
+    }
+}
+
+/// `VACUUM INTO` a file beside the database (the data directory is the service's alone), then
+/// into the archive as `markroom.db`, mode 0600.
+fn append_snapshot(ar: &mut Archive, settings: &Settings) -> anyhow::Result<()> {
+    let snapshot = Snapshot(
+        settings
+            .data_dir
+            .join(format!("{DATABASE}-backup-{}", std::process::id())),
+    );
+    let _ = fs::remove_file(&snapshot.0);
+    vacuum_into(settings, &snapshot.0)?;
+    let file = File::open(&snapshot.0).with_context(|| format!("reading {}", snapshot.0.display()))?;
+    let meta = file.metadata()?;
+    let mut h = Header::new_gnu();
+    h.set_entry_type(EntryType::Regular);
+    h.set_size(meta.len());
+    h.set_mode(0o600);
+    h.set_mtime(mtime(&meta));
+    ar.append_data(&mut h, DATABASE, file.take(meta.len()))
+        .context("archiving the database snapshot")?;
+    Ok(())
+}
+
+/// A consistent copy of the live database in one read transaction; it works while a server
+/// writes (WAL), waiting `database.sqlite_busy_timeout_ms` for a lock if it must.
+fn vacuum_into(settings: &Settings, dest: &Path) -> anyhow::Result<()> {
+    let db = settings.sqlite_path();
+    if !db.is_file() {
+        bail!(
+            "no database at {}: nothing to back up (is the data directory right?)",
+            db.display()
+        );
+    }
+    let url = format!("file:{}?mode=ro", uri_path(&db));
+    let mut conn = diesel::sqlite::SqliteConnection::establish(&url)
+        .with_context(|| format!("opening {} to read", db.display()))?;
+    conn.batch_execute(&format!(
+        "PRAGMA busy_timeout = {};",
+        settings.database.sqlite_busy_timeout_ms
+    ))?;
+    let dest_text = dest
+        .to_str()
+        .ok_or_else(|| anyhow!("the data directory's path {} is not UTF-8", dest.display()))?;
+    diesel::sql_query("VACUUM INTO ?")
+        .bind::<diesel::sql_types::Text, _>(dest_text)
+        .execute(&mut conn)
+        .with_context(|| format!("snapshotting {} into {}", db.display(), dest.display()))?;
+    Ok(())
+}
+
+/// A path as the path of an SQLite `file:` URI: `%`, `?` and `#` escaped.
+fn uri_path(path: &Path) -> String {
+    let mut out = String::new();
+    for c in path.to_string_lossy().chars() {
+        match c {
+            '%' => out.push_str("%25"),
+            '?' => out.push_str("%3f"),
+            '#' => out.push_str("%23"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+impl fmt::Display for BackupSummary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "backup written to {}", self.output.display())?;
+        let db = if self.database {
+            "the SQLite database (a snapshot)"
+        } else {
+            "no database"
+        };
+        writeln!(
+            f,
+            "  {} file(s) of the data directory, {db}, {} image(s)",
+            self.files, self.images
+        )?;
+        if !self.database {
+            writeln!(
+                f,
+                "PostgreSQL: dump the database now, after this archive, so that its anchors precede the dump \
+                 (as the tables' owner):\n  pg_dump -Fc -f markroom.dump \"$DATABASE_OWNER_URL\""
+            )?;
+        }
+        for note in &self.notes {
+            writeln!(f, "note: {note}")?;
+        }
+        Ok(())
+    }
+}
+
+/// What a restore wrote.
+#[derive(Debug)]
+pub struct RestoreSummary {
+    pub target: PathBuf,
+    pub files: usize,
+    pub database: bool,
+}
+
+/// Unpacks the archive `input` into `target`, which must be missing or an empty directory.
+pub fn restore(input: &Path, target: &Path) -> anyhow::Result<RestoreSummary> {
+    check_target(target)?;
+    let archive = File::open(input).with_context(|| format!("opening {}", input.display()))?;
+    let staging = Staging::create(target)?;
+    let files = unpack(archive, &staging.path).with_context(|| format!("restoring {}", input.display()))?;
+    let database = staging.path.join(DATABASE).is_file();
+    staging.publish(target)?;
+    Ok(RestoreSummary {
+        target: target.to_path_buf(),
+        files,
+        database,
+    })
+}
+
+fn check_target(target: &Path) -> anyhow::Result<()> {
+    match fs::symlink_metadata(target) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e).with_context(|| format!("reading {}", target.display())),
+        Ok(m) if !m.is_dir() => bail!("{} exists and is not a directory", target.display()),
+        Ok(_) => {
+            let mut entries = fs::read_dir(target).with_context(|| format!("listing {}", target.display()))?;
+            if entries.next().is_some() {
+                bail!(
+                    "{} is not empty: restore writes into an empty or missing data directory only (nothing was changed)",
+                    target.display()
+                );
+            }
+            Ok(())
+        }
+    }
+}
+
+/// The directory being restored, beside the target; removed unless published.
+struct Staging {
+    path: PathBuf,
+    published: bool,
+}
+
+impl Staging {
+    fn create(target: &Path) -> anyhow::Result<Staging> {
+        let name = target
+            .file_name()
+            .ok_or_else(|| anyhow!("--data-dir {} names no directory", target.display()))?;
+        let path = target.with_file_name(format!(".{}.restoring-{}", name.to_string_lossy(), std::process::id()));
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+        }
+        private_dir(&path).with_context(|| format!("creating {}", path.display()))?;
+        Ok(Staging { path, published: false })
+    }
+
+    /// Renames the staging directory to the target (over it, when it is an empty directory).
+    fn publish(mut self, target: &Path) -> anyhow::Result<()> {
+        fs::rename(&self.path, target).with_context(|| {
+            format!(
+                "moving the restored files into {} (was it emptied or made meanwhile?)",
+                target.display()
+            )
+        })?;
+        self.published = true;
+        sync_parent(target)
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        if !self.published {
+            let _ = fs::remove_dir_all(&self.path);
+        }
+    }
+}
+
+fn private_dir(path: &Path) -> std::io::Result<()> {
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(path)
+}
+
+/// Unpacks every entry into `dir`; returns the files written.
+fn unpack(archive: File, dir: &Path) -> anyhow::Result<usize> {
+    let mut ar = tar::Archive::new(GzDecoder::new(std::io::BufReader::new(archive)));
+    let mut files = 0;
+    for entry in ar.entries().context("reading the archive")? {
+        let mut entry = entry.context("reading the archive")?;
+        let raw = entry.path().context("an entry's name")?.into_owned();
+        let rel = safe_relative(&raw)?;
+        let dest = dir.join(&rel);
+        let kind = entry.header().entry_type();
+        let mode = entry.header().mode().context("an entry's mode")? & 0o777;
+        match kind {
+            EntryType::Directory => {
+                private_dir(&dest).with_context(|| format!("creating {}", rel.display()))?;
+                set_mode(&dest, mode | 0o700)?;
+            }
+            EntryType::Regular | EntryType::Continuous => {
+                write_entry(&mut entry, &dest, mode).with_context(|| format!("writing {}", rel.display()))?;
+                files += 1;
+            }
+            other => bail!(
+                "the archive holds {} of type {other:?}: only regular files and directories are restored",
+                raw.display()
+            ),
+        }
+    }
+    Ok(files)
+}
+
+/// A relative path of plain names (a leading `./` is allowed); anything that could reach
+/// outside the target (an absolute path, `..`) is refused.
+fn safe_relative(raw: &Path) -> anyhow::Result<PathBuf> {
+    let mut rel = PathBuf::new();
+    for c in raw.components() {
+        match c {
+            Component::Normal(part) => rel.push(part),
+            Component::CurDir => {}
+            Component::ParentDir | Component::RootDir | Component::Prefix(_) => bail!(
+                "the archive names {}, outside the data directory: refused, nothing restored",
+                raw.display()
+            ),
+        }
+    }
+    if rel.as_os_str().is_empty() {
+        bail!("the archive holds an entry without a name: refused");
+    }
+    Ok(rel)
+}
+
+fn write_entry(entry: &mut impl Read, dest: &Path, mode: u32) -> anyhow::Result<()> {
+    if let Some(parent) = dest.parent() {
+        private_dir(parent)?;
+    }
+    let mut opts = fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut file = opts.open(dest).map_err(|e| match e.kind() {
+        std::io::ErrorKind::AlreadyExists => anyhow!("the archive holds it twice"),
+        _ => e.into(),
+    })?;
+    std::io::copy(entry, &mut file)?;
+    file.sync_all()?;
+    set_mode(dest, mode)
+}
+
+fn set_mode(path: &Path, mode: u32) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(path, fs::Permissions::from_mode(mode))
+            .with_context(|| format!("setting the mode of {}", path.display()))?;
+    }
+    #[cfg(not(unix))]
+    let _ = (path, mode);
+    Ok(())
+}
+
+impl fmt::Display for RestoreSummary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "restored {} file(s) into {}", self.files, self.target.display())?;
+        if !self.database {
+            writeln!(
+                f,
+                "the archive holds no database (a PostgreSQL backup): restore its dump into an empty \
+                 database, as the tables' owner:\n  pg_restore --exit-on-error --no-owner -d \"$DATABASE_OWNER_URL\" markroom.dump"
+            )?;
+        }
+        Ok(())
+    }
+}
