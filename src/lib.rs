@@ -9,6 +9,8 @@ pub mod backup;
 pub mod bootstrap;
 pub mod clock;
 pub mod config;
+#[cfg(test)]
+mod config_reference;
 pub mod db;
 pub mod demo;
 pub mod domain;
