@@ -51,10 +51,7 @@ pub struct BackupSummary {
 
 /// Writes the backup of `settings`' data directory to `output`, a file that must not exist.
 pub fn backup(settings: &Settings, output: &Path) -> anyhow::Result<BackupSummary> {
-    let data_dir = &settings.data_dir;
-    if !data_dir.is_dir() {
-        bail!("the data directory {} does not exist", data_dir.display());
-    }
+    let layout = Layout::of(settings)?;
     refuse_existing(output)?;
     let partial = Partial::create(output)?;
     let mut ar = Builder::new(GzEncoder::new(
@@ -68,18 +65,15 @@ pub fn backup(settings: &Settings, output: &Path) -> anyhow::Result<BackupSummar
         images: 0,
         notes: vec![],
     };
+    let data_dir = &layout.data_dir;
     // 1. The anchors, before the snapshot.
-    let anchors = settings.anchor_path();
-    if let Some(name) = append_anchors(&mut ar, data_dir, &anchors)? {
+    if let Some(name) = append_anchors(&mut ar, data_dir, &layout.anchors)? {
         summary.files += 1;
-        note_outside(&mut summary.notes, "the anchor file", &anchors, &name);
+        note_outside(&mut summary.notes, "the anchor file", &layout.anchors, &name);
     }
     // 2. Every other file of the data directory but the database and the image store.
-    let store = local_store(settings);
     let skip = Skip {
-        data_dir,
-        anchors: &anchors,
-        store: store.as_deref(),
+        layout: &layout,
         partial: identity(&partial.file.metadata()?),
     };
     summary.files += append_tree(&mut ar, data_dir, "", &|p| skip.skips(p))?;
@@ -89,14 +83,47 @@ pub fn backup(settings: &Settings, output: &Path) -> anyhow::Result<BackupSummar
         summary.database = true;
     }
     // 4. The image store, after the snapshot.
-    if let Some(store) = store.filter(|s| s.is_dir()) {
-        let name = archive_name(data_dir, &store);
-        summary.images = append_tree(&mut ar, &store, &name, &|p| is_staging(p))?;
-        note_outside(&mut summary.notes, "the image store", &store, &name);
+    if let Some(store) = layout.store.as_deref().filter(|s| s.is_dir()) {
+        let name = archive_name(data_dir, store);
+        summary.images = append_tree(&mut ar, store, &name, &|p| is_staging(p))?;
+        note_outside(&mut summary.notes, "the image store", store, &name);
     }
     finish(ar)?;
     partial.publish(output)?;
     Ok(summary)
+}
+
+/// Where the data directory, the anchor file and the local image store are, resolved (so a
+/// relative and an absolute name of one file are known for the same).
+struct Layout {
+    data_dir: PathBuf,
+    anchors: PathBuf,
+    /// The local image store's folder (backend `local`).
+    store: Option<PathBuf>,
+}
+
+impl Layout {
+    fn of(settings: &Settings) -> anyhow::Result<Layout> {
+        let dir = &settings.data_dir;
+        let data_dir = fs::canonicalize(dir)
+            .ok()
+            .filter(|d| d.is_dir())
+            .ok_or_else(|| anyhow!("the data directory {} does not exist", dir.display()))?;
+        let resolve = |p: PathBuf| fs::canonicalize(&p).unwrap_or(p);
+        let store = (settings.storage.backend == "local").then(|| resolve(settings.storage.local_root(dir)));
+        if let Some(store) = store.as_deref().filter(|s| data_dir.starts_with(s)) {
+            bail!(
+                "storage.local_dir ({}) holds the data directory itself: give the image store a folder of its own, \
+                 so that it can be copied after the database",
+                store.display()
+            );
+        }
+        Ok(Layout {
+            anchors: resolve(settings.anchor_path()),
+            data_dir,
+            store,
+        })
+    }
 }
 
 fn refuse_existing(output: &Path) -> anyhow::Result<()> {
@@ -201,18 +228,18 @@ fn identity(_meta: &fs::Metadata) -> Option<(u64, u64)> {
 
 /// What the walk of the data directory leaves to other steps or out altogether.
 struct Skip<'a> {
-    data_dir: &'a Path,
-    anchors: &'a Path,
-    store: Option<&'a Path>,
+    layout: &'a Layout,
+    /// The archive being written, should it be inside the data directory.
     partial: Option<(u64, u64)>,
 }
 
 impl Skip<'_> {
     fn skips(&self, path: &Path) -> bool {
-        if path == self.anchors || Some(path) == self.store {
+        let layout = self.layout;
+        if path == layout.anchors || Some(path) == layout.store.as_deref() {
             return true;
         }
-        let top = path.parent() == Some(self.data_dir);
+        let top = path.parent() == Some(layout.data_dir.as_path());
         let name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
         // The live database, its -wal, -shm and -turns (a lock file), and snapshots being made.
         if top && (name == DATABASE || name.starts_with(&format!("{DATABASE}-"))) {
@@ -226,11 +253,6 @@ impl Skip<'_> {
 /// such a file is an upload in progress, not an object.
 fn is_staging(path: &Path) -> bool {
     path.file_name().is_some_and(|n| n.to_string_lossy().contains('#'))
-}
-
-/// The image store's folder when scans are kept in a local folder.
-fn local_store(settings: &Settings) -> Option<PathBuf> {
-    (settings.storage.backend == "local").then(|| settings.storage.local_root(&settings.data_dir))
 }
 
 /// The name of `path` in the archive: relative to the data directory, or under `OUTSIDE`.

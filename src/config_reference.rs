@@ -41,7 +41,10 @@ fn row(line: &str) -> Option<(Vec<String>, String)> {
         return None;
     }
     let code = |c: &str| c.split('`').nth(1).map(str::to_string);
-    Some((vec![code(cells[0])?, code(cells[1])?, code(cells[2])?], cells[3].to_string()))
+    Some((
+        vec![code(cells[0])?, code(cells[1])?, code(cells[2])?],
+        cells[3].to_string(),
+    ))
 }
 
 #[test]
@@ -60,7 +63,10 @@ fn the_readme_lists_every_setting_with_its_variable_and_default() {
         let (key, var, default) = (&cells[0], &cells[1], &cells[2]);
         assert!(what.len() > 10, "{key}: say what it does");
         assert_eq!(var, &env_var(key), "{key}: its environment variable");
-        assert!(listed.insert(key.clone(), default.clone()).is_none(), "{key} is listed twice");
+        assert!(
+            listed.insert(key.clone(), default.clone()).is_none(),
+            "{key} is listed twice"
+        );
     }
     let missing: Vec<String> = expected
         .iter()

@@ -375,7 +375,9 @@ fn serve(settings: Settings, demo: Option<DemoOptions>) -> anyhow::Result<()> {
 /// or JSON lines.
 fn init_logs(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("MARKROOM_LOG").unwrap_or_else(|_| "info".into());
-    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match format {
         LogFormat::Json => logs.json().flatten_event(true).with_current_span(false).init(),
         LogFormat::Text => logs.init(),

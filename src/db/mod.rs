@@ -238,16 +238,30 @@ impl Db {
         done.map_err(|e| DbError::Migration(e.to_string()))
     }
 
-    /// How many of this build's migrations the database lacks (`/readyz` waits for none).
+    /// How many of this build's migrations the database lacks (`/readyz` waits for none). Read
+    /// from the migrations table itself: diesel's harness would first try to create that table,
+    /// which the service's role may not do when the tables have an owner of their own.
     pub async fn pending_migrations(&self) -> Result<usize, DbError> {
-        self.read(|c| {
-            let pending = match c {
-                DbConn::Pg(c) => c.pending_migrations(POSTGRES_MIGRATIONS).map(|v| v.len()),
-                DbConn::Sqlite(c) => c.pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len()),
-            };
-            pending.map_err(|e| DbError::Migration(e.to_string()))
-        })
-        .await
+        use diesel::migration::MigrationSource;
+        let built: Vec<String> = match self.backend {
+            Backend::Postgres => MigrationSource::<diesel::pg::Pg>::migrations(&POSTGRES_MIGRATIONS)
+                .map(|m| m.iter().map(|m| m.name().version().to_string()).collect()),
+            Backend::Sqlite => MigrationSource::<diesel::sqlite::Sqlite>::migrations(&SQLITE_MIGRATIONS)
+                .map(|m| m.iter().map(|m| m.name().version().to_string()).collect()),
+        }
+        .map_err(|e| DbError::Migration(e.to_string()))?;
+        let applied: Vec<String> = self
+            .read(|c| {
+                #[derive(QueryableByName)]
+                struct Applied {
+                    #[diesel(sql_type = diesel::sql_types::Text)]
+                    version: String,
+                }
+                let rows: Vec<Applied> = diesel::sql_query("SELECT version FROM __diesel_schema_migrations").load(c)?;
+                Ok::<_, DbError>(rows.into_iter().map(|r| r.version).collect())
+            })
+            .await?;
+        Ok(built.iter().filter(|v| !applied.contains(v)).count())
     }
 
     /// Migrates as the tables' owner, then grants the service's role (the role of its own
