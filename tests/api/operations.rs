@@ -385,3 +385,41 @@ async fn sigterm_turns_readiness_first_finishes_what_is_in_flight_seals_and_keep
     .await;
     assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
 }
+
+#[tokio::test]
+async fn readiness_waits_for_every_migration_of_this_build() {
+    let app = TestApp::spawn().await;
+    let r = reqwest::get(format!("{}/readyz", app.base)).await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    // As if the database were a migration behind the binary (another node still migrating).
+    app.as_owner(
+        "DELETE FROM __diesel_schema_migrations WHERE version = (SELECT MAX(version) FROM __diesel_schema_migrations)",
+    );
+    let r = reqwest::get(format!("{}/readyz", app.base)).await.unwrap();
+    let problem = expect_problem(r, StatusCode::SERVICE_UNAVAILABLE, "not_migrated").await;
+    assert!(problem["detail"].as_str().unwrap().starts_with("1 migrations"), "{problem}");
+    let alive = reqwest::get(format!("{}/healthz", app.base)).await.unwrap();
+    assert_eq!(alive.status(), StatusCode::OK, "alive, though not ready");
+}
+
+#[test]
+fn the_version_names_the_commit_it_was_built_from() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_markroom"))
+        .arg("--version")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let said = String::from_utf8(out.stdout).unwrap();
+    let head = std::process::Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_else(|| "unknown".into());
+    assert_eq!(
+        said.trim(),
+        format!("markroom {} (commit {head})", env!("CARGO_PKG_VERSION"))
+    );
+}
