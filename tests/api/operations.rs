@@ -397,7 +397,10 @@ async fn readiness_waits_for_every_migration_of_this_build() {
     );
     let r = reqwest::get(format!("{}/readyz", app.base)).await.unwrap();
     let problem = expect_problem(r, StatusCode::SERVICE_UNAVAILABLE, "not_migrated").await;
-    assert!(problem["detail"].as_str().unwrap().starts_with("1 migrations"), "{problem}");
+    assert!(
+        problem["detail"].as_str().unwrap().starts_with("1 migrations"),
+        "{problem}"
+    );
     let alive = reqwest::get(format!("{}/healthz", app.base)).await.unwrap();
     assert_eq!(alive.status(), StatusCode::OK, "alive, though not ready");
 }
