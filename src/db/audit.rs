@@ -104,8 +104,52 @@ pub fn append(conn: &mut DbConn, e: &NewEntry, now: DateTime<Utc>) -> Result<(),
             log::request_id.eq(&e.request_id),
         ))
         .execute(conn))?;
-    metrics::counter!("markroom_audit_entries_appended_total").increment(1);
+    WRITTEN.with(|w| {
+        w.set(Written {
+            appended: w.get().appended + 1,
+            ..w.get()
+        })
+    });
     Ok(())
+}
+
+thread_local! {
+    /// Audit rows written by the transaction running on this thread, not yet committed.
+    static WRITTEN: std::cell::Cell<Written> = const { std::cell::Cell::new(Written { appended: 0, sealed: 0 }) };
+}
+
+/// Audit rows a transaction wrote: counted in the metrics only once it commits, so that the
+/// counters say what the log holds (a rolled-back request's entries are not in it).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Written {
+    appended: u64,
+    sealed: u64,
+}
+
+impl Written {
+    /// What this thread's transaction wrote so far, and a fresh count for the next.
+    pub fn take() -> Written {
+        WRITTEN.with(|w| w.replace(Written::default()))
+    }
+
+    pub fn sealed(n: usize) {
+        WRITTEN.with(|w| {
+            w.set(Written {
+                sealed: w.get().sealed + n as u64,
+                ..w.get()
+            })
+        });
+    }
+
+    /// Into the metrics, after the commit.
+    pub fn count(self) {
+        if self.appended > 0 {
+            metrics::counter!("markroom_audit_entries_appended_total").increment(self.appended);
+        }
+        if self.sealed > 0 {
+            metrics::counter!("markroom_audit_entries_sealed_total").increment(self.sealed);
+        }
+    }
 }
 
 /// The head of one chain: the last sealed entry's sequence number and hash.

@@ -314,6 +314,24 @@ impl Db {
         permit.map_err(|_| DbError::Pool("the database is closing".into()))
     }
 
+    /// Waits until no database work of this process is running or queued: every permit taken
+    /// (reads, and PostgreSQL's writes, hold one while they run) and, on SQLite, a job through
+    /// the writer, which runs after every job queued before it. Shutdown calls it before the last
+    /// seal, so that a request cut off by the grace period has committed (or not) by then.
+    pub async fn quiesce(&self) -> Result<(), DbError> {
+        let all = u32::try_from(self.read.max_size()).unwrap_or(u32::MAX);
+        let held = self
+            .permits
+            .acquire_many(all)
+            .await
+            .map_err(|_| DbError::Pool("the database is closing".into()))?;
+        drop(held);
+        if let Some(writer) = &self.writer {
+            writer.write(|_| Ok::<(), DbError>(())).await?;
+        }
+        Ok(())
+    }
+
     /// How busy the connections are: permits held, requests waiting for one, and the pools'
     /// open and idle connections (read and write together; on PostgreSQL they are one pool).
     pub fn pool_status(&self) -> PoolStatus {
@@ -475,9 +493,14 @@ where
     E: From<DbError> + From<diesel::result::Error>,
 {
     use diesel::connection::TransactionManager;
+    audit::Written::take();
     let result = f(&mut conn);
+    let written = audit::Written::take();
     match &result {
-        Ok(_) => Tm::commit_transaction(&mut *conn)?,
+        Ok(_) => {
+            Tm::commit_transaction(&mut *conn)?;
+            written.count();
+        }
         // The error being returned matters more than a failed rollback, which r2d2's
         // broken-connection check then deals with.
         Err(_) => {

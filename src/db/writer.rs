@@ -89,10 +89,15 @@ impl Writer {
         let (tx, rx) = tokio::sync::oneshot::channel::<Result<R, E>>();
         let job: Job = Box::new(move |conn| {
             // A nested transaction: diesel makes it a savepoint and rolls it back on Err.
+            super::audit::Written::take();
             let result = conn.transaction(f);
+            let written = super::audit::Written::take();
             Box::new(move |committed: Result<(), &str>| {
                 let answer = match (result, committed) {
-                    (Ok(r), Ok(())) => Ok(r),
+                    (Ok(r), Ok(())) => {
+                        written.count();
+                        Ok(r)
+                    }
                     (Ok(_), Err(why)) => Err(E::from(DbError::Pool(why.to_string()))),
                     (Err(e), _) => Err(e),
                 };

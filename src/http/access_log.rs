@@ -15,6 +15,27 @@ use super::request_id::RequestId;
 #[derive(Debug, Clone)]
 pub struct Actor(pub String);
 
+/// The method as a label: the standard ones by name, any other as "other" (actix takes any
+/// token as a method, and each would otherwise be a series of its own, at a caller's choosing).
+fn method_label(method: &actix_web::http::Method) -> String {
+    use actix_web::http::Method;
+    let known = [
+        Method::GET,
+        Method::HEAD,
+        Method::POST,
+        Method::PUT,
+        Method::PATCH,
+        Method::DELETE,
+        Method::OPTIONS,
+    ];
+    if known.contains(method) {
+        method.as_str()
+    } else {
+        "other"
+    }
+    .to_string()
+}
+
 /// Logs and counts the request once its answer is ready. Runs inside the request-id middleware,
 /// so the id is known.
 pub async fn middleware(
@@ -22,7 +43,7 @@ pub async fn middleware(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let started = Instant::now();
-    let method = req.method().to_string();
+    let method = method_label(req.method());
     let res = next.call(req).await?;
     let elapsed = started.elapsed();
     let request = res.request();

@@ -73,7 +73,7 @@ fn describe() {
     );
     describe_counter!(
         "markroom_audit_entries_appended_total",
-        "Audit entries written (entries of a transaction that rolled back are counted too)"
+        "Audit entries committed by this server"
     );
     describe_counter!(
         "markroom_audit_entries_sealed_total",
@@ -83,6 +83,10 @@ fn describe() {
         "markroom_audit_sealer_lag_seconds",
         Unit::Seconds,
         "Age of the oldest committed audit entry not yet chained (0 when none waits)"
+    );
+    describe_counter!(
+        "markroom_leases_total",
+        "Leases answered (live, seed or self-check), by exam and question code"
     );
     describe_counter!("markroom_marks_total", "Live marks recorded, by exam and question code");
     describe_gauge!(
@@ -196,6 +200,37 @@ fn labels_of(labels: &Labels) -> Vec<::metrics::Label> {
         .iter()
         .map(|(k, v)| ::metrics::Label::new(*k, v.clone()))
         .collect()
+}
+
+/// Exam codes by id, for the leases counter's label (a code never changes once the exam exists).
+static EXAM_CODES: Mutex<BTreeMap<String, String>> = Mutex::new(BTreeMap::new());
+
+/// A lease answered (a running lease asked for again counts again: it is what the room served).
+pub async fn lease_issued(state: &AppState, exam_id: &str, question_code: &str) {
+    let known = EXAM_CODES
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(exam_id)
+        .cloned();
+    let code = match known {
+        Some(code) => code,
+        None => {
+            let id = exam_id.to_string();
+            let Ok(exam) = state
+                .db
+                .read(move |c| crate::db::exams::by_id(c, &id).map_err(ApiError::from))
+                .await
+            else {
+                return;
+            };
+            EXAM_CODES
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(exam_id.to_string(), exam.code.clone());
+            exam.code
+        }
+    };
+    ::metrics::counter!("markroom_leases_total", "exam" => code, "question" => question_code.to_string()).increment(1);
 }
 
 /// A live mark recorded (after its commit).

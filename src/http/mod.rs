@@ -91,6 +91,8 @@ pub struct Application {
     storage: crate::storage::Storage,
     lifecycle: Arc<state::Lifecycle>,
     sealer: crate::audit::Sealer,
+    /// For shutdown: to wait for the database work of requests cut off.
+    db: Db,
     /// How long `/readyz` says 503 before the server stops taking requests.
     shutdown_delay: Duration,
 }
@@ -127,6 +129,7 @@ impl Application {
             settings.anchor_path(),
         );
         let workers = settings.http.workers;
+        let quiet = db.clone();
         let state = web::Data::new(AppState {
             tokens: tokens::TokenKeys::new(&secret, &settings.auth, clock.clone())?,
             settings: Arc::new(settings),
@@ -173,6 +176,7 @@ impl Application {
             lifecycle,
             sealer,
             shutdown_delay,
+            db: quiet,
         })
     }
 
@@ -209,6 +213,7 @@ impl Application {
             lifecycle,
             sealer,
             shutdown_delay,
+            db,
             ..
         } = self;
         let handle = server.handle();
@@ -231,6 +236,11 @@ impl Application {
                 running.await.unwrap_or_else(|e| Err(std::io::Error::other(e)))
             }
         };
+        // What requests cut off by the grace period (or background checks) still had running
+        // commits first, so the last seal leaves nothing behind.
+        if let Err(e) = db.quiesce().await {
+            tracing::error!(error = %e, "database work could not be awaited before the last seal");
+        }
         sealer.stop().await;
         tracing::info!("audit sealed and anchored; markroom stopped");
         result

@@ -30,6 +30,7 @@ mod markers;
 mod marking;
 mod nodes;
 mod operations;
+mod ops_campaign;
 mod pages;
 mod people;
 mod private_pg;

@@ -47,6 +47,10 @@ pub struct Lease {
     #[schema(value_type = Vec<Object>)]
     pub rubric: serde_json::Value,
     pub lease_expires_at: DateTime<Utc>,
+    /// For the leases counter; never shown.
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub exam_id: String,
 }
 
 /// The marker's record, or 404 for an account without one.
@@ -92,6 +96,7 @@ pub fn lease_view(c: &mut DbConn, s: &ServeRow, holder: &str) -> Result<Lease, A
         step: q.step,
         rubric: serde_json::to_value(&q.criteria).unwrap_or_default(),
         lease_expires_at: expires,
+        exam_id: s.exam_id.clone(),
     })
 }
 
@@ -167,7 +172,10 @@ pub async fn next(
     }
     .await;
     match audit_refusal(&state, audit, result).await? {
-        Some(lease) => Ok(HttpResponse::Ok().json(lease)),
+        Some(lease) => {
+            crate::http::metrics::lease_issued(&state, &lease.exam_id, &lease.question).await;
+            Ok(HttpResponse::Ok().json(lease))
+        }
         None => Ok(HttpResponse::NoContent().finish()),
     }
 }
