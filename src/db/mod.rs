@@ -319,7 +319,7 @@ impl Db {
     /// the writer, which runs after every job queued before it. Shutdown calls it before the last
     /// seal, so that a request cut off by the grace period has committed (or not) by then.
     pub async fn quiesce(&self) -> Result<(), DbError> {
-        let all = u32::try_from(self.read.max_size()).unwrap_or(u32::MAX);
+        let all = self.read.max_size();
         let held = self
             .permits
             .acquire_many(all)
