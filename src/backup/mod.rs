@@ -30,10 +30,12 @@ mod restore;
 mod snapshot;
 
 pub use restore::{RestoreSummary, restore};
-use snapshot::append_snapshot;
+use snapshot::{append_pg_dump, append_snapshot};
 
 /// The name of the database in the archive, and of the live file in the data directory.
 pub const DATABASE: &str = "markroom.db";
+/// PostgreSQL's dump in the archive (`pg_dump -Fc`), for `pg_restore`.
+pub const PG_DUMP: &str = "markroom.pgdump";
 /// Where a file kept outside the data directory (an absolute anchor file or image store) goes.
 pub const OUTSIDE: &str = "outside-data-dir";
 
@@ -44,8 +46,10 @@ type Archive = Builder<GzEncoder<BufWriter<File>>>;
 pub struct BackupSummary {
     pub output: PathBuf,
     pub files: usize,
-    /// The SQLite snapshot is in the archive (false on PostgreSQL).
+    /// The database is in the archive (SQLite's snapshot, or PostgreSQL's dump).
     pub database: bool,
+    /// The database is PostgreSQL's dump.
+    pub postgres: bool,
     /// The image store was in the archive (backend `local`).
     pub images: usize,
     /// Things the operator must know (files kept outside the data directory).
@@ -65,6 +69,7 @@ pub fn backup(settings: &Settings, output: &Path) -> anyhow::Result<BackupSummar
         output: output.to_path_buf(),
         files: 0,
         database: false,
+        postgres: settings.postgres_url().is_some(),
         images: 0,
         notes: vec![],
     };
@@ -80,11 +85,12 @@ pub fn backup(settings: &Settings, output: &Path) -> anyhow::Result<BackupSummar
         partial: identity(&partial.file.metadata()?),
     };
     summary.files += append_tree(&mut ar, data_dir, "", &|p| skip.skips(p))?;
-    // 3. The database snapshot.
-    if settings.postgres_url().is_none() {
-        append_snapshot(&mut ar, settings)?;
-        summary.database = true;
+    // 3. The database snapshot: SQLite's own, or PostgreSQL's dump.
+    match settings.postgres_url() {
+        None => append_snapshot(&mut ar, settings)?,
+        Some(_) => append_pg_dump(&mut ar, settings)?,
     }
+    summary.database = true;
     // 4. The image store, after the snapshot.
     if let Some(store) = layout.store.as_deref().filter(|s| s.is_dir()) {
         let name = archive_name(data_dir, store);
@@ -389,21 +395,21 @@ fn append_tree(ar: &mut Archive, root: &Path, prefix: &str, skip: &dyn Fn(&Path)
 impl fmt::Display for BackupSummary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "backup written to {}", self.output.display())?;
-        let db = if self.database {
-            "the SQLite database (a snapshot)"
-        } else {
-            "no database"
+        let db = match (self.database, self.postgres) {
+            (true, false) => "the SQLite database (a snapshot)",
+            (true, true) => "the PostgreSQL database (pg_dump, as markroom.pgdump)",
+            (false, _) => "no database",
         };
         writeln!(
             f,
             "  {} file(s) of the data directory, {db}, {} image(s)",
             self.files, self.images
         )?;
-        if !self.database {
+        if self.postgres {
             writeln!(
                 f,
-                "PostgreSQL: dump the database now, after this archive, so that its anchors precede the dump \
-                 (as the tables' owner):\n  pg_dump -Fc -f markroom.dump \"$DATABASE_OWNER_URL\""
+                "PostgreSQL: after `markroom restore`, load the dump into an empty database as its owner:\n  \
+                 pg_restore --exit-on-error --no-owner -d \"$DATABASE_OWNER_URL\" DIR/markroom.pgdump"
             )?;
         }
         for note in &self.notes {

@@ -1,4 +1,5 @@
-//! The SQLite snapshot of a backup: `VACUUM INTO`, one read transaction, while a server writes.
+//! The database in a backup, taken while a server writes: SQLite's `VACUUM INTO` (one read
+//! transaction), or PostgreSQL's `pg_dump -Fc` (one snapshot of its own).
 
 use std::fs::{self, File};
 use std::io::Read;
@@ -9,7 +10,7 @@ use diesel::connection::SimpleConnection;
 use diesel::{Connection, RunQueryDsl};
 use tar::{EntryType, Header};
 
-use super::{Archive, DATABASE, mtime};
+use super::{Archive, DATABASE, PG_DUMP, mtime};
 use crate::config::Settings;
 
 /// A snapshot file in the data directory, removed when dropped.
@@ -53,7 +54,9 @@ fn vacuum_into(settings: &Settings, dest: &Path) -> anyhow::Result<()> {
             db.display()
         );
     }
-    let url = format!("file:{}?mode=ro", uri_path(&db));
+    // Read-write, though it only reads: after a crash with no server running, the first
+    // connection must recover the write-ahead log, which a read-only one cannot.
+    let url = format!("file:{}", uri_path(&db));
     let mut conn = diesel::sqlite::SqliteConnection::establish(&url)
         .with_context(|| format!("opening {} to read", db.display()))?;
     conn.batch_execute(&format!(
@@ -82,4 +85,56 @@ fn uri_path(path: &Path) -> String {
         }
     }
     out
+}
+
+/// `pg_dump -Fc` of the database, as the tables' owner when one is set (the service's role may
+/// not read every table's definition), into the archive as `markroom.pgdump`, mode 0600.
+pub(super) fn append_pg_dump(ar: &mut Archive, settings: &Settings) -> anyhow::Result<()> {
+    let url = settings
+        .database
+        .owner_url
+        .as_deref()
+        .filter(|u| !u.is_empty())
+        .or(settings.postgres_url())
+        .ok_or_else(|| anyhow!("no PostgreSQL URL"))?;
+    let dump = Snapshot(
+        settings
+            .data_dir
+            .join(format!("{PG_DUMP}-backup-{}", std::process::id())),
+    );
+    let _ = fs::remove_file(&dump.0);
+    // The password goes in the environment, not the command line, where others could read it.
+    let mut url = url::Url::parse(url).context("the PostgreSQL URL")?;
+    let password = url
+        .password()
+        .map(|p| percent_encoding::percent_decode_str(p).decode_utf8_lossy().into_owned());
+    let _ = url.set_password(None);
+    let mut cmd = std::process::Command::new("pg_dump");
+    cmd.args(["--format=custom", "--no-owner", "--file"])
+        .arg(&dump.0)
+        .arg("--dbname")
+        .arg(url.as_str());
+    if let Some(p) = password {
+        cmd.env("PGPASSWORD", p);
+    }
+    let out = cmd
+        .output()
+        .context("running pg_dump (PostgreSQL's client programs must be installed)")?;
+    if !out.status.success() {
+        bail!("pg_dump failed: {}", String::from_utf8_lossy(&out.stderr).trim());
+    }
+    append_file(ar, &dump.0, PG_DUMP)
+}
+
+fn append_file(ar: &mut Archive, path: &Path, name: &str) -> anyhow::Result<()> {
+    let file = File::open(path).with_context(|| format!("reading {}", path.display()))?;
+    let meta = file.metadata()?;
+    let mut h = Header::new_gnu();
+    h.set_entry_type(EntryType::Regular);
+    h.set_size(meta.len());
+    h.set_mode(0o600);
+    h.set_mtime(mtime(&meta));
+    ar.append_data(&mut h, name, file.take(meta.len()))
+        .with_context(|| format!("archiving {name}"))?;
+    Ok(())
 }

@@ -8,6 +8,7 @@ mod audit_chain;
 mod auth;
 mod authorization;
 mod backup;
+mod backup_burst;
 mod campaign;
 mod candidates;
 mod cli;

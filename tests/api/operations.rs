@@ -239,3 +239,95 @@ fn the_version_names_the_commit_it_was_built_from() {
         format!("markroom {} (commit {head})", env!("CARGO_PKG_VERSION"))
     );
 }
+
+/// Workstations an admin made, by name, as the database holds them.
+fn workstation_names(app: &TestApp) -> std::collections::BTreeSet<String> {
+    use diesel::prelude::*;
+    use markroom::db::schema::workstations;
+    app.db
+        .read_now(|c| {
+            workstations::table
+                .select(workstations::name)
+                .load::<String>(c)
+                .map_err(markroom::db::DbError::from)
+        })
+        .unwrap()
+        .into_iter()
+        .collect()
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn sigterm_in_a_burst_of_writes_leaves_each_write_answered_and_stored_or_neither() {
+    let app = TestApp::spawn_with(|s| s.audit.seal_interval_ms = 3_600_000).await;
+    let demo = crate::crash::demo(&app, 6);
+    let log = app.settings.data_dir.join("burst.log");
+    let (mut server, base) = serve(&app, &log, &[("MARKROOM_HTTP__SHUTDOWN_GRACE_SECS", "20")]);
+    crate::served::ready(&base).await;
+    let admin = login(&base, &demo["accounts"]["admin"][0]).await;
+
+    // Eight writers make workstations as fast as they are answered, until no answer comes.
+    let writers: Vec<_> = (0..8)
+        .map(|w| {
+            let (base, admin) = (base.clone(), admin.clone());
+            tokio::spawn(async move {
+                let (mut stored, mut unanswered) = (vec![], vec![]);
+                for i in 0.. {
+                    let name = format!("Burst {w}-{i}");
+                    let r = reqwest::Client::new()
+                        .post(format!("{base}/api/v1/workstations"))
+                        .bearer_auth(&admin.token)
+                        .header("X-Workstation-Key", admin.key.as_deref().unwrap())
+                        .json(&json!({ "name": name }))
+                        .send()
+                        .await;
+                    match r {
+                        Ok(r) if r.status() == StatusCode::CREATED => stored.push(name),
+                        Ok(r) => panic!("{name}: answered {} without shutdown's leave", r.status()),
+                        Err(_) => {
+                            unanswered.push(name);
+                            break;
+                        }
+                    }
+                }
+                (stored, unanswered)
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let pid = server.0.id().to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let (mut acknowledged, mut unanswered) = (vec![], vec![]);
+    for w in writers {
+        let (s, u) = w.await.unwrap();
+        acknowledged.extend(s);
+        unanswered.extend(u);
+    }
+    let status = tokio::task::spawn_blocking(move || server.0.wait().unwrap())
+        .await
+        .unwrap();
+    assert!(status.success(), "{status}: {}", std::fs::read_to_string(&log).unwrap());
+    assert!(acknowledged.len() >= 8, "the burst was under way: {acknowledged:?}");
+
+    // Every answered write is there; none that went unanswered is.
+    let names = workstation_names(&app);
+    for name in &acknowledged {
+        assert!(names.contains(name), "{name} was acknowledged and is not stored");
+    }
+    for name in &unanswered {
+        assert!(!names.contains(name), "{name} got no answer and is stored");
+    }
+
+    // Started again, it serves, and the audit chain verifies with nothing left unsealed.
+    let (_again, base) = serve(&app, &app.settings.data_dir.join("burst-again.log"), &[]);
+    crate::served::ready(&base).await;
+    let verify = markroom(&app).args(["audit", "verify"]).output().unwrap();
+    let said = String::from_utf8_lossy(&verify.stdout).to_string();
+    assert!(verify.status.success(), "{said}");
+}

@@ -91,8 +91,6 @@ fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
     Ok(Some(key))
 }
 
-/// Records the mark by kind: a live mark (then the script may resolve), a seed's score against
-/// its definitive one, a self-check against the marker's earlier mark.
 /// A live mark just recorded: what the monitor and the marks counter need.
 struct Live {
     exam_id: String,
@@ -101,6 +99,9 @@ struct Live {
     question_code: String,
 }
 
+/// Records the mark by kind: a live mark (then the script may resolve), a seed's score against
+/// its definitive one, a self-check against the marker's earlier mark. Returns the exam's code
+/// for a live mark.
 fn record(
     c: &mut DbConn,
     s: &ServeRow,
