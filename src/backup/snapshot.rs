@@ -32,16 +32,7 @@ pub(super) fn append_snapshot(ar: &mut Archive, settings: &Settings) -> anyhow::
     );
     let _ = fs::remove_file(&snapshot.0);
     vacuum_into(settings, &snapshot.0)?;
-    let file = File::open(&snapshot.0).with_context(|| format!("reading {}", snapshot.0.display()))?;
-    let meta = file.metadata()?;
-    let mut h = Header::new_gnu();
-    h.set_entry_type(EntryType::Regular);
-    h.set_size(meta.len());
-    h.set_mode(0o600);
-    h.set_mtime(mtime(&meta));
-    ar.append_data(&mut h, DATABASE, file.take(meta.len()))
-        .context("archiving the database snapshot")?;
-    Ok(())
+    append_file(ar, &snapshot.0, DATABASE)
 }
 
 /// A consistent copy of the live database in one read transaction; it works while a server

@@ -10,10 +10,9 @@ use std::time::Duration;
 
 use diesel::prelude::*;
 use reqwest::StatusCode;
-use serde_json::json;
 
 use crate::helpers::{Session, TestApp};
-use crate::operations::{login, serve};
+use crate::operations::{create_workstation, login, serve};
 use crate::served::markroom;
 
 /// Makes workstations until `stop`; returns the names acknowledged, each with whether it was
@@ -32,14 +31,7 @@ fn writer(
                 break;
             }
             let name = format!("Backup burst {w}-{i}");
-            let r = reqwest::Client::new()
-                .post(format!("{base}/api/v1/workstations"))
-                .bearer_auth(&admin.token)
-                .header("X-Workstation-Key", admin.key.as_deref().unwrap())
-                .json(&json!({ "name": name }))
-                .send()
-                .await
-                .unwrap();
+            let r = create_workstation(&base, &admin, &name).await.unwrap();
             assert_eq!(r.status(), StatusCode::CREATED);
             // Read after the answer: a write acknowledged before the backup began says so.
             acked.push((name, !began.load(Ordering::SeqCst)));

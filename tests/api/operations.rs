@@ -54,6 +54,27 @@ async fn call(base: &str, method: reqwest::Method, path: &str, s: &Session, body
     rb.send().await.unwrap()
 }
 
+/// SIGTERM to the served binary, as a service manager stops it.
+fn terminate(server: &Served) {
+    let pid = server.0.id().to_string();
+    let sent = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+}
+
+/// An admin makes a workstation named `name` (on a connection of its own).
+pub async fn create_workstation(base: &str, admin: &Session, name: &str) -> reqwest::Result<reqwest::Response> {
+    reqwest::Client::new()
+        .post(format!("{base}/api/v1/workstations"))
+        .bearer_auth(&admin.token)
+        .header("X-Workstation-Key", admin.key.as_deref().unwrap())
+        .json(&json!({ "name": name }))
+        .send()
+        .await
+}
+
 /// The account id a token was issued to (its `sub`).
 pub fn subject_of(token: &str) -> String {
     use base64::Engine;
@@ -125,14 +146,7 @@ async fn sigterm_turns_readiness_first_finishes_what_is_in_flight_seals_and_keep
     let (slow_base, slow_account) = (base.clone(), account.clone());
     let slow = tokio::spawn(async move { slow_login(&slow_base, &slow_account, Duration::from_millis(3000)).await });
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let pid = server.0.id().to_string();
-    assert!(
-        std::process::Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
+    terminate(&server);
     tokio::time::sleep(Duration::from_millis(300)).await;
     let r = reqwest::get(format!("{base}/readyz")).await.unwrap();
     expect_problem(r, StatusCode::SERVICE_UNAVAILABLE, "shutting_down").await;
@@ -179,7 +193,7 @@ async fn sigterm_turns_readiness_first_finishes_what_is_in_flight_seals_and_keep
         .rfind(|a| a["chain"] == exam_id)
         .unwrap_or_else(|| panic!("no anchor of {exam_id}: {anchors}"));
     assert!(
-        last["seq"].as_i64() >= leased["seq"].as_i64(),
+        last["seq"].as_i64().unwrap() >= leased["seq"].as_i64().unwrap(),
         "anchored {last}, lease {leased}"
     );
 
@@ -274,14 +288,7 @@ async fn sigterm_in_a_burst_of_writes_leaves_each_write_answered_and_stored_or_n
                 let (mut stored, mut unanswered) = (vec![], vec![]);
                 for i in 0.. {
                     let name = format!("Burst {w}-{i}");
-                    let r = reqwest::Client::new()
-                        .post(format!("{base}/api/v1/workstations"))
-                        .bearer_auth(&admin.token)
-                        .header("X-Workstation-Key", admin.key.as_deref().unwrap())
-                        .json(&json!({ "name": name }))
-                        .send()
-                        .await;
-                    match r {
+                    match create_workstation(&base, &admin, &name).await {
                         Ok(r) if r.status() == StatusCode::CREATED => stored.push(name),
                         Ok(r) => panic!("{name}: answered {} without shutdown's leave", r.status()),
                         Err(_) => {
@@ -295,14 +302,7 @@ async fn sigterm_in_a_burst_of_writes_leaves_each_write_answered_and_stored_or_n
         })
         .collect();
     tokio::time::sleep(Duration::from_millis(700)).await;
-    let pid = server.0.id().to_string();
-    assert!(
-        std::process::Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
+    terminate(&server);
     let (mut acknowledged, mut unanswered) = (vec![], vec![]);
     for w in writers {
         let (s, u) = w.await.unwrap();

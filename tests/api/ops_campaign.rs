@@ -51,6 +51,11 @@ impl Tally {
         (status, r.json().await.unwrap_or(Value::Null))
     }
 
+    /// A POST to a route without parameters (its path is its template).
+    async fn post(&mut self, base: &str, route: &str, s: &Session, body: Value) -> (StatusCode, Value) {
+        self.send(base, Method::POST, route, route, Some(s), Some(body)).await
+    }
+
     async fn login(&mut self, base: &str, account: &Value) -> Option<Session> {
         let body = json!({ "username": account["username"], "password": account["password"], "workstation_key": account["workstation_key"] });
         let (status, t) = self
@@ -179,41 +184,16 @@ async fn after_a_small_campaign_the_metrics_equal_what_happened_and_the_log_keep
     assert!(t.login(&base, &wrong).await.is_none());
     for (i, name) in ["Ada Custodian", "Bo Custodian"].iter().enumerate() {
         let body = json!({ "username": format!("ops-custodian{i}"), "full_name": name, "id_document": format!("OPSDOC{i}9"), "role": "custodian" });
-        let (status, made) = t
-            .send(
-                &base,
-                Method::POST,
-                "/api/v1/users",
-                "/api/v1/users",
-                Some(&admin),
-                Some(body),
-            )
-            .await;
+        let (status, made) = t.post(&base, "/api/v1/users", &admin, body).await;
         assert_eq!(status, StatusCode::CREATED, "{made}");
         t.secrets.push(made["one_time_password"].as_str().unwrap().to_string());
     }
     let (status, ws) = t
-        .send(
-            &base,
-            Method::POST,
-            "/api/v1/workstations",
-            "/api/v1/workstations",
-            Some(&admin),
-            Some(json!({ "name": "Ops desk" })),
-        )
+        .post(&base, "/api/v1/workstations", &admin, json!({ "name": "Ops desk" }))
         .await;
     assert_eq!(status, StatusCode::CREATED);
     t.secrets.push(ws["key"].as_str().unwrap().to_string());
-    let (status, _) = t
-        .send(
-            &base,
-            Method::POST,
-            "/api/v1/workstations",
-            "/api/v1/workstations",
-            Some(&admin),
-            Some(json!({})),
-        )
-        .await;
+    let (status, _) = t.post(&base, "/api/v1/workstations", &admin, json!({})).await;
     assert!(status.is_client_error());
 
     // Markers: three lease and score three times each.
@@ -221,16 +201,7 @@ async fn after_a_small_campaign_the_metrics_equal_what_happened_and_the_log_keep
     for account in demo["accounts"]["markers"].as_array().unwrap().iter().take(3) {
         let marker = t.login(&base, account).await.unwrap();
         for _ in 0..3 {
-            let (status, lease) = t
-                .send(
-                    &base,
-                    Method::POST,
-                    "/api/v1/marking/next",
-                    "/api/v1/marking/next",
-                    Some(&marker),
-                    Some(json!({})),
-                )
-                .await;
+            let (status, lease) = t.post(&base, "/api/v1/marking/next", &marker, json!({})).await;
             if status != StatusCode::OK {
                 break;
             }
