@@ -30,6 +30,8 @@ pub struct ChangePassword {
 /// Set your own password. Every token issued before stops working; the answer carries fresh
 /// ones, or is 204 when the account still waits for a chief leader's activation (it then logs in
 /// once activated).
+///
+/// Refused by a rule across fields: `password_unchanged` (the new password equals the old one).
 #[utoipa::path(
     tag = "auth",
     request_body = ChangePassword,
