@@ -291,20 +291,20 @@ pub struct ScriptRow {
 }
 
 /// Locks the script's row like `lock_script`, unless another transaction holds it: then false at
-/// once (PostgreSQL; SQLite has one writer and always answers true). A lease takes its script
+/// once (PostgreSQL; SQLite has one writer and always finds it free). A lease takes its script
 /// this way before its task, so that two leases of one script's tasks take turns without
 /// waiting (the second tries its next candidate) and never lock in opposite orders.
-pub fn try_lock_script(conn: &mut DbConn, exam_id: &str, script_id: &str) -> Result<bool, DbError> {
+/// The row comes back with the lock, so the lease reads it in the same round trip.
+pub fn try_lock_script(conn: &mut DbConn, exam_id: &str, script_id: &str) -> Result<Option<ScriptRow>, DbError> {
+    let row = scripts::table.find((exam_id, script_id));
     match conn {
-        DbConn::Pg(c) => Ok(scripts::table
-            .find((exam_id, script_id))
-            .select(scripts::id)
+        DbConn::Pg(c) => Ok(row
+            .select(ScriptRow::as_select())
             .for_no_key_update()
             .skip_locked()
-            .first::<String>(c)
-            .optional()?
-            .is_some()),
-        DbConn::Sqlite(_) => Ok(true),
+            .first(c)
+            .optional()?),
+        DbConn::Sqlite(_) => Ok(row.select(ScriptRow::as_select()).first(conn).optional()?),
     }
 }
 

@@ -160,7 +160,9 @@ fn candidates_of(
         .load(conn)?)
 }
 
-/// Leases an open task; false when another request took it first.
+/// Leases an open task; false when another request took it first, or when the marker held its
+/// script before (R5; checked here rather than by a read of its own, which would cost a round
+/// trip a lease).
 pub fn lease_task(
     conn: &mut DbConn,
     exam_id: &str,
@@ -168,10 +170,15 @@ pub fn lease_task(
     marker_id: &str,
     expires: DateTime<Utc>,
 ) -> Result<bool, DbError> {
+    let held = script_holders::table
+        .filter(script_holders::exam_id.eq(tasks::exam_id))
+        .filter(script_holders::script_id.eq(tasks::script_id))
+        .filter(script_holders::marker_id.eq(marker_id));
     let n = diesel::update(
         tasks::table
             .find((exam_id, task_id))
-            .filter(tasks::state.eq(lit("open"))),
+            .filter(tasks::state.eq(lit("open")))
+            .filter(not(exists(held))),
     )
     .set((
         tasks::state.eq("leased"),

@@ -215,14 +215,13 @@ fn take_task(
     expires: DateTime<Utc>,
 ) -> Result<Option<(TaskRow, db::scripts::ScriptRow)>, ApiError> {
     for task in &plan.tasks {
-        if !db::scripts::try_lock_script(c, &plan.exam_id, &task.script_id)? {
+        let Some(script) = db::scripts::try_lock_script(c, &plan.exam_id, &task.script_id)? else {
             continue;
-        }
-        let script = db::scripts::script(c, &task.script_id)?;
+        };
         let markable = matches!(script.state.as_str(), "awaiting" | "marking");
+        // `lease_task` also refuses a script the marker held before.
         if markable
             && script.school_code != who.marker.school_code
-            && !db::marking::held_by(c, &plan.exam_id, &script.id, &who.marker.id)?
             && db::marking::lease_task(c, &plan.exam_id, &task.id, &who.marker.id, expires)?
         {
             return Ok(Some((task.clone(), script)));

@@ -13,6 +13,7 @@ use crate::db::marking::ServeRow;
 use crate::db::scripts::ImageOf;
 use crate::db::{self, DbConn};
 use crate::domain::Score;
+use crate::domain::marking::ServeKind;
 use crate::domain::rules::MarkingRules;
 use crate::http::audit_entry::audit_refusal;
 use crate::http::caller::MarkerCaller;
@@ -69,8 +70,10 @@ pub fn marking_day(exam: &ExamRow, now: DateTime<Utc>) -> NaiveDate {
     now.with_timezone(&tz).date_naive()
 }
 
-/// Answers a serve as the marker sees it, with fresh image links (the old ones die).
-pub fn lease_view(c: &mut DbConn, s: &ServeRow, holder: &str) -> Result<Lease, ApiError> {
+/// Answers a serve as the marker sees it, with fresh image links (the old ones die). `fresh`: the
+/// serve was made in this transaction, so a live script has no links of this holder to end (they
+/// never held it before, R5).
+pub fn lease_view(c: &mut DbConn, s: &ServeRow, holder: &str, fresh: bool) -> Result<Lease, ApiError> {
     let row = crate::http::resolution::question_of(c, &s.exam_id, &s.question_id)?;
     let q = row.question()?;
     let expires = s.lease_expires_at.and_utc();
@@ -81,7 +84,9 @@ pub fn lease_view(c: &mut DbConn, s: &ServeRow, holder: &str) -> Result<Lease, A
             mint_for(c, &s.exam_id, ImageOf::Prescored(p), &key, holder, expires)?.0
         }
         (None, Some(script)) => {
-            db::scripts::revoke_script_tokens_of(c, &s.exam_id, script, holder)?;
+            if !(fresh && s.kind == ServeKind::Live.as_str()) {
+                db::scripts::revoke_script_tokens_of(c, &s.exam_id, script, holder)?;
+            }
             let key = db::scripts::script(c, script)?.image_key;
             mint_for(c, &s.exam_id, ImageOf::Script(script), &key, holder, expires)?.0
         }
@@ -212,7 +217,7 @@ impl Taking {
         let reopened = db::marking::expire_leases(c, now)?;
         if let Some(s) = db::marking::current_serve(c, &m.id, now)? {
             check_may_mark(c, &s.exam_id, &m, now)?;
-            return lease_view(c, &s, &self.me).map(|l| Attempt::Done(Some(l)));
+            return lease_view(c, &s, &self.me, false).map(|l| Attempt::Done(Some(l)));
         }
         let who = Asker {
             marker: &m,
@@ -246,7 +251,7 @@ impl Taking {
             .object("task", &s.id)
             .details(serde_json::json!({ "script": s.script_id, "prescored": s.prescored_id }))
             .append(c, now)?;
-        lease_view(c, &s, &self.me).map(|l| Attempt::Done(Some(l)))
+        lease_view(c, &s, &self.me, true).map(|l| Attempt::Done(Some(l)))
     }
 }
 
@@ -330,7 +335,7 @@ fn choose_in_write(
 /// A marker works on an exam's scripts only while active in it and while its room is open
 /// (checked in the transaction that leases or marks, with the exam row shared, so a room that
 /// closes or a pause that lands meanwhile wins).
-pub fn check_may_mark(c: &mut DbConn, exam_id: &str, m: &MarkerRow, now: DateTime<Utc>) -> Result<(), ApiError> {
+pub fn check_may_mark(c: &mut DbConn, exam_id: &str, m: &MarkerRow, now: DateTime<Utc>) -> Result<ExamRow, ApiError> {
     let exam = db::exams::by_id_shared(c, exam_id)?;
     if !(exam.room_open && exam.window().contains(now)) {
         return Err(ApiError::forbidden(
@@ -344,7 +349,7 @@ pub fn check_may_mark(c: &mut DbConn, exam_id: &str, m: &MarkerRow, now: DateTim
         );
     }
     match db::markers::status(c, exam_id, &m.id)? {
-        crate::domain::marker_status::MarkerStatus::Active => Ok(()),
+        crate::domain::marker_status::MarkerStatus::Active => Ok(exam),
         crate::domain::marker_status::MarkerStatus::Paused => Err(ApiError::forbidden(
             "marker_paused",
             "you are paused pending a review by leadership",

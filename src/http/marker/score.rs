@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::db::exams::ExamRow;
 use crate::db::marking::ServeRow;
 use crate::db::{self, DbConn};
 use crate::domain::marking::{Annotation, check_mark};
@@ -105,6 +106,7 @@ struct Live {
 fn record(
     c: &mut DbConn,
     s: &ServeRow,
+    exam: &ExamRow,
     r: &ScoreRequest,
     now: DateTime<Utc>,
     rules_defaults: &crate::domain::rules::MarkingRules,
@@ -135,11 +137,10 @@ fn record(
                 other => other.into(),
             })?;
             db::marking::set_task_state(c, &s.exam_id, task, "done", now)?;
-            let exam = db::exams::by_id(c, &s.exam_id)?;
             let rules = exam.rules(rules_defaults)?;
             crate::http::resolution::settle(c, &s.exam_id, script, &rules, now)?;
             // The exam's code, for the marks counter.
-            return Ok(Some(exam.code));
+            return Ok(Some(exam.code.clone()));
         }
         "seed" => {
             let p = db::prescored::find(c, &s.exam_id, s.prescored_id.as_deref().unwrap_or_default())?;
@@ -151,7 +152,7 @@ fn record(
                 r.score.hundredths() - p.definitive,
                 now,
             )?;
-            let rules = db::exams::by_id(c, &s.exam_id)?.rules(rules_defaults)?;
+            let rules = exam.rules(rules_defaults)?;
             let row = crate::http::resolution::question_of(c, &s.exam_id, &s.question_id)?;
             crate::http::triggers::check_seeds(c, &s.exam_id, &row, &s.marker_id, &rules, now)?;
         }
@@ -217,7 +218,7 @@ pub async fn score(
                     return Ok((first, None));
                 }
                 check_running(&s, now)?;
-                super::lease::check_may_mark(c, &s.exam_id, &m, now)?;
+                let exam = super::lease::check_may_mark(c, &s.exam_id, &m, now)?;
                 let row = crate::http::resolution::question_of(c, &s.exam_id, &s.question_id)?;
                 check_mark(
                     &row.question()?,
@@ -230,7 +231,7 @@ pub async fn score(
                     return Err(RuleError::conflict("lease_expired", "this lease has ended").into());
                 }
                 end_links(c, &s, &me)?;
-                let exam_code = record(c, &s, &r, now, &defaults)?;
+                let exam_code = record(c, &s, &exam, &r, now, &defaults)?;
                 let scored = Scored {
                     task_id: s.id.clone(),
                     score: r.score,

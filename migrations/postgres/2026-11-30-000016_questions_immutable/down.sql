@@ -1,0 +1,2 @@
+DROP TRIGGER questions_immutable ON questions;
+DROP FUNCTION markroom_questions_immutable();

@@ -1,0 +1,2 @@
+DROP TRIGGER questions_immutable_update;
+DROP TRIGGER questions_immutable_delete;
