@@ -11,6 +11,7 @@ pub mod error;
 pub mod exams;
 pub mod gauges;
 pub mod idempotency;
+pub mod kept;
 pub mod keys;
 pub mod lock;
 pub mod markers;
@@ -87,7 +88,16 @@ impl r2d2::ManageConnection for Manager {
 
     fn connect(&self) -> Result<DbConn, Self::Error> {
         let conn = match self.backend {
-            Backend::Postgres => DbConn::Pg(diesel::pg::PgConnection::establish(&self.url)?),
+            Backend::Postgres => {
+                let mut c = diesel::pg::PgConnection::establish(&self.url)?;
+                // Every statement markroom runs is a short lookup by key, kept prepared
+                // (`kept`). Left to choose, PostgreSQL planned the lease's queue walk afresh on
+                // every call (0.45 ms of planning for 0.15 ms of work), as its generic plan's
+                // estimate looked dearer than a custom one; the generic plan is the same walk.
+                c.batch_execute("SET plan_cache_mode = force_generic_plan")
+                    .map_err(diesel::r2d2::Error::QueryError)?;
+                DbConn::Pg(c)
+            }
             Backend::Sqlite => {
                 let mut c = diesel::sqlite::SqliteConnection::establish(&self.url)?;
                 c.batch_execute(&self.sqlite_pragmas)

@@ -4,6 +4,7 @@ use crate::db::lit;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
+use super::kept::changed;
 use super::schema::{scripts, sheets};
 use super::{DbConn, DbError};
 use crate::domain::custody::ReleaseBlockers;
@@ -436,15 +437,18 @@ pub fn revoke_script_tokens_of(
     script_id: &str,
     holder: &str,
 ) -> Result<usize, DbError> {
-    Ok(diesel::update(
-        image_tokens::table
-            .filter(image_tokens::exam_id.eq(exam_id))
-            .filter(image_tokens::script_id.eq(script_id))
-            .filter(image_tokens::holder.eq(holder))
-            .filter(image_tokens::revoked.eq(false)),
-    )
-    .set(image_tokens::revoked.eq(true))
-    .execute(conn)?)
+    Ok(changed(
+        conn,
+        diesel::sql_query(
+            "UPDATE image_tokens SET revoked = $1 \
+             WHERE exam_id = $2 AND script_id = $3 AND holder = $4 AND revoked = $5 RETURNING 1 AS touched",
+        )
+        .bind::<diesel::sql_types::Bool, _>(true)
+        .bind::<diesel::sql_types::Text, _>(exam_id)
+        .bind::<diesel::sql_types::Text, _>(script_id)
+        .bind::<diesel::sql_types::Text, _>(holder)
+        .bind::<diesel::sql_types::Bool, _>(false),
+    )?)
 }
 
 /// Ends every image link of the exam (the room closed).
@@ -487,15 +491,18 @@ pub fn revoke_prescored_tokens(
     prescored_id: &str,
     holder: &str,
 ) -> Result<usize, DbError> {
-    Ok(diesel::update(
-        image_tokens::table
-            .filter(image_tokens::exam_id.eq(exam_id))
-            .filter(image_tokens::prescored_id.eq(prescored_id))
-            .filter(image_tokens::holder.eq(holder))
-            .filter(image_tokens::revoked.eq(false)),
-    )
-    .set(image_tokens::revoked.eq(true))
-    .execute(conn)?)
+    Ok(changed(
+        conn,
+        diesel::sql_query(
+            "UPDATE image_tokens SET revoked = $1 \
+             WHERE exam_id = $2 AND prescored_id = $3 AND holder = $4 AND revoked = $5 RETURNING 1 AS touched",
+        )
+        .bind::<diesel::sql_types::Bool, _>(true)
+        .bind::<diesel::sql_types::Text, _>(exam_id)
+        .bind::<diesel::sql_types::Text, _>(prescored_id)
+        .bind::<diesel::sql_types::Text, _>(holder)
+        .bind::<diesel::sql_types::Bool, _>(false),
+    )?)
 }
 
 /// Whether any script's (or pre-scored script's) current image is this object (then it is kept).

@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{Bool, Integer, Nullable, Text, Timestamp};
 
+use super::kept::Kept;
 use super::{DbConn, DbError, db_time};
 
 /// The caller's standing at `now`. `user_*` fields are `None` when the account does not exist.
@@ -65,9 +66,11 @@ FROM (SELECT 1 AS one) AS one LEFT JOIN users u ON u.id = $2";
 
 /// The standing of account `user_id` at `now`, with the workstation of `key_hash` (if any).
 pub fn of(conn: &mut DbConn, user_id: &str, key_hash: Option<&str>, now: DateTime<Utc>) -> Result<Standing, DbError> {
-    Ok(diesel::sql_query(STANDING)
-        .bind::<Timestamp, _>(db_time(now))
-        .bind::<Text, _>(user_id)
-        .bind::<Nullable<Text>, _>(key_hash)
-        .get_result(conn)?)
+    Ok(Kept(
+        diesel::sql_query(STANDING)
+            .bind::<Timestamp, _>(db_time(now))
+            .bind::<Text, _>(user_id)
+            .bind::<Nullable<Text>, _>(key_hash),
+    )
+    .get_result(conn)?)
 }

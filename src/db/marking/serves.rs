@@ -5,8 +5,10 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use diesel::dsl::not;
 use diesel::prelude::*;
 
-use crate::db::schema::{marks, serves, tasks};
+use crate::db::kept::{Kept, changed};
+use crate::db::schema::{marks, serves};
 use crate::db::{DbConn, DbError, db_time};
+use diesel::sql_types::{Text, Timestamp};
 
 use super::tasks::set_task_state;
 
@@ -40,38 +42,39 @@ impl ServeRow {
 /// their own (they expire with the lease). Returns how many tasks reopened.
 pub fn expire_leases(conn: &mut DbConn, now: DateTime<Utc>) -> Result<usize, DbError> {
     let t = db_time(now);
-    if let DbConn::Pg(c) = conn {
+    if matches!(conn, DbConn::Pg(_)) {
         // One round trip on PostgreSQL, as every lease sweeps first. The scalar subquery runs
         // the serves' update before the tasks' (left alone, a WITH that nothing reads runs
         // last), keeping the order below.
-        return Ok(diesel::sql_query(
-            "WITH ended AS (UPDATE serves SET state = 'expired', ended_at = $1 \
+        return Ok(changed(
+            conn,
+            diesel::sql_query(
+                "WITH ended AS (UPDATE serves SET state = 'expired', ended_at = $1 \
                             WHERE state = 'leased' AND lease_expires_at <= $1 RETURNING 1) \
              UPDATE tasks SET state = 'open', marker_id = NULL, lease_expires_at = NULL \
-             WHERE state = 'leased' AND lease_expires_at <= $1 AND (SELECT count(*) FROM ended) >= 0",
-        )
-        .bind::<diesel::sql_types::Timestamp, _>(t)
-        .execute(c)?);
+             WHERE state = 'leased' AND lease_expires_at <= $1 AND (SELECT count(*) FROM ended) >= 0 \
+             RETURNING 1 AS touched",
+            )
+            .bind::<Timestamp, _>(t),
+        )?);
     }
     // Serves before tasks, the order scoring takes them in, so the two never deadlock.
-    diesel::update(
-        serves::table
-            .filter(serves::state.eq(lit("leased")))
-            .filter(serves::lease_expires_at.le(t)),
-    )
-    .set((serves::state.eq("expired"), serves::ended_at.eq(Some(t))))
-    .execute(conn)?;
-    let reopened = diesel::update(
-        tasks::table
-            .filter(tasks::state.eq(lit("leased")))
-            .filter(tasks::lease_expires_at.le(t)),
-    )
-    .set((
-        tasks::state.eq("open"),
-        tasks::marker_id.eq(None::<String>),
-        tasks::lease_expires_at.eq(None::<NaiveDateTime>),
-    ))
-    .execute(conn)?;
+    changed(
+        conn,
+        diesel::sql_query(
+            "UPDATE serves SET state = 'expired', ended_at = $1 \
+             WHERE state = 'leased' AND lease_expires_at <= $1 RETURNING 1 AS touched",
+        )
+        .bind::<Timestamp, _>(t),
+    )?;
+    let reopened = changed(
+        conn,
+        diesel::sql_query(
+            "UPDATE tasks SET state = 'open', marker_id = NULL, lease_expires_at = NULL \
+             WHERE state = 'leased' AND lease_expires_at <= $1 RETURNING 1 AS touched",
+        )
+        .bind::<Timestamp, _>(t),
+    )?;
     Ok(reopened)
 }
 
@@ -107,13 +110,16 @@ pub fn insert_serve(conn: &mut DbConn, s: &ServeRow) -> Result<(), DbError> {
 
 /// The marker's lease still running, in any exam.
 pub fn current_serve(conn: &mut DbConn, marker_id: &str, now: DateTime<Utc>) -> Result<Option<ServeRow>, DbError> {
-    Ok(serves::table
-        .filter(serves::marker_id.eq(marker_id))
-        .filter(serves::state.eq(lit("leased")))
-        .filter(serves::lease_expires_at.gt(db_time(now)))
-        .select(ServeRow::as_select())
-        .first(conn)
-        .optional()?)
+    Ok(Kept(
+        serves::table
+            .filter(serves::marker_id.eq(marker_id))
+            .filter(serves::state.eq(lit("leased")))
+            .filter(serves::lease_expires_at.gt(db_time(now)))
+            .select(ServeRow::as_select())
+            .limit(1),
+    )
+    .get_result(conn)
+    .optional()?)
 }
 
 pub fn serve(conn: &mut DbConn, id: &str) -> Result<ServeRow, DbError> {
@@ -125,13 +131,17 @@ pub fn serve(conn: &mut DbConn, id: &str) -> Result<ServeRow, DbError> {
 
 /// Ends a running serve; false when it had ended already (scored, expired, released).
 pub fn end_serve(conn: &mut DbConn, s: &ServeRow, state: &str, now: DateTime<Utc>) -> Result<bool, DbError> {
-    let n = diesel::update(
-        serves::table
-            .find((&s.exam_id, &s.id))
-            .filter(serves::state.eq(lit("leased"))),
-    )
-    .set((serves::state.eq(state), serves::ended_at.eq(Some(db_time(now)))))
-    .execute(conn)?;
+    let n = changed(
+        conn,
+        diesel::sql_query(
+            "UPDATE serves SET state = $1, ended_at = $2 WHERE exam_id = $3 AND id = $4 AND state = 'leased' \
+             RETURNING 1 AS touched",
+        )
+        .bind::<Text, _>(state)
+        .bind::<Timestamp, _>(db_time(now))
+        .bind::<Text, _>(&s.exam_id)
+        .bind::<Text, _>(&s.id),
+    )?;
     Ok(n == 1)
 }
 
