@@ -1,2 +1,0 @@
-DROP TRIGGER questions_immutable ON questions;
-DROP FUNCTION markroom_questions_immutable();

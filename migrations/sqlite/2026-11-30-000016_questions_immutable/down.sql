@@ -1,2 +1,0 @@
-DROP TRIGGER questions_immutable_update;
-DROP TRIGGER questions_immutable_delete;
