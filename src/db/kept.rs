@@ -57,3 +57,72 @@ where
 {
     Ok(Kept(query).load::<Touched>(conn)?.len())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use diesel::connection::{Connection, InstrumentationEvent, SimpleConnection};
+    use diesel::sql_types::Text;
+
+    use super::*;
+    use crate::db::DbConn;
+
+    /// A connection to a scratch SQLite database that records every statement it keeps.
+    fn recording() -> (DbConn, Arc<Mutex<Vec<String>>>) {
+        let mut c = diesel::sqlite::SqliteConnection::establish(":memory:").expect("sqlite");
+        c.batch_execute(
+            "CREATE TABLE t (id TEXT PRIMARY KEY, state TEXT NOT NULL); INSERT INTO t VALUES ('a', 'open');",
+        )
+        .expect("table");
+        let kept = Arc::new(Mutex::new(Vec::new()));
+        let seen = kept.clone();
+        c.set_instrumentation(move |event: InstrumentationEvent<'_>| {
+            if let InstrumentationEvent::CacheQuery { sql, .. } = event {
+                seen.lock().expect("lock").push(sql.to_string());
+            }
+        });
+        (DbConn::Sqlite(c), kept)
+    }
+
+    #[test]
+    fn a_kept_write_is_prepared_once_and_counts_its_rows() {
+        let (mut c, kept) = recording();
+        for state in ["leased", "open", "leased"] {
+            let n = changed(
+                &mut c,
+                diesel::sql_query("UPDATE t SET state = $1 WHERE id = $2 RETURNING 1 AS touched")
+                    .bind::<Text, _>(state)
+                    .bind::<Text, _>("a"),
+            )
+            .expect("update");
+            assert_eq!(n, 1);
+        }
+        let none = changed(
+            &mut c,
+            diesel::sql_query("UPDATE t SET state = $1 WHERE id = $2 RETURNING 1 AS touched")
+                .bind::<Text, _>("x")
+                .bind::<Text, _>("nobody"),
+        )
+        .expect("update");
+        assert_eq!(none, 0);
+        assert_eq!(
+            kept.lock().expect("lock").len(),
+            1,
+            "one statement, kept once: {kept:?}"
+        );
+    }
+
+    #[test]
+    fn without_kept_diesel_prepares_a_write_afresh_each_time() {
+        let (mut c, kept) = recording();
+        for state in ["leased", "open"] {
+            diesel::sql_query("UPDATE t SET state = $1 WHERE id = $2")
+                .bind::<Text, _>(state)
+                .bind::<Text, _>("a")
+                .execute(&mut c)
+                .expect("update");
+        }
+        assert!(kept.lock().expect("lock").is_empty(), "{kept:?}");
+    }
+}
