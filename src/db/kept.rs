@@ -111,6 +111,24 @@ mod tests {
             1,
             "one statement, kept once: {kept:?}"
         );
+        // Another text of the same Rust type is a statement of its own, not the first one again.
+        let other = changed(
+            &mut c,
+            diesel::sql_query("UPDATE t SET state = $1 || '!' WHERE id = $2 RETURNING 1 AS touched")
+                .bind::<Text, _>("done")
+                .bind::<Text, _>("a"),
+        )
+        .expect("update");
+        assert_eq!(other, 1);
+        let done: Vec<Touched> = Kept(diesel::sql_query("SELECT 1 AS touched FROM t WHERE state = 'done!'"))
+            .load(&mut c)
+            .expect("read");
+        assert_eq!(done.len(), 1, "the second text ran, not the first");
+        assert_eq!(
+            kept.lock().expect("lock").len(),
+            3,
+            "three texts, each kept once: {kept:?}"
+        );
     }
 
     #[test]

@@ -90,10 +90,12 @@ impl r2d2::ManageConnection for Manager {
         let conn = match self.backend {
             Backend::Postgres => {
                 let mut c = diesel::pg::PgConnection::establish(&self.url)?;
-                // Every statement markroom runs is a short lookup by key, kept prepared
+                // The marking floor's statements are short lookups by key, kept prepared
                 // (`kept`). Left to choose, PostgreSQL planned the lease's queue walk afresh on
                 // every call (0.45 ms of planning for 0.15 ms of work), as its generic plan's
                 // estimate looked dearer than a custom one; the generic plan is the same walk.
+                // The price: rare statements (reports, the lock's counts) are planned without
+                // their values too, so a skewed value may get an average plan.
                 c.batch_execute("SET plan_cache_mode = force_generic_plan")
                     .map_err(diesel::r2d2::Error::QueryError)?;
                 DbConn::Pg(c)

@@ -291,8 +291,8 @@ pub struct ScriptRow {
     pub created_at: chrono::NaiveDateTime,
 }
 
-/// Locks the script's row like `lock_script`, unless another transaction holds it: then false at
-/// once (PostgreSQL; SQLite has one writer and always finds it free). A lease takes its script
+/// Locks and reads the script's row like `lock_script`, unless another transaction holds it: then
+/// None at once (PostgreSQL; SQLite has one writer and always finds it free). A lease takes its script
 /// this way before its task, so that two leases of one script's tasks take turns without
 /// waiting (the second tries its next candidate) and never lock in opposite orders.
 /// The row comes back with the lock, so the lease reads it in the same round trip.
