@@ -437,18 +437,7 @@ pub fn revoke_script_tokens_of(
     script_id: &str,
     holder: &str,
 ) -> Result<usize, DbError> {
-    Ok(changed(
-        conn,
-        diesel::sql_query(
-            "UPDATE image_tokens SET revoked = $1 \
-             WHERE exam_id = $2 AND script_id = $3 AND holder = $4 AND revoked = $5 RETURNING 1 AS touched",
-        )
-        .bind::<diesel::sql_types::Bool, _>(true)
-        .bind::<diesel::sql_types::Text, _>(exam_id)
-        .bind::<diesel::sql_types::Text, _>(script_id)
-        .bind::<diesel::sql_types::Text, _>(holder)
-        .bind::<diesel::sql_types::Bool, _>(false),
-    )?)
+    revoke_holder_links(conn, exam_id, Linked::Script(script_id), holder)
 }
 
 /// Ends every image link of the exam (the room closed).
@@ -491,17 +480,38 @@ pub fn revoke_prescored_tokens(
     prescored_id: &str,
     holder: &str,
 ) -> Result<usize, DbError> {
-    Ok(changed(
-        conn,
-        diesel::sql_query(
+    revoke_holder_links(conn, exam_id, Linked::Prescored(prescored_id), holder)
+}
+
+/// What a holder's links show.
+enum Linked<'a> {
+    Script(&'a str),
+    Prescored(&'a str),
+}
+
+/// Ends a holder's live links to one script or pre-scored script: one statement, kept
+/// prepared, for each column.
+fn revoke_holder_links(conn: &mut DbConn, exam_id: &str, linked: Linked<'_>, holder: &str) -> Result<usize, DbError> {
+    let (sql, id) = match linked {
+        Linked::Script(id) => (
+            "UPDATE image_tokens SET revoked = $1 \
+             WHERE exam_id = $2 AND script_id = $3 AND holder = $4 AND revoked = $5 RETURNING 1 AS touched",
+            id,
+        ),
+        Linked::Prescored(id) => (
             "UPDATE image_tokens SET revoked = $1 \
              WHERE exam_id = $2 AND prescored_id = $3 AND holder = $4 AND revoked = $5 RETURNING 1 AS touched",
-        )
-        .bind::<diesel::sql_types::Bool, _>(true)
-        .bind::<diesel::sql_types::Text, _>(exam_id)
-        .bind::<diesel::sql_types::Text, _>(prescored_id)
-        .bind::<diesel::sql_types::Text, _>(holder)
-        .bind::<diesel::sql_types::Bool, _>(false),
+            id,
+        ),
+    };
+    Ok(changed(
+        conn,
+        diesel::sql_query(sql)
+            .bind::<diesel::sql_types::Bool, _>(true)
+            .bind::<diesel::sql_types::Text, _>(exam_id)
+            .bind::<diesel::sql_types::Text, _>(id)
+            .bind::<diesel::sql_types::Text, _>(holder)
+            .bind::<diesel::sql_types::Bool, _>(false),
     )?)
 }
 
