@@ -309,20 +309,17 @@ pub fn try_lock_script(conn: &mut DbConn, exam_id: &str, script_id: &str) -> Res
     }
 }
 
-/// Locks the script's row for the rest of the transaction on PostgreSQL, so that two marks
+/// The script's row, locked for the rest of the transaction on PostgreSQL, so that two marks
 /// completing one script at once take turns and the second sees the first (SQLite has one
-/// writer already).
-pub fn lock_script(conn: &mut DbConn, exam_id: &str, script_id: &str) -> Result<(), DbError> {
-    if let DbConn::Pg(c) = conn {
-        scripts::table
-            .find((exam_id, script_id))
-            .select(scripts::id)
-            // Not FOR UPDATE: the marks and holders just written hold the row FOR KEY SHARE
-            // (their foreign keys), and two of them upgrading at once would deadlock.
-            .for_no_key_update()
-            .first::<String>(c)?;
-    }
-    Ok(())
+/// writer already). One statement: the lock hands back the row it took.
+pub fn lock_script(conn: &mut DbConn, exam_id: &str, script_id: &str) -> Result<ScriptRow, DbError> {
+    let row = scripts::table.find((exam_id, script_id));
+    Ok(match conn {
+        // Not FOR UPDATE: the marks and holders just written hold the row FOR KEY SHARE (their
+        // foreign keys), and two of them upgrading at once would deadlock.
+        DbConn::Pg(c) => row.select(ScriptRow::as_select()).for_no_key_update().first(c)?,
+        DbConn::Sqlite(_) => row.select(ScriptRow::as_select()).first(conn)?,
+    })
 }
 
 /// The batch's scripts waiting for marking.

@@ -43,28 +43,41 @@ pub struct Available {
     pub self_check: bool,
 }
 
-/// Chooses the next serve. Each day one seed comes at a uniformly random position among the
-/// first `first_seed_within` serves (drawn one step at a time: with k places left, a seed now
-/// with probability 1/k; when no seed fitted at its place, at the next serve one fits), after
-/// that at `seed_rate`; a self-check at `self_check_rate`. Only
-/// called when live work is there too, so neither betrays an empty queue.
-pub fn choose_serve(today: Today, available: Available, rules: &MarkingRules, rng: &mut impl Rng) -> ServeKind {
-    if available.seed {
-        let within = rules.first_seed_within.max(1);
-        let seed_now = if today.seeds == 0 {
-            // Overdue (the day's place passed while no seed fitted the question): now.
-            today.served + 1 >= within || rng.random_range(0..within - today.served) == 0
-        } else {
-            rng.random_bool(rules.seed_rate.clamp(0.0, 1.0))
-        };
-        if seed_now {
-            return ServeKind::Seed;
-        }
+/// What the day's draws ask for, before anyone looks whether it is there: drawing first lets the
+/// lease read the pools of seeds and self-checks only when a draw wants one (one lease in
+/// twenty or so), and the draws do not depend on what is available, so the odds are the same.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Wanted {
+    pub seed: bool,
+    pub self_check: bool,
+}
+
+/// The day's draws. Each day one seed comes at a uniformly random position among the first
+/// `first_seed_within` serves (drawn one step at a time: with k places left, a seed now with
+/// probability 1/k; when no seed fitted at its place, at the next serve one fits), after that at
+/// `seed_rate`; a self-check at `self_check_rate`.
+pub fn draw_serve(today: Today, rules: &MarkingRules, rng: &mut impl Rng) -> Wanted {
+    let within = rules.first_seed_within.max(1);
+    let seed = if today.seeds == 0 {
+        // Overdue (the day's place passed while no seed fitted the question): now.
+        today.served + 1 >= within || rng.random_range(0..within - today.served) == 0
+    } else {
+        rng.random_bool(rules.seed_rate.clamp(0.0, 1.0))
+    };
+    let self_check = rng.random_bool(rules.self_check_rate.clamp(0.0, 1.0));
+    Wanted { seed, self_check }
+}
+
+/// The next serve, from the draws and what is there: a seed before a self-check. Only called
+/// when live work is there too, so neither betrays an empty queue.
+pub fn choose_serve(wanted: Wanted, available: Available) -> ServeKind {
+    if wanted.seed && available.seed {
+        ServeKind::Seed
+    } else if wanted.self_check && available.self_check {
+        ServeKind::SelfCheck
+    } else {
+        ServeKind::Live
     }
-    if available.self_check && rng.random_bool(rules.self_check_rate.clamp(0.0, 1.0)) {
-        return ServeKind::SelfCheck;
-    }
-    ServeKind::Live
 }
 
 /// Why a marker gave a script back without a mark.
@@ -295,7 +308,7 @@ mod tests {
             let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(s);
             let mut today = Today::default();
             loop {
-                let kind = choose_serve(today, both, &rules, &mut rng);
+                let kind = choose_serve(draw_serve(today, &rules, &mut rng), both);
                 if kind == ServeKind::Seed {
                     positions[today.served as usize] += 1;
                     break;
@@ -312,7 +325,7 @@ mod tests {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
         let after = Today { served: 3, seeds: 1 };
         for _ in 0..100 {
-            assert_eq!(choose_serve(after, both, &rules, &mut rng), ServeKind::Live);
+            assert_eq!(choose_serve(draw_serve(after, &rules, &mut rng), both), ServeKind::Live);
         }
     }
 }

@@ -1,16 +1,14 @@
 //! Tasks: one required independent marking of a script, and who held which script.
 
-use crate::db::lit;
 use chrono::{DateTime, NaiveDateTime, Utc};
-use diesel::dsl::{exists, not};
 use diesel::prelude::*;
 
 use crate::db::kept::{Kept, changed};
-use crate::db::schema::{script_holders, scripts, sheets, tasks};
+use crate::db::schema::{script_holders, tasks};
 use crate::db::{DbConn, DbError, db_time};
-use diesel::sql_types::{Bool, Text, Timestamp};
+use diesel::sql_types::{BigInt, Bool, Integer, Text, Timestamp};
 
-#[derive(Debug, Clone, Queryable, Selectable)]
+#[derive(Debug, Clone, Queryable, Selectable, QueryableByName)]
 #[diesel(table_name = tasks)]
 pub struct TaskRow {
     pub exam_id: String,
@@ -81,91 +79,96 @@ pub struct Eligible<'a> {
     pub relative_sheets: &'a [String],
 }
 
-/// Eligible open tasks from `from` on in shuffle order, wrapping around when none lies after
+/// Eligible open tasks from `from` on in shuffle order, wrapping around when too few lie after
 /// it: a random window of the queue without sorting it. Tasks of scripts already in marking
 /// come first (`begun`), so that a script's independent marks come close together and every
-/// marker soon shares scripts with others, which is what the statistics judge them by. Each
-/// question is asked on its own so that every query walks the queue index in shuffle order and
-/// stops after a few rows (one query over several questions sorts every open task of them
-/// first). A read: the caller takes the first it can with `lease_task`, which fails for a task
-/// someone took meanwhile.
+/// marker soon shares scripts with others, which is what the statistics judge them by; fresh
+/// ones follow, so that when many leases at once want the same few begun tasks, those who miss
+/// take a fresh one instead of reading again. Each question is asked on its own so that every
+/// walk follows the queue index in shuffle order and stops after a few rows (one query over
+/// several questions sorts every open task of them first). A read: the caller takes the first
+/// it can with `lease_task`, which fails for a task someone took meanwhile.
 pub fn eligible_tasks(conn: &mut DbConn, e: &Eligible<'_>, from: i64) -> Result<Vec<TaskRow>, DbError> {
     let mut all = Vec::new();
-    // Fresh tasks after the begun ones: when many leases at once want the same few begun
-    // tasks, those who miss take a fresh one instead of reading again.
-    for begun in [true, false] {
-        for start in [from, i64::MIN] {
-            let mut candidates = Vec::new();
-            for question in e.question_ids {
-                candidates.extend(candidates_of(conn, e, question, begun, start)?);
-            }
-            if !candidates.is_empty() {
-                candidates.sort_by_key(|t| t.shuffle);
-                all.extend(candidates);
-                break;
-            }
-        }
+    for question in e.question_ids {
+        all.extend(candidates_of(conn, e, question, from)?);
     }
-    Ok(all)
+    all.sort_by_key(|c| (c.part, c.task.shuffle));
+    Ok(all.into_iter().map(|c| c.task).collect())
 }
 
-/// How many tasks of each question a lease reads ahead of taking one. A task is passed over
-/// only when another lease took it between the read and the write, which with a queue of tens
-/// of thousands is rare; the fewer rows each walk must find, the cheaper every lease.
+/// How many tasks of each question and part (begun, fresh) a lease reads ahead of taking one. A
+/// task is passed over only when another lease took it between the read and the write, which
+/// with a queue of tens of thousands is rare; the fewer rows each walk must find, the cheaper
+/// every lease.
 const CANDIDATES_PER_QUESTION: i64 = 4;
 
-/// Up to `CANDIDATES_PER_QUESTION` eligible open tasks of one question from `start` on, in
-/// shuffle order.
-fn candidates_of(
-    conn: &mut DbConn,
-    e: &Eligible<'_>,
-    question: &str,
-    begun: bool,
-    start: i64,
-) -> Result<Vec<TaskRow>, DbError> {
-    let held = script_holders::table
-        .filter(script_holders::exam_id.eq(tasks::exam_id))
-        .filter(script_holders::script_id.eq(tasks::script_id))
-        .filter(script_holders::marker_id.eq(e.marker_id));
-    let mut q = tasks::table
-        .inner_join(
-            scripts::table.on(scripts::exam_id
-                .eq(tasks::exam_id)
-                .and(scripts::id.eq(tasks::script_id))),
+/// A task the walk found, and the part of the queue it came from: 0 begun, 1 fresh.
+#[derive(QueryableByName)]
+struct Candidate {
+    #[diesel(embed)]
+    task: TaskRow,
+    #[diesel(sql_type = Integer)]
+    part: i32,
+}
+
+/// The queue walk of one question, as one statement: for each part (begun, then fresh), up to
+/// `CANDIDATES_PER_QUESTION` eligible open tasks from `$3` on, topped up from the start of the
+/// queue. A `LIMIT` over `UNION ALL` stops at its count, so the wrapped walk runs only when the
+/// first came short: one round trip where the walks one by one took three. Its text varies only
+/// with the number of relatives; `$n` first appear in order, which SQLite's numbering of named
+/// parameters needs ($1 exam, $2 question, $3 start, $4 school, $5 marker, then the relatives'
+/// sheet lookups).
+fn walk_sql(relatives: usize) -> String {
+    let not_relative = if relatives == 0 {
+        String::new()
+    } else {
+        let list: Vec<String> = (0..relatives).map(|i| format!("${}", i + 6)).collect();
+        format!(
+            " AND s.sheet_id NOT IN (SELECT r.id FROM sheets r WHERE r.exam_id = $1 AND r.candidate_lookup IN ({}))",
+            list.join(", ")
         )
-        .filter(tasks::exam_id.eq(e.exam_id))
-        .filter(tasks::question_id.eq(question))
-        .filter(tasks::begun.eq(begun))
-        .filter(tasks::shuffle.ge(start))
-        .filter(scripts::school_code.ne(e.school_code))
-        .filter(not(exists(held)))
-        .into_boxed();
-    q = match conn {
-        // Literals, not `eq_any`: a list is bound value by value, and diesel then prepares the
-        // statement afresh on every call.
-        DbConn::Sqlite(_) => q
-            .filter(tasks::state.eq(lit("open")))
-            .filter(scripts::state.eq(lit("awaiting")).or(scripts::state.eq(lit("marking")))),
-        // Bound values: with the literals PostgreSQL planned this four times slower (24 against 99
-        // cycles/s at 100 markers, `benches/marking_cycle.rs`).
-        DbConn::Pg(_) => q
-            .filter(tasks::state.eq("open"))
-            .filter(scripts::state.eq_any(["awaiting", "marking"])),
     };
-    if !e.relative_sheets.is_empty() {
-        let relatives = sheets::table
-            .filter(sheets::exam_id.eq(e.exam_id))
-            .filter(sheets::candidate_lookup.eq_any(e.relative_sheets))
-            .select(sheets::id);
-        q = q.filter(not(scripts::sheet_id.eq_any(relatives)));
-    }
-    // Its text varies only with the number of relatives.
-    Ok(Kept(
-        q.order(tasks::shuffle)
-            .limit(CANDIDATES_PER_QUESTION)
-            .select(TaskRow::as_select()),
+    let n = CANDIDATES_PER_QUESTION;
+    let leaf = |part: u8, begun: &str, window: &str| {
+        format!(
+            "SELECT * FROM (SELECT t.exam_id, t.id, t.script_id, t.question_id, t.state, t.shuffle, t.marker_id, \
+               t.lease_expires_at, t.created_at, t.done_at, {part} AS part \
+             FROM tasks t JOIN scripts s ON s.exam_id = t.exam_id AND s.id = t.script_id \
+             WHERE t.exam_id = $1 AND t.question_id = $2 AND t.state = 'open' AND t.begun = {begun} \
+               AND t.shuffle {window} $3 AND s.school_code <> $4 AND s.state IN ('awaiting', 'marking') \
+               AND NOT EXISTS (SELECT 1 FROM script_holders h WHERE h.exam_id = t.exam_id \
+                               AND h.script_id = t.script_id AND h.marker_id = $5){not_relative} \
+             ORDER BY t.shuffle LIMIT {n}) AS w"
+        )
+    };
+    let part = |p: u8, begun: &str| {
+        format!(
+            "SELECT * FROM ({} UNION ALL {}) AS p LIMIT {n}",
+            leaf(p, begun, ">="),
+            leaf(p, begun, "<")
+        )
+    };
+    format!(
+        "SELECT * FROM ({}) AS b UNION ALL SELECT * FROM ({}) AS f",
+        part(0, "TRUE"),
+        part(1, "FALSE")
     )
-    .load(conn)?)
+}
+
+/// The eligible open tasks of one question (`walk_sql`).
+fn candidates_of(conn: &mut DbConn, e: &Eligible<'_>, question: &str, from: i64) -> Result<Vec<Candidate>, DbError> {
+    let mut q = diesel::sql_query(walk_sql(e.relative_sheets.len()))
+        .into_boxed()
+        .bind::<Text, _>(e.exam_id)
+        .bind::<Text, _>(question)
+        .bind::<BigInt, _>(from)
+        .bind::<Text, _>(e.school_code)
+        .bind::<Text, _>(e.marker_id);
+    for lookup in e.relative_sheets {
+        q = q.bind::<Text, _>(lookup);
+    }
+    Ok(Kept(q).load(conn)?)
 }
 
 /// Leases an open task; false when another request took it first, or when the marker held its

@@ -245,7 +245,7 @@ async fn record(
             if released {
                 let rules = db::exams::by_id(c, &exam_id)?.rules(&defaults)?;
                 for id in &done {
-                    crate::http::resolution::settle(c, &exam_id, id, &rules, now)?;
+                    crate::http::resolution::settle(c, &exam_id, id, &rules, None, now)?;
                 }
             }
             audit

@@ -151,7 +151,7 @@ pub async fn resolve_problem(
             }
             None => {
                 db::marking::set_script_state(c, &p.exam_id, &p.script_id, "marking")?;
-                settle(c, &p.exam_id, &p.script_id, &exam.rules(&defaults)?, now)?;
+                settle(c, &p.exam_id, &p.script_id, &exam.rules(&defaults)?, None, now)?;
                 "returned".to_string()
             }
         };

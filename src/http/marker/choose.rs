@@ -14,7 +14,7 @@ use crate::db::marking::{Eligible, ServeRow, TaskRow};
 use crate::db::{self, DbConn, db_time};
 use crate::domain::custody::anonymous_code;
 use crate::domain::marker_status::MarkerStatus;
-use crate::domain::marking::{Available, ServeKind, Today, choose_serve};
+use crate::domain::marking::{Available, ServeKind, Today, choose_serve, draw_serve};
 use crate::domain::rules::MarkingRules;
 use crate::http::error::ApiError;
 use crate::vault::Vault;
@@ -40,6 +40,16 @@ pub struct Plan {
     pub seed: Option<(String, String)>,
     /// Self-check: (script, question).
     pub check: Option<(String, String)>,
+    /// The questions the marker may take here, as read for the plan.
+    pub questions: Vec<QuestionRow>,
+}
+
+/// A serve made real, with what the transaction already read for its answer.
+pub struct Taken {
+    pub serve: ServeRow,
+    pub question: Option<QuestionRow>,
+    /// A live script's image (its row is locked and read in the take).
+    pub image_key: Option<String>,
 }
 
 /// Whether the marker may take work in this exam now: its room open in its window, the exam
@@ -111,22 +121,33 @@ pub fn plan(
         return Ok(None);
     };
     let (served, seeds) = db::marking::served_on(c, &exam.id, &who.marker.id, marking_day(exam, now))?;
+    let mut rng = rand::rng();
+    let wanted = draw_serve(Today { served, seeds }, rules, &mut rng);
     // Seeds and self-checks of the first task's question only: one of another question would
-    // betray itself when the marker asked for this one.
-    let seed_pool = db::marking::unseen_seeds(c, &exam.id, &who.marker.id, &first.question_id)?;
-    let check_pool = db::marking::self_checkable(c, &exam.id, &who.marker.id, &first.question_id)?;
+    // betray itself when the marker asked for this one. Each pool is read only when its draw
+    // wants it.
+    let seed_pool = if wanted.seed {
+        db::marking::unseen_seeds(c, &exam.id, &who.marker.id, &first.question_id)?
+    } else {
+        vec![]
+    };
+    let check_pool = if wanted.self_check && seed_pool.is_empty() {
+        db::marking::self_checkable(c, &exam.id, &who.marker.id, &first.question_id)?
+    } else {
+        vec![]
+    };
     let available = Available {
         seed: !seed_pool.is_empty(),
         self_check: !check_pool.is_empty(),
     };
-    let mut rng = rand::rng();
-    let kind = choose_serve(Today { served, seeds }, available, rules, &mut rng);
+    let kind = choose_serve(wanted, available);
     Ok(Some(Plan {
         exam_id: exam.id.clone(),
         kind,
         seed: seed_pool.choose(&mut rng).cloned(),
         check: check_pool.choose(&mut rng).map(|(s, q, _)| (s.clone(), q.clone())),
         tasks,
+        questions,
     }))
 }
 
@@ -140,7 +161,7 @@ pub fn take(
     plan: &Plan,
     who: &Asker<'_>,
     now: DateTime<Utc>,
-) -> Result<Option<ServeRow>, ApiError> {
+) -> Result<Option<Taken>, ApiError> {
     if !takes_leases(exam, now) || db::markers::status(c, &exam.id, &who.marker.id)? != MarkerStatus::Active {
         return Ok(None);
     }
@@ -163,6 +184,7 @@ pub fn take(
         lease_expires_at: db_time(expires),
         ended_at: None,
     };
+    let mut image_key = None;
     match (plan.kind, &plan.seed, &plan.check) {
         (ServeKind::Seed, Some((prescored, question)), _) => {
             let unseen = db::marking::unseen_seeds(c, &exam.id, &who.marker.id, question)?;
@@ -192,6 +214,7 @@ pub fn take(
             serve.task_id = Some(task.id.clone());
             serve.script_id = Some(script.id.clone());
             serve.anonymous_code = script.anonymous_code.clone();
+            image_key = Some(script.image_key.clone());
             db::marking::insert_serve(c, &serve)?;
             if !db::marking::hold(c, &exam.id, &script.id, &who.marker.id, &serve.id)? {
                 return Err(db::DbError::Stale("the script's holders".into()).into());
@@ -202,7 +225,12 @@ pub fn take(
             }
         }
     }
-    Ok(Some(serve))
+    let question = plan.questions.iter().find(|q| q.id == serve.question_id).cloned();
+    Ok(Some(Taken {
+        serve,
+        question,
+        image_key,
+    }))
 }
 
 /// Leases the first of the plan's tasks that is still open and whose script this marker may

@@ -6,7 +6,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::choose::{self, Asker, Plan};
+use super::choose::{self, Asker, Plan, Taken};
 use crate::db::exams::ExamRow;
 use crate::db::markers::MarkerRow;
 use crate::db::marking::ServeRow;
@@ -70,11 +70,14 @@ pub fn marking_day(exam: &ExamRow, now: DateTime<Utc>) -> NaiveDate {
     now.with_timezone(&tz).date_naive()
 }
 
-/// Answers a serve as the marker sees it, with fresh image links (the old ones die). `fresh`: the
-/// serve was made in this transaction, so a live script has no links of this holder to end (they
-/// never held it before, R5).
-pub fn lease_view(c: &mut DbConn, s: &ServeRow, holder: &str, fresh: bool) -> Result<Lease, ApiError> {
-    let row = crate::http::resolution::question_of(c, &s.exam_id, &s.question_id)?;
+/// Answers a serve as the marker sees it, with fresh image links (the old ones die). `taken`:
+/// the serve was made in this transaction, with what that read already; a fresh live script has
+/// no links of this holder to end (they never held it before, R5).
+pub fn lease_view(c: &mut DbConn, s: &ServeRow, holder: &str, taken: Option<&Taken>) -> Result<Lease, ApiError> {
+    let row = match taken.and_then(|t| t.question.clone()) {
+        Some(row) => row,
+        None => crate::http::resolution::question_of(c, &s.exam_id, &s.question_id)?,
+    };
     let q = row.question()?;
     let expires = s.lease_expires_at.and_utc();
     let image = match (&s.prescored_id, &s.script_id) {
@@ -84,10 +87,14 @@ pub fn lease_view(c: &mut DbConn, s: &ServeRow, holder: &str, fresh: bool) -> Re
             mint_for(c, &s.exam_id, ImageOf::Prescored(p), &key, holder, expires)?.0
         }
         (None, Some(script)) => {
-            if !(fresh && s.kind == ServeKind::Live.as_str()) {
+            let fresh_live = taken.is_some() && s.kind == ServeKind::Live.as_str();
+            if !fresh_live {
                 db::scripts::revoke_script_tokens_of(c, &s.exam_id, script, holder)?;
             }
-            let key = db::scripts::script(c, script)?.image_key;
+            let key = match taken.and_then(|t| t.image_key.clone()) {
+                Some(key) => key,
+                None => db::scripts::script(c, script)?.image_key,
+            };
             mint_for(c, &s.exam_id, ImageOf::Script(script), &key, holder, expires)?.0
         }
         (None, None) => return Err(ApiError::Internal("a serve shows nothing".into())),
@@ -217,7 +224,7 @@ impl Taking {
         let reopened = db::marking::expire_leases(c, now)?;
         if let Some(s) = db::marking::current_serve(c, &m.id, now)? {
             check_may_mark(c, &s.exam_id, &m, now)?;
-            return lease_view(c, &s, &self.me, false).map(|l| Attempt::Done(Some(l)));
+            return lease_view(c, &s, &self.me, None).map(|l| Attempt::Done(Some(l)));
         }
         let who = Asker {
             marker: &m,
@@ -241,9 +248,10 @@ impl Taking {
             // standing): choose here, where nothing changes underneath.
             _ => choose_in_write(c, &who, &self.vault, &self.defaults, now)?,
         };
-        let Some(s) = taken else {
+        let Some(taken) = taken else {
             return Ok(Attempt::Done(None));
         };
+        let s = &taken.serve;
         // Who held which script, when: kept for the record (admins only).
         entry
             .clone()
@@ -251,7 +259,7 @@ impl Taking {
             .object("task", &s.id)
             .details(serde_json::json!({ "script": s.script_id, "prescored": s.prescored_id }))
             .append(c, now)?;
-        lease_view(c, &s, &self.me, true).map(|l| Attempt::Done(Some(l)))
+        lease_view(c, s, &self.me, Some(&taken)).map(|l| Attempt::Done(Some(l)))
     }
 }
 
@@ -312,7 +320,7 @@ fn choose_in_write(
     vault: &Vault,
     defaults: &MarkingRules,
     now: DateTime<Utc>,
-) -> Result<Option<ServeRow>, ApiError> {
+) -> Result<Option<Taken>, ApiError> {
     let exams = db::markers::active_exams(c, &who.marker.id)?;
     if exams.is_empty() {
         return Err(not_active(c, who.marker)?);

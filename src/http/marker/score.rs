@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::db::exams::ExamRow;
+use crate::db::exams::{ExamRow, QuestionRow};
 use crate::db::marking::ServeRow;
 use crate::db::{self, DbConn};
 use crate::domain::marking::{Annotation, check_mark};
@@ -108,6 +108,7 @@ fn record(
     s: &ServeRow,
     exam: &ExamRow,
     r: &ScoreRequest,
+    question: &QuestionRow,
     now: DateTime<Utc>,
     rules_defaults: &crate::domain::rules::MarkingRules,
 ) -> Result<Option<String>, ApiError> {
@@ -138,7 +139,7 @@ fn record(
             })?;
             db::marking::set_task_state(c, &s.exam_id, task, "done", now)?;
             let rules = exam.rules(rules_defaults)?;
-            crate::http::resolution::settle(c, &s.exam_id, script, &rules, now)?;
+            crate::http::resolution::settle(c, &s.exam_id, script, &rules, Some(question), now)?;
             // The exam's code, for the marks counter.
             return Ok(Some(exam.code.clone()));
         }
@@ -153,8 +154,7 @@ fn record(
                 now,
             )?;
             let rules = exam.rules(rules_defaults)?;
-            let row = crate::http::resolution::question_of(c, &s.exam_id, &s.question_id)?;
-            crate::http::triggers::check_seeds(c, &s.exam_id, &row, &s.marker_id, &rules, now)?;
+            crate::http::triggers::check_seeds(c, &s.exam_id, question, &s.marker_id, &rules, now)?;
         }
         _ => {
             let script = s.script_id.as_deref().unwrap_or_default();
@@ -231,7 +231,7 @@ pub async fn score(
                     return Err(RuleError::conflict("lease_expired", "this lease has ended").into());
                 }
                 end_links(c, &s, &me)?;
-                let exam_code = record(c, &s, &exam, &r, now, &defaults)?;
+                let exam_code = record(c, &s, &exam, &r, &row, now, &defaults)?;
                 let scored = Scored {
                     task_id: s.id.clone(),
                     score: r.score,
