@@ -146,17 +146,28 @@ pub fn all(conn: &mut DbConn) -> Result<Vec<ExamRow>, DbError> {
         .load(conn)?)
 }
 
-/// The exam, its row held in share mode on PostgreSQL for the rest of the transaction: marking
-/// goes on side by side, but not across a room closing (which takes the row for update).
-pub fn by_id_shared(conn: &mut DbConn, id: &str) -> Result<ExamRow, DbError> {
-    match conn {
-        DbConn::Pg(c) => Ok(exams::table
-            .find(id)
-            .select(ExamRow::as_select())
-            .for_share()
-            .first(c)?),
-        DbConn::Sqlite(_) => by_id(conn, id),
-    }
+/// The exam, its row held in share mode on PostgreSQL for the rest of the transaction (marking
+/// goes on side by side, but not across a room closing, which takes the row for update), with
+/// the marker's standing in it read by the same statement: a lease and a score check both, and
+/// each round trip costs the floor more than the reading does.
+pub fn shared_for_marker(
+    conn: &mut DbConn,
+    id: &str,
+    marker_id: &str,
+) -> Result<(ExamRow, crate::domain::marker_status::MarkerStatus), DbError> {
+    use crate::db::schema::marker_exams;
+    let standing = marker_exams::table
+        .filter(marker_exams::exam_id.eq(exams::id))
+        .filter(marker_exams::marker_id.eq(marker_id))
+        .select(marker_exams::status)
+        .single_value();
+    let q = exams::table.find(id);
+    let (exam, status): (ExamRow, Option<String>) = match conn {
+        DbConn::Pg(c) => q.select((ExamRow::as_select(), standing)).for_share().first(c)?,
+        DbConn::Sqlite(_) => q.select((ExamRow::as_select(), standing)).first(conn)?,
+    };
+    let status = crate::db::markers::parse_status(marker_id, status)?;
+    Ok((exam, status))
 }
 
 pub fn by_id(conn: &mut DbConn, id: &str) -> Result<ExamRow, DbError> {
@@ -268,6 +279,23 @@ pub fn insert_question(conn: &mut DbConn, exam_id: &str, q: &Question, now: Date
         ))
         .execute(conn)?;
     Ok(id)
+}
+
+/// The exam's questions the marker passed the qualification test for, in order: one statement,
+/// as every lease asks.
+pub fn qualified_questions(conn: &mut DbConn, exam_id: &str, marker_id: &str) -> Result<Vec<QuestionRow>, DbError> {
+    use crate::db::schema::qualification_attempts as qa;
+    let passed = qa::table
+        .filter(qa::exam_id.eq(questions::exam_id))
+        .filter(qa::question_id.eq(questions::id))
+        .filter(qa::marker_id.eq(marker_id))
+        .filter(qa::passed.eq(Some(true)));
+    Ok(questions::table
+        .filter(questions::exam_id.eq(exam_id))
+        .filter(diesel::dsl::exists(passed))
+        .order(questions::position)
+        .select(QuestionRow::as_select())
+        .load(conn)?)
 }
 
 pub fn questions_of(conn: &mut DbConn, exam_id: &str) -> Result<Vec<QuestionRow>, DbError> {

@@ -80,6 +80,11 @@ pub fn status(conn: &mut DbConn, exam_id: &str, marker_id: &str) -> Result<Marke
         .select(marker_exams::status)
         .first(conn)
         .optional()?;
+    parse_status(marker_id, s)
+}
+
+/// A marker's status in an exam as stored; none stored is `Applied`.
+pub fn parse_status(marker_id: &str, s: Option<String>) -> Result<MarkerStatus, DbError> {
     match s {
         None => Ok(MarkerStatus::Applied),
         Some(s) => MarkerStatus::parse(&s).ok_or_else(|| DbError::Corrupt(format!("marker {marker_id} status {s}"))),

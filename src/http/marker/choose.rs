@@ -65,10 +65,9 @@ fn questions_for(
     m: &MarkerRow,
     only: Option<&str>,
 ) -> Result<Vec<QuestionRow>, ApiError> {
-    let passed = db::qualification::passed_questions(c, exam_id, &m.id)?;
-    Ok(db::exams::questions_of(c, exam_id)?
+    Ok(db::exams::qualified_questions(c, exam_id, &m.id)?
         .into_iter()
-        .filter(|q| passed.contains(&q.id) && only.is_none_or(|code| q.code == code))
+        .filter(|q| only.is_none_or(|code| q.code == code))
         .collect())
 }
 
@@ -151,18 +150,19 @@ pub fn plan(
     }))
 }
 
-/// Makes a plan real: the serve, and for live work the task leased and the script's holder
+/// Makes a plan real (`status`: the marker's in the exam, read with the exam's row): the serve, and for live work the task leased and the script's holder
 /// recorded. None when the plan no longer holds (every task it named was taken meanwhile, the
 /// room closed, the marker is no longer active): the caller then chooses afresh.
 pub fn take(
     c: &mut DbConn,
     exam: &ExamRow,
+    status: MarkerStatus,
     rules: &MarkingRules,
     plan: &Plan,
     who: &Asker<'_>,
     now: DateTime<Utc>,
 ) -> Result<Option<Taken>, ApiError> {
-    if !takes_leases(exam, now) || db::markers::status(c, &exam.id, &who.marker.id)? != MarkerStatus::Active {
+    if !takes_leases(exam, now) || status != MarkerStatus::Active {
         return Ok(None);
     }
     // A lease never outlives the marking window.

@@ -236,9 +236,9 @@ impl Taking {
             // Nothing was open when the read looked, and no lease has ended since.
             Found::Nothing if reopened == 0 => None,
             Found::Chosen(plan) => {
-                let exam = db::exams::by_id_shared(c, &plan.exam_id)?;
+                let (exam, status) = db::exams::shared_for_marker(c, &plan.exam_id, &m.id)?;
                 let rules = exam.rules(&self.defaults)?;
-                match choose::take(c, &exam, &rules, &plan, &who, now)? {
+                match choose::take(c, &exam, status, &rules, &plan, &who, now)? {
                     Some(s) => Some(s),
                     None if !self.last_try => return Ok(Attempt::Missed),
                     None => choose_in_write(c, &who, &self.vault, &self.defaults, now)?,
@@ -326,13 +326,13 @@ fn choose_in_write(
         return Err(not_active(c, who.marker)?);
     }
     for exam_id in exams {
-        let exam = db::exams::by_id_shared(c, &exam_id)?;
+        let (exam, status) = db::exams::shared_for_marker(c, &exam_id, &who.marker.id)?;
         if !choose::takes_leases(&exam, now) {
             continue;
         }
         let rules = exam.rules(defaults)?;
         if let Some(plan) = choose::plan(c, &exam, &rules, who, vault, now)?
-            && let Some(s) = choose::take(c, &exam, &rules, &plan, who, now)?
+            && let Some(s) = choose::take(c, &exam, status, &rules, &plan, who, now)?
         {
             return Ok(Some(s));
         }
@@ -344,7 +344,7 @@ fn choose_in_write(
 /// (checked in the transaction that leases or marks, with the exam row shared, so a room that
 /// closes or a pause that lands meanwhile wins).
 pub fn check_may_mark(c: &mut DbConn, exam_id: &str, m: &MarkerRow, now: DateTime<Utc>) -> Result<ExamRow, ApiError> {
-    let exam = db::exams::by_id_shared(c, exam_id)?;
+    let (exam, status) = db::exams::shared_for_marker(c, exam_id, &m.id)?;
     if !(exam.room_open && exam.window().contains(now)) {
         return Err(ApiError::forbidden(
             "room_closed",
@@ -356,7 +356,7 @@ pub fn check_may_mark(c: &mut DbConn, exam_id: &str, m: &MarkerRow, now: DateTim
             crate::domain::RuleError::conflict("exam_locked", "the exam is locked: its marks do not change").into(),
         );
     }
-    match db::markers::status(c, exam_id, &m.id)? {
+    match status {
         crate::domain::marker_status::MarkerStatus::Active => Ok(exam),
         crate::domain::marker_status::MarkerStatus::Paused => Err(ApiError::forbidden(
             "marker_paused",
