@@ -328,4 +328,56 @@ mod tests {
             assert_eq!(choose_serve(draw_serve(after, &rules, &mut rng), both), ServeKind::Live);
         }
     }
+
+    proptest::proptest! {
+        /// What is not there, or not drawn, is never served; a seed goes before a self-check.
+        #[test]
+        fn a_serve_is_drawn_and_there(seed in proptest::bool::ANY, check in proptest::bool::ANY,
+                                      has_seed in proptest::bool::ANY, has_check in proptest::bool::ANY) {
+            let kind = choose_serve(Wanted { seed, self_check: check }, Available { seed: has_seed, self_check: has_check });
+            let expected = if seed && has_seed {
+                ServeKind::Seed
+            } else if check && has_check {
+                ServeKind::SelfCheck
+            } else {
+                ServeKind::Live
+            };
+            proptest::prop_assert_eq!(kind, expected);
+        }
+    }
+
+    #[test]
+    fn after_the_days_seed_seeds_and_self_checks_come_at_their_rates() {
+        let rules = MarkingRules {
+            seed_rate: 0.2,
+            self_check_rate: 0.1,
+            ..MarkingRules::default()
+        };
+        let both = Available {
+            seed: true,
+            self_check: true,
+        };
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        let after = Today { served: 9, seeds: 1 };
+        let (mut seeds, mut checks) = (0u32, 0u32);
+        for _ in 0..20_000 {
+            match choose_serve(draw_serve(after, &rules, &mut rng), both) {
+                ServeKind::Seed => seeds += 1,
+                ServeKind::SelfCheck => checks += 1,
+                ServeKind::Live => {}
+            }
+        }
+        // 20 % seeds; self-checks at 10 % of the rest (8 %).
+        assert!((3_700..4_300).contains(&seeds), "{seeds}");
+        assert!((1_400..1_800).contains(&checks), "{checks}");
+        // Without seeds to serve, self-checks still come at their own rate.
+        let no_seed = Available {
+            seed: false,
+            self_check: true,
+        };
+        let checks = (0..20_000)
+            .filter(|_| choose_serve(draw_serve(after, &rules, &mut rng), no_seed) == ServeKind::SelfCheck)
+            .count();
+        assert!((1_800..2_200).contains(&checks), "{checks}");
+    }
 }

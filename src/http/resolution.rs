@@ -71,7 +71,8 @@ pub fn settle(
     if pending > 0 {
         // Most marks land here, on a script in marking already: nothing to read or write.
         if script.state != "marking"
-            && (tasks.iter().any(|t| t.state == "leased") || !db::marking::valid_marks(c, exam_id, script_id)?.is_empty())
+            && (tasks.iter().any(|t| t.state == "leased")
+                || !db::marking::valid_marks(c, exam_id, script_id)?.is_empty())
         {
             db::marking::set_script_state(c, exam_id, script_id, "marking")?;
         }
