@@ -148,26 +148,36 @@ pub fn all(conn: &mut DbConn) -> Result<Vec<ExamRow>, DbError> {
 
 /// The exam, its row held in share mode on PostgreSQL for the rest of the transaction (marking
 /// goes on side by side, but not across a room closing, which takes the row for update), with
-/// the marker's standing in it read by the same statement: a lease and a score check both, and
-/// each round trip costs the floor more than the reading does.
+/// the marker's standing in it.
 pub fn shared_for_marker(
     conn: &mut DbConn,
     id: &str,
     marker_id: &str,
 ) -> Result<(ExamRow, crate::domain::marker_status::MarkerStatus), DbError> {
     use crate::db::schema::marker_exams;
+    if let DbConn::Pg(c) = conn {
+        // Two statements: a statement reads from the snapshot it started with, so a standing
+        // read beside the lock would be the one from before the wait, and a marker paused by an
+        // act that held the exam's row (a candidate list, a relative declared) would still read
+        // as active. Read after the lock, the standing is the committed one.
+        let exam = exams::table
+            .find(id)
+            .select(ExamRow::as_select())
+            .for_share()
+            .first(c)?;
+        return Ok((exam, crate::db::markers::status(conn, id, marker_id)?));
+    }
+    // SQLite's one writer: nothing changes between the two, so one statement reads both.
     let standing = marker_exams::table
         .filter(marker_exams::exam_id.eq(exams::id))
         .filter(marker_exams::marker_id.eq(marker_id))
         .select(marker_exams::status)
         .single_value();
-    let q = exams::table.find(id);
-    let (exam, status): (ExamRow, Option<String>) = match conn {
-        DbConn::Pg(c) => q.select((ExamRow::as_select(), standing)).for_share().first(c)?,
-        DbConn::Sqlite(_) => q.select((ExamRow::as_select(), standing)).first(conn)?,
-    };
-    let status = crate::db::markers::parse_status(marker_id, status)?;
-    Ok((exam, status))
+    let (exam, status): (ExamRow, Option<String>) = exams::table
+        .find(id)
+        .select((ExamRow::as_select(), standing))
+        .first(conn)?;
+    Ok((exam, crate::db::markers::parse_status(marker_id, status)?))
 }
 
 pub fn by_id(conn: &mut DbConn, id: &str) -> Result<ExamRow, DbError> {

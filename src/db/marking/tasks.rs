@@ -93,8 +93,15 @@ pub fn eligible_tasks(conn: &mut DbConn, e: &Eligible<'_>, from: i64) -> Result<
     for question in e.question_ids {
         all.extend(candidates_of(conn, e, question, from)?);
     }
-    all.sort_by_key(|c| (c.part, c.task.shuffle));
-    Ok(all.into_iter().map(|c| c.task).collect())
+    Ok(in_walk_order(all, from))
+}
+
+/// Begun before fresh, and in each part the nearest after the random start first, the wrapped
+/// ones last: sorted by shuffle alone, every lease would try the queue's lowest task first
+/// whenever few lie after its start, and concurrent leases would collide on it.
+fn in_walk_order(mut all: Vec<Candidate>, from: i64) -> Vec<TaskRow> {
+    all.sort_by_key(|c| (c.part, c.task.shuffle.wrapping_sub(from).cast_unsigned()));
+    all.into_iter().map(|c| c.task).collect()
 }
 
 /// How many tasks of each question and part (begun, fresh) a lease reads ahead of taking one. A
@@ -115,7 +122,10 @@ struct Candidate {
 /// The queue walk of one question, as one statement: for each part (begun, then fresh), up to
 /// `CANDIDATES_PER_QUESTION` eligible open tasks from `$3` on, topped up from the start of the
 /// queue. A `LIMIT` over `UNION ALL` stops at its count, so the wrapped walk runs only when the
-/// first came short: one round trip where the walks one by one took three. Its text varies only
+/// first came short: one round trip where the walks one by one took three on average. That the
+/// walk after the start is read before the wrapped one is how both engines run `UNION ALL`
+/// (PostgreSQL's Append, SQLite's co-routine), not a promise of SQL; were it otherwise, every
+/// row returned would still be eligible, only less randomly placed. Its text varies only
 /// with the number of relatives; `$n` first appear in order, which SQLite's numbering of named
 /// parameters needs ($1 exam, $2 question, $3 start, $4 school, $5 marker, then the relatives'
 /// sheet lookups).
@@ -292,4 +302,44 @@ pub fn set_script_state(conn: &mut DbConn, exam_id: &str, script_id: &str, state
             .bind::<Text, _>(script_id),
     )?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn candidate(part: i32, shuffle: i64) -> Candidate {
+        let at = chrono::DateTime::from_timestamp(0, 0).expect("epoch").naive_utc();
+        Candidate {
+            task: TaskRow {
+                exam_id: "e".into(),
+                id: format!("{part}/{shuffle}"),
+                script_id: "s".into(),
+                question_id: "q".into(),
+                state: "open".into(),
+                shuffle,
+                marker_id: None,
+                lease_expires_at: None,
+                created_at: at,
+                done_at: None,
+            },
+            part,
+        }
+    }
+
+    #[test]
+    fn the_walk_offers_begun_first_then_from_the_random_start_on_then_the_wrapped() {
+        let all = vec![
+            candidate(1, 150),
+            candidate(0, -100),
+            candidate(0, 200),
+            candidate(1, i64::MIN),
+            candidate(0, 50),
+            candidate(1, i64::MAX),
+        ];
+        let order: Vec<String> = in_walk_order(all, 100).into_iter().map(|t| t.id).collect();
+        let min = format!("1/{}", i64::MIN);
+        let max = format!("1/{}", i64::MAX);
+        assert_eq!(order, ["0/200", "0/-100", "0/50", "1/150", max.as_str(), min.as_str()]);
+    }
 }
