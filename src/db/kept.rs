@@ -88,24 +88,19 @@ mod tests {
     #[test]
     fn a_kept_write_is_prepared_once_and_counts_its_rows() {
         let (mut c, kept) = recording();
-        for state in ["leased", "open", "leased"] {
-            let n = changed(
+        let mut set = |state: &str, id: &str| {
+            changed(
                 &mut c,
                 diesel::sql_query("UPDATE t SET state = $1 WHERE id = $2 RETURNING 1 AS touched")
                     .bind::<Text, _>(state)
-                    .bind::<Text, _>("a"),
+                    .bind::<Text, _>(id),
             )
-            .expect("update");
-            assert_eq!(n, 1);
+            .expect("update")
+        };
+        for state in ["leased", "open", "leased"] {
+            assert_eq!(set(state, "a"), 1);
         }
-        let none = changed(
-            &mut c,
-            diesel::sql_query("UPDATE t SET state = $1 WHERE id = $2 RETURNING 1 AS touched")
-                .bind::<Text, _>("x")
-                .bind::<Text, _>("nobody"),
-        )
-        .expect("update");
-        assert_eq!(none, 0);
+        assert_eq!(set("x", "nobody"), 0);
         assert_eq!(
             kept.lock().expect("lock").len(),
             1,

@@ -327,6 +327,79 @@ mod tests {
         }
     }
 
+    /// The migrated SQLite schema with foreign keys off, so that only the rows a walk reads
+    /// need writing: sheets (with their candidate lookups), scripts and their open tasks, and
+    /// who held what.
+    fn queue() -> DbConn {
+        use diesel::connection::SimpleConnection;
+        use diesel_migrations::MigrationHarness;
+        let mut c = diesel::sqlite::SqliteConnection::establish(":memory:").expect("sqlite");
+        c.run_pending_migrations(crate::db::SQLITE_MIGRATIONS)
+            .expect("migrations");
+        c.batch_execute("PRAGMA foreign_keys = OFF").expect("pragma");
+        // Script s<k> on sheet h<k> (lookup L<k>), school and state as listed, one open task t<k>
+        // at shuffle k * 100, begun for s1 only.
+        let scripts = [
+            ("A", "awaiting"),
+            ("B", "marking"),
+            ("B", "awaiting"),
+            ("B", "awaiting"),
+            ("B", "withdrawn"),
+            ("B", "awaiting"),
+        ];
+        let mut sql = String::new();
+        for (k, (school, state)) in scripts.iter().enumerate() {
+            sql.push_str(&format!(
+                "INSERT INTO sheets (exam_id, id, batch_id, candidate_lookup, candidate_sealed, status, entry, entered_by, pages, created_at) \
+                 VALUES ('e', 'h{k}', 'b', 'L{k}', 'x', 'active', 'typed', 'u', 1, '2026-07-01 08:00:00');
+                 INSERT INTO scripts (exam_id, id, question_id, sheet_id, anonymous_code, school_code, state, page, image_key, created_at) \
+                 VALUES ('e', 's{k}', 'q', 'h{k}', 'c{k}', '{school}', '{state}', 1, 'none', '2026-07-01 08:00:00');
+                 INSERT INTO tasks (exam_id, id, script_id, question_id, state, shuffle, created_at, begun) \
+                 VALUES ('e', 't{k}', 's{k}', 'q', 'open', {shuffle}, '2026-07-01 08:00:00', {begun});",
+                shuffle = k * 100,
+                begun = i32::from(k == 1),
+            ));
+        }
+        // The marker held s3 before; s5's task is leased, not open.
+        sql.push_str(
+            "INSERT INTO script_holders (exam_id, script_id, marker_id, serve_id) VALUES ('e', 's3', 'm', 'v');
+             UPDATE tasks SET state = 'leased' WHERE id = 't5';",
+        );
+        c.batch_execute(&sql).expect("rows");
+        DbConn::Sqlite(c)
+    }
+
+    fn walk(c: &mut DbConn, relatives: &[String], from: i64) -> Vec<String> {
+        let questions = ["q".to_string()];
+        let e = Eligible {
+            exam_id: "e",
+            question_ids: &questions,
+            marker_id: "m",
+            school_code: "A",
+            relative_sheets: relatives,
+        };
+        eligible_tasks(c, &e, from)
+            .expect("walk")
+            .into_iter()
+            .map(|t| t.id)
+            .collect()
+    }
+
+    #[test]
+    fn the_walk_leaves_out_the_own_school_a_held_script_a_relatives_sheet_and_what_is_not_open() {
+        let mut c = queue();
+        // t0 own school, t3 held before (R5), t4 withdrawn, t5 leased; t1 begun comes first.
+        assert_eq!(walk(&mut c, &[], 0), ["t1", "t2"]);
+        // From past the end of the queue, the walk wraps around to its start.
+        assert_eq!(walk(&mut c, &[], 10_000), ["t1", "t2"]);
+        // From between them: the begun t1 comes by wrapping around, t2 from the start on.
+        assert_eq!(walk(&mut c, &[], 150), ["t1", "t2"]);
+        // A relative sits on sheet h2 (a lookup of no sheet beside it binds too).
+        let relatives = ["L2".to_string(), "L-none".to_string()];
+        assert_eq!(walk(&mut c, &relatives, 0), ["t1"]);
+        assert_eq!(walk(&mut c, &relatives[..1], 0), ["t1"]);
+    }
+
     #[test]
     fn the_walk_offers_begun_first_then_from_the_random_start_on_then_the_wrapped() {
         let all = vec![

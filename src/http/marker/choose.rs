@@ -150,8 +150,8 @@ pub fn plan(
     }))
 }
 
-/// Makes a plan real (`status`: the marker's in the exam, read with the exam's row): the serve, and for live work the task leased and the script's holder
-/// recorded. None when the plan no longer holds (every task it named was taken meanwhile, the
+/// Makes a plan real (`status`: the marker's in the exam, read with the exam's row): the serve,
+/// and for live work the task leased and the script's holder recorded. None when the plan no longer holds (every task it named was taken meanwhile, the
 /// room closed, the marker is no longer active): the caller then chooses afresh.
 pub fn take(
     c: &mut DbConn,
