@@ -104,12 +104,7 @@ pub fn append(conn: &mut DbConn, e: &NewEntry, now: DateTime<Utc>) -> Result<(),
             log::request_id.eq(&e.request_id),
         ))
         .execute(conn))?;
-    WRITTEN.with(|w| {
-        w.set(Written {
-            appended: w.get().appended + 1,
-            ..w.get()
-        })
-    });
+    Written::appended(1);
     Ok(())
 }
 
@@ -130,6 +125,16 @@ impl Written {
     /// What this thread's transaction wrote so far, and a fresh count for the next.
     pub fn take() -> Written {
         WRITTEN.with(|w| w.replace(Written::default()))
+    }
+
+    /// Entries this transaction appended (`append`, or a statement that writes one with its act).
+    pub fn appended(n: usize) {
+        WRITTEN.with(|w| {
+            w.set(Written {
+                appended: w.get().appended + n as u64,
+                ..w.get()
+            })
+        });
     }
 
     pub fn sealed(n: usize) {

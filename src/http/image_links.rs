@@ -37,17 +37,15 @@ pub fn mint_for(
     holder: &str,
     expires: DateTime<Utc>,
 ) -> Result<(String, DateTime<Utc>), ApiError> {
+    let (link, hash) = fresh_link();
+    db::scripts::insert_image_token(c, exam_id, &hash, of, image_key, holder, expires)?;
+    Ok((link, expires))
+}
+
+/// A new link: its server-relative URL, and the hash of its token that is stored instead.
+pub fn fresh_link() -> (String, String) {
     let token = random_key();
-    db::scripts::insert_image_token(
-        c,
-        exam_id,
-        &sha256_hex(token.as_bytes()),
-        of,
-        image_key,
-        holder,
-        expires,
-    )?;
-    Ok((format!("/api/v1/images/{token}"), expires))
+    (format!("/api/v1/images/{token}"), sha256_hex(token.as_bytes()))
 }
 
 fn gone() -> ApiError {

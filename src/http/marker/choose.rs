@@ -16,6 +16,7 @@ use crate::domain::custody::anonymous_code;
 use crate::domain::marker_status::MarkerStatus;
 use crate::domain::marking::{Available, ServeKind, Today, choose_serve, draw_serve};
 use crate::domain::rules::MarkingRules;
+use crate::http::audit_entry::Audit;
 use crate::http::error::ApiError;
 use crate::vault::Vault;
 
@@ -50,6 +51,19 @@ pub struct Taken {
     pub question: Option<QuestionRow>,
     /// A live script's image (its row is locked and read in the take).
     pub image_key: Option<String>,
+    /// The holder's image link, when the take wrote it (a live lease on PostgreSQL).
+    pub link: Option<String>,
+    /// The lease's audit entry is written already.
+    pub logged: bool,
+}
+
+/// The audit entry of a lease: who held which script, when (kept for the record, admins only).
+pub fn lease_entry(entry: &Audit, s: &ServeRow) -> Audit {
+    entry
+        .clone()
+        .exam(&s.exam_id)
+        .object("task", &s.id)
+        .details(serde_json::json!({ "script": s.script_id, "prescored": s.prescored_id }))
 }
 
 /// Whether the marker may take work in this exam now: its room open in its window, the exam
@@ -160,6 +174,7 @@ pub fn take(
     rules: &MarkingRules,
     plan: &Plan,
     who: &Asker<'_>,
+    entry: &Audit,
     now: DateTime<Utc>,
 ) -> Result<Option<Taken>, ApiError> {
     if !takes_leases(exam, now) || status != MarkerStatus::Active {
@@ -185,6 +200,7 @@ pub fn take(
         ended_at: None,
     };
     let mut image_key = None;
+    let mut link = None;
     match (plan.kind, &plan.seed, &plan.check) {
         (ServeKind::Seed, Some((prescored, question)), _) => {
             let unseen = db::marking::unseen_seeds(c, &exam.id, &who.marker.id, question)?;
@@ -204,6 +220,12 @@ pub fn take(
             serve.question_id = question.clone();
             serve.anonymous_code = fresh_code(c, &exam.id)?;
             db::marking::insert_serve(c, &serve)?;
+        }
+        _ if matches!(c, DbConn::Pg(_)) => {
+            let Some((url, key)) = take_task_at_once(c, plan, who, &mut serve, entry)? else {
+                return Ok(None);
+            };
+            (link, image_key) = (Some(url), Some(key));
         }
         _ => {
             let Some((task, script)) = take_task(c, plan, who, expires)? else {
@@ -227,9 +249,11 @@ pub fn take(
     }
     let question = plan.questions.iter().find(|q| q.id == serve.question_id).cloned();
     Ok(Some(Taken {
+        logged: link.is_some(),
         serve,
         question,
         image_key,
+        link,
     }))
 }
 
@@ -246,13 +270,54 @@ fn take_task(
         let Some(script) = db::scripts::try_lock_script(c, &plan.exam_id, &task.script_id)? else {
             continue;
         };
-        let markable = matches!(script.state.as_str(), "awaiting" | "marking");
         // `lease_task` also refuses a script the marker held before.
-        if markable
-            && script.school_code != who.marker.school_code
-            && db::marking::lease_task(c, &plan.exam_id, &task.id, &who.marker.id, expires)?
-        {
+        if markable(&script, who) && db::marking::lease_task(c, &plan.exam_id, &task.id, &who.marker.id, expires)? {
             return Ok(Some((task.clone(), script)));
+        }
+    }
+    Ok(None)
+}
+
+/// Whether the marker may mark this script (held at the moment): in marking, and not of their
+/// school.
+fn markable(script: &db::scripts::ScriptRow, who: &Asker<'_>) -> bool {
+    matches!(script.state.as_str(), "awaiting" | "marking") && script.school_code != who.marker.school_code
+}
+
+/// `take_task` on PostgreSQL, with the serve, the holder's image link and the audit entry
+/// written in the same statement as the task's lease (`db::marking::lease_live_pg`). Fills in
+/// `serve`; returns the link and the script's image.
+fn take_task_at_once(
+    c: &mut DbConn,
+    plan: &Plan,
+    who: &Asker<'_>,
+    serve: &mut ServeRow,
+    entry: &Audit,
+) -> Result<Option<(String, String)>, ApiError> {
+    for task in &plan.tasks {
+        let Some(script) = db::scripts::try_lock_script(c, &plan.exam_id, &task.script_id)? else {
+            continue;
+        };
+        if !markable(&script, who) {
+            continue;
+        }
+        serve.kind = ServeKind::Live.as_str().into();
+        serve.question_id = task.question_id.clone();
+        serve.task_id = Some(task.id.clone());
+        serve.script_id = Some(script.id.clone());
+        serve.anonymous_code = script.anonymous_code.clone();
+        let (url, hash) = crate::http::image_links::fresh_link();
+        let logged = lease_entry(entry, serve).entry();
+        let lease = db::marking::LiveLease {
+            serve,
+            awaiting: script.state == "awaiting",
+            token_hash: &hash,
+            image_key: &script.image_key,
+            holder: who.user,
+            entry: &logged,
+        };
+        if db::marking::lease_live_pg(c, &lease)? {
+            return Ok(Some((url, script.image_key)));
         }
     }
     Ok(None)

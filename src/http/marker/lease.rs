@@ -86,6 +86,7 @@ pub fn lease_view(c: &mut DbConn, s: &ServeRow, holder: &str, taken: Option<&Tak
             let key = db::prescored::find(c, &s.exam_id, p)?.image_key;
             mint_for(c, &s.exam_id, ImageOf::Prescored(p), &key, holder, expires)?.0
         }
+        (None, Some(_)) if let Some(link) = taken.and_then(|t| t.link.clone()) => link,
         (None, Some(script)) => {
             let fresh_live = taken.is_some() && s.kind == ServeKind::Live.as_str();
             if !fresh_live {
@@ -238,27 +239,23 @@ impl Taking {
             Found::Chosen(plan) => {
                 let (exam, status) = db::exams::shared_for_marker(c, &plan.exam_id, &m.id)?;
                 let rules = exam.rules(&self.defaults)?;
-                match choose::take(c, &exam, status, &rules, &plan, &who, now)? {
+                match choose::take(c, &exam, status, &rules, &plan, &who, entry, now)? {
                     Some(s) => Some(s),
                     None if !self.last_try => return Ok(Attempt::Missed),
-                    None => choose_in_write(c, &who, &self.vault, &self.defaults, now)?,
+                    None => choose_in_write(c, &who, &self.vault, &self.defaults, entry, now)?,
                 }
             }
             // The read's view no longer holds (or it saw a lease that has ended since, or no
             // standing): choose here, where nothing changes underneath.
-            _ => choose_in_write(c, &who, &self.vault, &self.defaults, now)?,
+            _ => choose_in_write(c, &who, &self.vault, &self.defaults, entry, now)?,
         };
         let Some(taken) = taken else {
             return Ok(Attempt::Done(None));
         };
         let s = &taken.serve;
-        // Who held which script, when: kept for the record (admins only).
-        entry
-            .clone()
-            .exam(&s.exam_id)
-            .object("task", &s.id)
-            .details(serde_json::json!({ "script": s.script_id, "prescored": s.prescored_id }))
-            .append(c, now)?;
+        if !taken.logged {
+            choose::lease_entry(entry, s).append(c, now)?;
+        }
         lease_view(c, s, &self.me, Some(&taken)).map(|l| Attempt::Done(Some(l)))
     }
 }
@@ -319,6 +316,7 @@ fn choose_in_write(
     who: &Asker<'_>,
     vault: &Vault,
     defaults: &MarkingRules,
+    entry: &crate::http::audit_entry::Audit,
     now: DateTime<Utc>,
 ) -> Result<Option<Taken>, ApiError> {
     let exams = db::markers::active_exams(c, &who.marker.id)?;
@@ -332,7 +330,7 @@ fn choose_in_write(
         }
         let rules = exam.rules(defaults)?;
         if let Some(plan) = choose::plan(c, &exam, &rules, who, vault, now)?
-            && let Some(s) = choose::take(c, &exam, status, &rules, &plan, who, now)?
+            && let Some(s) = choose::take(c, &exam, status, &rules, &plan, who, entry, now)?
         {
             return Ok(Some(s));
         }

@@ -100,6 +100,88 @@ struct Live {
     question_code: String,
 }
 
+/// A live serve's task and script.
+fn live_ids(s: &ServeRow) -> (&str, &str) {
+    (
+        s.task_id.as_deref().unwrap_or_default(),
+        s.script_id.as_deref().unwrap_or_default(),
+    )
+}
+
+/// The mark's criteria and annotations as stored.
+fn mark_texts(r: &ScoreRequest) -> (String, String) {
+    (
+        serde_json::to_string(&r.criteria).unwrap_or_else(|_| "null".into()),
+        serde_json::to_string(&r.annotations).unwrap_or_else(|_| "[]".into()),
+    )
+}
+
+fn live_mark<'a>(
+    s: &'a ServeRow,
+    r: &ScoreRequest,
+    criteria: &'a str,
+    annotations: &'a str,
+) -> db::marking::NewMark<'a> {
+    let (task, script) = live_ids(s);
+    db::marking::NewMark {
+        exam_id: &s.exam_id,
+        task_id: task,
+        serve_id: &s.id,
+        script_id: script,
+        question_id: &s.question_id,
+        marker_id: &s.marker_id,
+        score: r.score.hundredths(),
+        criteria,
+        annotations,
+        seconds_spent: r.seconds_spent.map(|v| i32::try_from(v).unwrap_or(i32::MAX)),
+    }
+}
+
+/// A second mark of the same script by the same marker is refused, never doubled.
+fn mark_error(e: db::DbError) -> ApiError {
+    match e {
+        db::DbError::Duplicate(_) => RuleError::conflict("already_scored", "this script has your mark already").into(),
+        other => other.into(),
+    }
+}
+
+/// The lease ended before the mark came.
+fn lease_expired() -> ApiError {
+    RuleError::conflict("lease_expired", "this lease has ended").into()
+}
+
+/// A live mark on PostgreSQL: its writes in one statement (`db::marking::score_live_pg`), then
+/// the script's resolution. Returns the exam's code, for the marks counter.
+#[allow(clippy::too_many_arguments)]
+fn record_live_at_once(
+    c: &mut DbConn,
+    s: &ServeRow,
+    user: &str,
+    exam: &ExamRow,
+    r: &ScoreRequest,
+    question: &QuestionRow,
+    answer: Option<&db::idempotency::Kept<'_>>,
+    entry: crate::http::audit_entry::Audit,
+    now: DateTime<Utc>,
+    rules_defaults: &crate::domain::rules::MarkingRules,
+) -> Result<Option<String>, ApiError> {
+    let (criteria, annotations) = mark_texts(r);
+    let mark = live_mark(s, r, &criteria, &annotations);
+    let written = db::marking::score_live_pg(c, &mark, user, answer, &entry.entry(), now).map_err(|e| match e {
+        // The key was looked up under the marker's lock: only the mark can collide.
+        db::DbError::Duplicate(why) if why.contains("idempotency") => {
+            db::DbError::Stale("the idempotency key".into()).into()
+        }
+        other => mark_error(other),
+    })?;
+    if !written {
+        return Err(lease_expired());
+    }
+    let rules = exam.rules(rules_defaults)?;
+    crate::http::resolution::settle(c, &s.exam_id, live_ids(s).1, &rules, Some(question), now)?;
+    Ok(Some(exam.code.clone()))
+}
+
 /// Records the mark by kind: a live mark (then the script may resolve), a seed's score against
 /// its definitive one, a self-check against the marker's earlier mark. Returns the exam's code
 /// for a live mark.
@@ -114,29 +196,10 @@ fn record(
 ) -> Result<Option<String>, ApiError> {
     match s.kind.as_str() {
         "live" => {
-            let task = s.task_id.as_deref().unwrap_or_default();
-            let script = s.script_id.as_deref().unwrap_or_default();
-            let criteria = serde_json::to_string(&r.criteria).unwrap_or_else(|_| "null".into());
-            let annotations = serde_json::to_string(&r.annotations).unwrap_or_else(|_| "[]".into());
-            let mark = db::marking::NewMark {
-                exam_id: &s.exam_id,
-                task_id: task,
-                serve_id: &s.id,
-                script_id: script,
-                question_id: &s.question_id,
-                marker_id: &s.marker_id,
-                score: r.score.hundredths(),
-                criteria: &criteria,
-                annotations: &annotations,
-                seconds_spent: r.seconds_spent.map(|v| i32::try_from(v).unwrap_or(i32::MAX)),
-            };
-            db::marking::insert_mark(c, &mark, now).map_err(|e| match e {
-                db::DbError::Duplicate(_) => ApiError::from(RuleError::conflict(
-                    "already_scored",
-                    "this script has your mark already",
-                )),
-                other => other.into(),
-            })?;
+            let (task, script) = live_ids(s);
+            let (criteria, annotations) = mark_texts(r);
+            let mark = live_mark(s, r, &criteria, &annotations);
+            db::marking::insert_mark(c, &mark, now).map_err(mark_error)?;
             db::marking::set_task_state(c, &s.exam_id, task, "done", now)?;
             let rules = exam.rules(rules_defaults)?;
             crate::http::resolution::settle(c, &s.exam_id, script, &rules, Some(question), now)?;
@@ -227,32 +290,37 @@ pub async fn score(
                     &r.annotations,
                     r.seconds_spent,
                 )?;
-                if !db::marking::end_serve(c, &s, "scored", now)? {
-                    return Err(RuleError::conflict("lease_expired", "this lease has ended").into());
-                }
-                end_links(c, &s, &me)?;
-                let exam_code = record(c, &s, &exam, &r, &row, now, &defaults)?;
                 let scored = Scored {
                     task_id: s.id.clone(),
                     score: r.score,
                     recorded_at: now,
                 };
-                if let Some(key) = &key {
-                    let response = serde_json::to_string(&scored).map_err(|e| ApiError::Internal(e.to_string()))?;
-                    let kept = db::idempotency::Kept {
-                        exam_id: &s.exam_id,
-                        user_id: &me,
-                        key,
-                        request_hash: &hash,
-                        status: 200,
-                        response: &response,
-                    };
-                    db::idempotency::keep(c, &kept, now)?;
-                }
-                entry
+                let response = serde_json::to_string(&scored).map_err(|e| ApiError::Internal(e.to_string()))?;
+                let answer = key.as_deref().map(|key| db::idempotency::Kept {
+                    exam_id: &s.exam_id,
+                    user_id: &me,
+                    key,
+                    request_hash: &hash,
+                    status: 200,
+                    response: &response,
+                });
+                let entry = entry
                     .exam(&s.exam_id)
-                    .details(serde_json::json!({ "seconds_spent": r.seconds_spent }))
-                    .append(c, now)?;
+                    .details(serde_json::json!({ "seconds_spent": r.seconds_spent }));
+                let exam_code = if s.kind == "live" && matches!(c, DbConn::Pg(_)) {
+                    record_live_at_once(c, &s, &me, &exam, &r, &row, answer.as_ref(), entry, now, &defaults)?
+                } else {
+                    if !db::marking::end_serve(c, &s, "scored", now)? {
+                        return Err(lease_expired());
+                    }
+                    end_links(c, &s, &me)?;
+                    let exam_code = record(c, &s, &exam, &r, &row, now, &defaults)?;
+                    if let Some(answer) = &answer {
+                        db::idempotency::keep(c, answer, now)?;
+                    }
+                    entry.append(c, now)?;
+                    exam_code
+                };
                 let live = exam_code.map(|exam_code| Live {
                     exam_id: s.exam_id.clone(),
                     question_id: s.question_id.clone(),
