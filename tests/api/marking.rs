@@ -193,8 +193,15 @@ async fn submits_are_answered_once_and_bad_ones_change_nothing() {
     .await;
     let body = json!({ "score": 30, "criteria": { "content": 20, "language": 10 },
         "annotations": [{ "kind": "comment", "page": 0, "x": 0.4, "y": 0.3, "text": "good opening" }], "seconds_spent": 95 });
+    let image = format!("{}{}", app.base, again["images"][0].as_str().unwrap());
+    assert_eq!(app.client.get(&image).send().await.unwrap().status(), StatusCode::OK);
     let first = score(&app, m1, task, body.clone(), Some("k-1")).await;
     assert_eq!(first.status(), StatusCode::OK);
+    // The mark ends the lease's image link with it.
+    assert_eq!(
+        app.client.get(&image).send().await.unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
     let first: Value = first.json().await.unwrap();
     let replay: Value = score(&app, m1, task, body, Some("k-1")).await.json().await.unwrap();
     assert_eq!(first, replay, "the retry is answered, not doubled");
@@ -753,4 +760,26 @@ async fn scripts_already_in_marking_are_leased_before_fresh_ones() {
     let p = progress(&app, &f.chief1).await;
     assert_eq!(p["questions"][0]["scripts"]["marking"], 2, "{p}");
     assert_eq!(p["questions"][0]["scripts"]["awaiting"], 10, "{p}");
+    // Its first task, given back, still counts as begun with its two siblings: the three
+    // markers done with the first script get the fourth's, before any of 30 fresh tasks.
+    let task = fourth["task_id"].as_str().unwrap();
+    let r = app
+        .post(
+            &format!("/api/v1/marking/tasks/{task}/release"),
+            Some(&f.markers[3].1),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    for m in [0, 1, 2] {
+        let held: Value = next(&app, &f.markers[m].1).await.json().await.unwrap();
+        let task = held["task_id"].as_str().unwrap();
+        let r = score(&app, &f.markers[m].1, task, json!({ "score": 30 }), None).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        let lease = lease_of(m).await;
+        assert_eq!(
+            lease["anonymous_code"], fourth["anonymous_code"],
+            "marker {m} got a fresh script"
+        );
+    }
 }

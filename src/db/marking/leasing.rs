@@ -18,15 +18,14 @@ struct Wrote {
     #[diesel(sql_type = BigInt)]
     leased: i64,
     #[diesel(sql_type = BigInt)]
-    held: i64,
-    #[diesel(sql_type = BigInt)]
     logged: i64,
 }
 
 /// Everything hangs on the task's lease: a task taken meanwhile, or a script this marker held
 /// before (R5), writes nothing. The task's own `begun` is set in its lease, and the siblings'
-/// apart from it: one statement must not change a row twice. A data-modifying `WITH` that
-/// nothing reads would run last; each is read here, in the order the steps ran one by one.
+/// apart from it: one statement must not change a row twice. The task is updated before the
+/// serve is written, as one by one; each part is read by the final `SELECT`, so that none runs
+/// unseen.
 const SQL: &str = "\
 WITH leased AS (
     UPDATE tasks SET state = 'leased', marker_id = $1, lease_expires_at = $2, begun = (begun OR $3)
@@ -115,16 +114,15 @@ pub fn lease_live_pg(conn: &mut DbConn, l: &LiveLease<'_>) -> Result<bool, DbErr
     )
     .load(conn)
     .map_err(|e| match DbError::from(e) {
-        // The marker's row is locked: no other lease of theirs writes beside this one.
+        // The marker's row is locked, and the task's update refuses a script held before: no
+        // other lease of theirs writes beside this one.
+        DbError::Duplicate(why) if why.contains("script_holders") => DbError::Stale("the script's holders".into()),
         DbError::Duplicate(_) => DbError::Stale("the marker's lease".into()),
         other => other,
     })?;
     let wrote = rows.first().ok_or(DbError::NotFound)?;
     if wrote.leased == 0 {
         return Ok(false);
-    }
-    if wrote.held != 1 {
-        return Err(DbError::Stale("the script's holders".into()));
     }
     Written::appended(usize::try_from(wrote.logged).unwrap_or(0));
     Ok(true)

@@ -165,8 +165,11 @@ pub fn plan(
 }
 
 /// Makes a plan real (`status`: the marker's in the exam, read with the exam's row): the serve,
-/// and for live work the task leased and the script's holder recorded. None when the plan no longer holds (every task it named was taken meanwhile, the
-/// room closed, the marker is no longer active): the caller then chooses afresh.
+/// and for live work the task leased and the script's holder recorded (on PostgreSQL with its
+/// image link and `entry`, the lease's audit entry). None when the plan no longer holds (every
+/// task it named was taken meanwhile, the room closed, the marker is no longer active): the
+/// caller then chooses afresh.
+#[allow(clippy::too_many_arguments)]
 pub fn take(
     c: &mut DbConn,
     exam: &ExamRow,

@@ -86,18 +86,21 @@ pub fn lease_view(c: &mut DbConn, s: &ServeRow, holder: &str, taken: Option<&Tak
             let key = db::prescored::find(c, &s.exam_id, p)?.image_key;
             mint_for(c, &s.exam_id, ImageOf::Prescored(p), &key, holder, expires)?.0
         }
-        (None, Some(_)) if let Some(link) = taken.and_then(|t| t.link.clone()) => link,
-        (None, Some(script)) => {
-            let fresh_live = taken.is_some() && s.kind == ServeKind::Live.as_str();
-            if !fresh_live {
-                db::scripts::revoke_script_tokens_of(c, &s.exam_id, script, holder)?;
+        // A live lease on PostgreSQL wrote its link with it.
+        (None, Some(script)) => match taken.and_then(|t| t.link.clone()) {
+            Some(link) => link,
+            None => {
+                let fresh_live = taken.is_some() && s.kind == ServeKind::Live.as_str();
+                if !fresh_live {
+                    db::scripts::revoke_script_tokens_of(c, &s.exam_id, script, holder)?;
+                }
+                let key = match taken.and_then(|t| t.image_key.clone()) {
+                    Some(key) => key,
+                    None => db::scripts::script(c, script)?.image_key,
+                };
+                mint_for(c, &s.exam_id, ImageOf::Script(script), &key, holder, expires)?.0
             }
-            let key = match taken.and_then(|t| t.image_key.clone()) {
-                Some(key) => key,
-                None => db::scripts::script(c, script)?.image_key,
-            };
-            mint_for(c, &s.exam_id, ImageOf::Script(script), &key, holder, expires)?.0
-        }
+        },
         (None, None) => return Err(ApiError::Internal("a serve shows nothing".into())),
     };
     Ok(Lease {
