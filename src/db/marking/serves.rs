@@ -5,8 +5,9 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use diesel::dsl::not;
 use diesel::prelude::*;
 
+use crate::db::exams::QuestionRow;
 use crate::db::kept::{Kept, changed};
-use crate::db::schema::{marks, serves};
+use crate::db::schema::{idempotency_keys, marks, questions, serves};
 use crate::db::{DbConn, DbError, db_time};
 use diesel::sql_types::{Text, Timestamp};
 
@@ -78,6 +79,48 @@ pub fn expire_leases(conn: &mut DbConn, now: DateTime<Utc>) -> Result<usize, DbE
     Ok(reopened)
 }
 
+/// What a lease on PostgreSQL learns in its first statement after the marker's lock.
+#[derive(Debug, QueryableByName)]
+pub struct Looked {
+    /// Tasks whose lease ran out, open again.
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub reopened: i64,
+    /// The exams the marker is active in, by id.
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Array<Text>>)]
+    pub exams: Option<Vec<String>>,
+    /// The marker's lease still running, if any.
+    #[diesel(sql_type = diesel::sql_types::Nullable<Text>)]
+    pub running: Option<String>,
+}
+
+/// `expire_leases`, `current_serve` and `active_exams` as one statement on PostgreSQL (each
+/// statement is a round trip). The running lease and the sweep never meet: one reads leases
+/// that end after `now`, the other ends those that end at or before it.
+pub fn sweep_and_look_pg(conn: &mut DbConn, marker_id: &str, now: DateTime<Utc>) -> Result<Looked, DbError> {
+    // An array is PostgreSQL's alone: the statement runs on its connection itself.
+    let DbConn::Pg(pg) = conn else {
+        return Err(DbError::Stale("a PostgreSQL statement on SQLite".into()));
+    };
+    let rows: Vec<Looked> = Kept(
+        diesel::sql_query(
+            "WITH ended AS (UPDATE serves SET state = 'expired', ended_at = $1 \
+                            WHERE state = 'leased' AND lease_expires_at <= $1 RETURNING 1), \
+                  reopened AS (UPDATE tasks SET state = 'open', marker_id = NULL, lease_expires_at = NULL \
+                               WHERE state = 'leased' AND lease_expires_at <= $1 \
+                                 AND (SELECT count(*) FROM ended) >= 0 RETURNING 1) \
+             SELECT (SELECT count(*) FROM reopened) AS reopened, \
+                    (SELECT array_agg(exam_id ORDER BY exam_id) FROM marker_exams \
+                     WHERE marker_id = $2 AND status = 'active') AS exams, \
+                    (SELECT id FROM serves WHERE marker_id = $2 AND state = 'leased' \
+                     AND lease_expires_at > $1 LIMIT 1) AS running",
+        )
+        .bind::<Timestamp, _>(db_time(now))
+        .bind::<Text, _>(marker_id),
+    )
+    .load(pg)?;
+    rows.into_iter().next().ok_or(DbError::NotFound)
+}
+
 /// Ends a marker's running serves in an exam (their standing now bars work): live tasks go back
 /// to the queue.
 pub fn end_marker_serves(conn: &mut DbConn, exam_id: &str, marker_id: &str, now: DateTime<Utc>) -> Result<(), DbError> {
@@ -127,6 +170,49 @@ pub fn serve(conn: &mut DbConn, id: &str) -> Result<ServeRow, DbError> {
         .filter(serves::id.eq(id))
         .select(ServeRow::as_select())
         .first(conn)?)
+}
+
+/// What a score reads before it writes: the serve, its question, and the answer kept under the
+/// request's `Idempotency-Key` (hash, status, body), when one came and was kept.
+pub struct ForScore {
+    pub serve: ServeRow,
+    pub question: QuestionRow,
+    pub answered: Option<(String, i32, String)>,
+}
+
+/// A serve with its question and the answer `user` kept under `key`, in one statement: each
+/// statement is a round trip. Questions are never changed once made, so reading one before the
+/// exam's lock sees what a read after it would.
+pub fn serve_for_score(conn: &mut DbConn, id: &str, user: &str, key: Option<&str>) -> Result<ForScore, DbError> {
+    // No key is ever empty (`Idempotency-Key` takes 1 to 200 characters): "" matches nothing.
+    let answer = idempotency_keys::exam_id
+        .eq(serves::exam_id)
+        .and(idempotency_keys::user_id.eq(user))
+        .and(idempotency_keys::key.eq(key.unwrap_or_default()));
+    let (serve, question, answered) = serves::table
+        .filter(serves::id.eq(id))
+        .inner_join(
+            questions::table.on(questions::exam_id
+                .eq(serves::exam_id)
+                .and(questions::id.eq(serves::question_id))),
+        )
+        .left_join(idempotency_keys::table.on(answer))
+        .select((
+            ServeRow::as_select(),
+            QuestionRow::as_select(),
+            (
+                idempotency_keys::request_hash,
+                idempotency_keys::status,
+                idempotency_keys::response,
+            )
+                .nullable(),
+        ))
+        .first::<(ServeRow, QuestionRow, Option<(String, i32, String)>)>(conn)?;
+    Ok(ForScore {
+        serve,
+        question,
+        answered: answered.filter(|_| key.is_some()),
+    })
 }
 
 /// Ends a running serve; false when it had ended already (scored, expired, released).

@@ -225,8 +225,19 @@ impl Taking {
     ) -> Result<Attempt, ApiError> {
         let now = self.now;
         let m = marker_locked(c, &self.me)?;
-        let reopened = db::marking::expire_leases(c, now)?;
-        if let Some(s) = db::marking::current_serve(c, &m.id, now)? {
+        let (reopened, running, exams) = if matches!(c, DbConn::Pg(_)) {
+            let looked = db::marking::sweep_and_look_pg(c, &m.id, now)?;
+            let running = looked.running.map(|id| db::marking::serve(c, &id)).transpose()?;
+            (
+                usize::try_from(looked.reopened).unwrap_or(0),
+                running,
+                looked.exams.or(Some(vec![])),
+            )
+        } else {
+            let reopened = db::marking::expire_leases(c, now)?;
+            (reopened, db::marking::current_serve(c, &m.id, now)?, None)
+        };
+        if let Some(s) = running {
             check_may_mark(c, &s.exam_id, &m, now)?;
             return lease_view(c, &s, &self.me, None).map(|l| Attempt::Done(Some(l)));
         }
@@ -245,12 +256,12 @@ impl Taking {
                 match choose::take(c, &exam, status, &rules, &plan, &who, entry, now)? {
                     Some(s) => Some(s),
                     None if !self.last_try => return Ok(Attempt::Missed),
-                    None => choose_in_write(c, &who, &self.vault, &self.defaults, entry, now)?,
+                    None => choose_in_write(c, &who, exams, &self.vault, &self.defaults, entry, now)?,
                 }
             }
             // The read's view no longer holds (or it saw a lease that has ended since, or no
             // standing): choose here, where nothing changes underneath.
-            _ => choose_in_write(c, &who, &self.vault, &self.defaults, entry, now)?,
+            _ => choose_in_write(c, &who, exams, &self.vault, &self.defaults, entry, now)?,
         };
         let Some(taken) = taken else {
             return Ok(Attempt::Done(None));
@@ -313,16 +324,22 @@ fn find(
 }
 
 /// Chooses and takes in the write transaction itself: what every lease did before the read
-/// came first, kept for when the read's choice no longer holds.
+/// came first, kept for when the read's choice no longer holds. `exams`: the marker's active
+/// exams, when this transaction read them already.
+#[allow(clippy::too_many_arguments)]
 fn choose_in_write(
     c: &mut DbConn,
     who: &Asker<'_>,
+    exams: Option<Vec<String>>,
     vault: &Vault,
     defaults: &MarkingRules,
     entry: &crate::http::audit_entry::Audit,
     now: DateTime<Utc>,
 ) -> Result<Option<Taken>, ApiError> {
-    let exams = db::markers::active_exams(c, &who.marker.id)?;
+    let exams = match exams {
+        Some(exams) => exams,
+        None => db::markers::active_exams(c, &who.marker.id)?,
+    };
     if exams.is_empty() {
         return Err(not_active(c, who.marker)?);
     }

@@ -265,10 +265,16 @@ pub async fn score(
             .db
             .write(move |c| -> Result<(Scored, Option<Live>), ApiError> {
                 let m = super::lease::marker_locked(c, &me)?;
-                let s = own_serve(c, &id, &m.id)?;
-                if let Some(key) = &key
-                    && let Some((first_hash, _, response)) = db::idempotency::find(c, &s.exam_id, &me, key)?
-                {
+                let db::marking::ForScore {
+                    serve: s,
+                    question: row,
+                    answered,
+                } = match db::marking::serve_for_score(c, &id, &me, key.as_deref()) {
+                    Ok(f) if f.serve.marker_id == m.id => f,
+                    Ok(_) | Err(db::DbError::NotFound) => return Err(ApiError::NotFound("task")),
+                    Err(e) => return Err(e.into()),
+                };
+                if let Some((first_hash, _, response)) = answered {
                     if first_hash != hash {
                         return Err(RuleError::invalid(
                             "idempotency_key_reused",
@@ -282,7 +288,6 @@ pub async fn score(
                 }
                 check_running(&s, now)?;
                 let exam = super::lease::check_may_mark(c, &s.exam_id, &m, now)?;
-                let row = crate::http::resolution::question_of(c, &s.exam_id, &s.question_id)?;
                 check_mark(
                     &row.question()?,
                     r.score,
