@@ -46,6 +46,7 @@ mod served;
 mod sheets;
 mod simulate;
 mod sqlite_load;
+mod statements_pg;
 mod storage;
 mod templates;
 mod workstations;

@@ -1,0 +1,237 @@
+//! PostgreSQL writes a live lease and a live score each in one statement
+//! (`db::marking::lease_live_pg`, `score_live_pg`). Each hangs its writes on a guard: the task
+//! still open and its script never held by this marker, the serve still leased. The API refuses
+//! such requests before the statement runs, so these tests call the statements themselves, on
+//! rows the API made, and check that a failed guard answers false and writes nothing. SQLite
+//! runs the same steps one by one and never calls them.
+
+use chrono::{Duration, Utc};
+use diesel::RunQueryDsl;
+use diesel::sql_types::BigInt;
+use markroom::db::audit::NewEntry;
+use markroom::db::idempotency::Kept;
+use markroom::db::marking::{self, LiveLease, NewMark, ServeRow};
+use markroom::db::{Backend, DbError};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::floor::floor;
+use crate::helpers::TestApp;
+use crate::marking::score;
+
+#[derive(diesel::QueryableByName, Debug, PartialEq, Eq)]
+struct Counts {
+    #[diesel(sql_type = BigInt)]
+    marks: i64,
+    #[diesel(sql_type = BigInt)]
+    serves: i64,
+    #[diesel(sql_type = BigInt)]
+    holders: i64,
+    #[diesel(sql_type = BigInt)]
+    links: i64,
+    #[diesel(sql_type = BigInt)]
+    live_links: i64,
+    #[diesel(sql_type = BigInt)]
+    answers: i64,
+    #[diesel(sql_type = BigInt)]
+    audit: i64,
+    #[diesel(sql_type = BigInt)]
+    leased_tasks: i64,
+    #[diesel(sql_type = BigInt)]
+    done_tasks: i64,
+    #[diesel(sql_type = BigInt)]
+    begun_tasks: i64,
+    #[diesel(sql_type = BigInt)]
+    scripts_marking: i64,
+}
+
+/// Every row either statement may write or change.
+fn counts(app: &TestApp) -> Counts {
+    app.db
+        .read_now(|c| -> Result<Counts, DbError> {
+            Ok(diesel::sql_query(
+                "SELECT (SELECT count(*) FROM marks) AS marks,
+                        (SELECT count(*) FROM serves) AS serves,
+                        (SELECT count(*) FROM script_holders) AS holders,
+                        (SELECT count(*) FROM image_tokens) AS links,
+                        (SELECT count(*) FROM image_tokens WHERE NOT revoked) AS live_links,
+                        (SELECT count(*) FROM idempotency_keys) AS answers,
+                        (SELECT count(*) FROM audit_log) AS audit,
+                        (SELECT count(*) FROM tasks WHERE state = 'leased') AS leased_tasks,
+                        (SELECT count(*) FROM tasks WHERE state = 'done') AS done_tasks,
+                        (SELECT count(*) FROM tasks WHERE begun) AS begun_tasks,
+                        (SELECT count(*) FROM scripts WHERE state = 'marking') AS scripts_marking",
+            )
+            .get_result(c)?)
+        })
+        .unwrap()
+}
+
+/// The account the lease's image link was minted for (links are the account's, serves the
+/// marker's).
+fn link_holder(app: &TestApp, s: &ServeRow) -> String {
+    #[derive(diesel::QueryableByName)]
+    struct Holder {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        holder: String,
+    }
+    let sql = "SELECT holder FROM image_tokens WHERE exam_id = $1 AND script_id = $2";
+    let h: Holder = app
+        .db
+        .read_now(|c| -> Result<Holder, DbError> {
+            Ok(diesel::sql_query(sql)
+                .bind::<diesel::sql_types::Text, _>(&s.exam_id)
+                .bind::<diesel::sql_types::Text, _>(s.script_id.as_deref().unwrap())
+                .get_result(c)?)
+        })
+        .unwrap();
+    h.holder
+}
+
+fn entry(action: &str) -> NewEntry {
+    NewEntry {
+        action: action.into(),
+        outcome: "ok".into(),
+        details: "{}".into(),
+        ..NewEntry::default()
+    }
+}
+
+fn score_again(app: &TestApp, s: &ServeRow, holder: &str) -> Result<bool, DbError> {
+    let (task, script) = (s.task_id.as_deref().unwrap(), s.script_id.as_deref().unwrap());
+    let mark = NewMark {
+        exam_id: &s.exam_id,
+        task_id: task,
+        serve_id: &s.id,
+        script_id: script,
+        question_id: &s.question_id,
+        marker_id: &s.marker_id,
+        score: 41,
+        criteria: "{}",
+        annotations: "[]",
+        seconds_spent: None,
+    };
+    let answer = Kept {
+        exam_id: &s.exam_id,
+        user_id: holder,
+        key: "a key never used",
+        request_hash: "h",
+        status: 200,
+        response: "{}",
+    };
+    let e = entry("mark.recorded");
+    app.db
+        .write_now(|c| marking::score_live_pg(c, &mark, holder, Some(&answer), &e, Utc::now()))
+}
+
+/// A fresh serve of `task` for `marker`, as a lease would write it.
+fn serve_of(template: &ServeRow, task: &str, marker: &str) -> ServeRow {
+    let now = Utc::now().naive_utc();
+    ServeRow {
+        id: markroom::db::new_id(),
+        marker_id: marker.into(),
+        task_id: Some(task.into()),
+        anonymous_code: format!("Z{}", &markroom::db::new_id()[..8]),
+        state: "leased".into(),
+        leased_at: now,
+        lease_expires_at: now + Duration::minutes(10),
+        ended_at: None,
+        ..template.clone()
+    }
+}
+
+fn lease(app: &TestApp, serve: &ServeRow, awaiting: bool, holder: &str) -> Result<bool, DbError> {
+    let e = entry("task.leased");
+    let l = LiveLease {
+        serve,
+        awaiting,
+        token_hash: &markroom::db::new_id(),
+        image_key: "objects/none",
+        holder,
+        entry: &e,
+    };
+    app.db.write_now(|c| marking::lease_live_pg(c, &l))
+}
+
+#[tokio::test]
+async fn the_one_statement_writes_write_nothing_when_their_guard_fails() {
+    let app = TestApp::spawn().await;
+    if app.db.backend() != Backend::Postgres {
+        return; // the statements are PostgreSQL's alone
+    }
+    let f = floor(
+        &app,
+        4,
+        3,
+        json!({ "self_check_rate": 0, "seed_rate": 0, "backread_rate": 0 }),
+    )
+    .await;
+    let (first_id, first) = &f.markers[0];
+    let r = app
+        .post("/api/v1/marking/next", Some(first), json!({ "question": "W1" }))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let leased: Value = r.json().await.unwrap();
+    let serve_id = leased["task_id"].as_str().unwrap().to_string();
+    let r = score(&app, first, &serve_id, json!({ "score": 30 }), None).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let scored = app.db.read_now(|c| marking::serve(c, &serve_id)).unwrap();
+    assert_eq!(scored.state, "scored");
+    let holder = link_holder(&app, &scored);
+
+    // A score whose lease has ended (here: scored already) writes no mark, closes nothing,
+    // keeps no answer and logs nothing.
+    let before = counts(&app);
+    assert!(matches!(score_again(&app, &scored, &holder), Ok(false)));
+    assert_eq!(counts(&app), before);
+
+    // A lease of a task no longer open (the one just marked) writes nothing either.
+    let (exam, script) = (scored.exam_id.clone(), scored.script_id.clone().unwrap());
+    let tasks = app
+        .db
+        .read_now(|c| marking::tasks_of_script(c, &exam, &script))
+        .unwrap();
+    let done = tasks.iter().find(|t| t.state == "done").unwrap();
+    let other = tasks
+        .iter()
+        .find(|t| t.state == "open" && t.question_id == scored.question_id)
+        .expect("W1 takes three marks: two of its tasks are open");
+    let second_id = &f.markers[1].0;
+    assert!(matches!(
+        lease(&app, &serve_of(&scored, &done.id, second_id), true, second_id),
+        Ok(false)
+    ));
+    assert_eq!(counts(&app), before);
+
+    // Nor does the lease of an open task of a script this marker held before (R5).
+    assert!(matches!(
+        lease(&app, &serve_of(&scored, &other.id, first_id), false, first_id),
+        Ok(false)
+    ));
+    assert_eq!(counts(&app), before);
+
+    // The same open task to a marker who never held the script is leased, with its serve,
+    // its holder, its link and its entry: the guards above are what stopped the writes.
+    assert!(matches!(
+        lease(&app, &serve_of(&scored, &other.id, second_id), false, second_id),
+        Ok(true)
+    ));
+    let after = counts(&app);
+    assert_eq!(
+        (
+            after.serves,
+            after.holders,
+            after.links,
+            after.audit,
+            after.leased_tasks
+        ),
+        (
+            before.serves + 1,
+            before.holders + 1,
+            before.links + 1,
+            before.audit + 1,
+            before.leased_tasks + 1
+        )
+    );
+    assert_eq!((after.marks, after.answers), (before.marks, before.answers));
+}
