@@ -5,7 +5,7 @@
 //! rows the API made, and check that a failed guard answers false and writes nothing. SQLite
 //! runs the same steps one by one and never calls them.
 
-use chrono::{Duration, Utc};
+use chrono::Duration;
 use diesel::RunQueryDsl;
 use diesel::sql_types::BigInt;
 use markroom::db::audit::NewEntry;
@@ -19,12 +19,14 @@ use crate::floor::floor;
 use crate::helpers::TestApp;
 use crate::marking::score;
 
-#[derive(diesel::QueryableByName, Debug, PartialEq, Eq)]
+#[derive(diesel::QueryableByName, Debug, Clone, Copy, PartialEq, Eq)]
 struct Counts {
     #[diesel(sql_type = BigInt)]
     marks: i64,
     #[diesel(sql_type = BigInt)]
     serves: i64,
+    #[diesel(sql_type = BigInt)]
+    leased_serves: i64,
     #[diesel(sql_type = BigInt)]
     holders: i64,
     #[diesel(sql_type = BigInt)]
@@ -52,6 +54,7 @@ fn counts(app: &TestApp) -> Counts {
             Ok(diesel::sql_query(
                 "SELECT (SELECT count(*) FROM marks) AS marks,
                         (SELECT count(*) FROM serves) AS serves,
+                        (SELECT count(*) FROM serves WHERE state = 'leased') AS leased_serves,
                         (SELECT count(*) FROM script_holders) AS holders,
                         (SELECT count(*) FROM image_tokens) AS links,
                         (SELECT count(*) FROM image_tokens WHERE NOT revoked) AS live_links,
@@ -67,25 +70,49 @@ fn counts(app: &TestApp) -> Counts {
         .unwrap()
 }
 
-/// The account the lease's image link was minted for (links are the account's, serves the
-/// marker's).
-fn link_holder(app: &TestApp, s: &ServeRow) -> String {
+/// A marker's account: image links are the account's, serves the marker's.
+fn account_of(app: &TestApp, marker_id: &str) -> String {
     #[derive(diesel::QueryableByName)]
-    struct Holder {
+    struct Account {
         #[diesel(sql_type = diesel::sql_types::Text)]
-        holder: String,
+        user_id: String,
     }
-    let sql = "SELECT holder FROM image_tokens WHERE exam_id = $1 AND script_id = $2";
-    let h: Holder = app
+    let a: Account = app
         .db
-        .read_now(|c| -> Result<Holder, DbError> {
-            Ok(diesel::sql_query(sql)
-                .bind::<diesel::sql_types::Text, _>(&s.exam_id)
-                .bind::<diesel::sql_types::Text, _>(s.script_id.as_deref().unwrap())
+        .read_now(|c| -> Result<Account, DbError> {
+            Ok(diesel::sql_query("SELECT user_id FROM markers WHERE id = $1")
+                .bind::<diesel::sql_types::Text, _>(marker_id)
                 .get_result(c)?)
         })
         .unwrap();
-    h.holder
+    a.user_id
+}
+
+/// Runs one statement of the test's own on the service's database.
+fn execute(app: &TestApp, sql: &str, id: &str) {
+    app.db
+        .write_now(|c| -> Result<usize, DbError> {
+            Ok(diesel::sql_query(sql)
+                .bind::<diesel::sql_types::Text, _>(id)
+                .execute(c)?)
+        })
+        .unwrap();
+}
+
+/// An awaiting script none of whose tasks has begun.
+fn untouched_script(app: &TestApp) -> String {
+    #[derive(diesel::QueryableByName)]
+    struct Script {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        id: String,
+    }
+    let sql = "SELECT s.id FROM scripts s WHERE s.state = 'awaiting' AND NOT EXISTS \
+               (SELECT 1 FROM tasks t WHERE t.exam_id = s.exam_id AND t.script_id = s.id AND t.begun) LIMIT 1";
+    let s: Script = app
+        .db
+        .read_now(|c| -> Result<Script, DbError> { Ok(diesel::sql_query(sql).get_result(c)?) })
+        .unwrap();
+    s.id
 }
 
 fn entry(action: &str) -> NewEntry {
@@ -121,12 +148,12 @@ fn score_again(app: &TestApp, s: &ServeRow, holder: &str) -> Result<bool, DbErro
     };
     let e = entry("mark.recorded");
     app.db
-        .write_now(|c| marking::score_live_pg(c, &mark, holder, Some(&answer), &e, Utc::now()))
+        .write_now(|c| marking::score_live_pg(c, &mark, holder, Some(&answer), &e, app.clock.now()))
 }
 
 /// A fresh serve of `task` for `marker`, as a lease would write it.
-fn serve_of(template: &ServeRow, task: &str, marker: &str) -> ServeRow {
-    let now = Utc::now().naive_utc();
+fn serve_of(app: &TestApp, template: &ServeRow, task: &str, marker: &str) -> ServeRow {
+    let now = app.clock.now().naive_utc();
     ServeRow {
         id: markroom::db::new_id(),
         marker_id: marker.into(),
@@ -167,25 +194,45 @@ async fn the_one_statement_writes_write_nothing_when_their_guard_fails() {
     )
     .await;
     let (first_id, first) = &f.markers[0];
-    let r = app
-        .post("/api/v1/marking/next", Some(first), json!({ "question": "W1" }))
-        .await;
+    let lease_w1 = |m: usize| {
+        let (app, f) = (&app, &f);
+        async move {
+            let r = app
+                .post(
+                    "/api/v1/marking/next",
+                    Some(&f.markers[m].1),
+                    json!({ "question": "W1" }),
+                )
+                .await;
+            assert_eq!(r.status(), StatusCode::OK);
+            let leased: Value = r.json().await.unwrap();
+            let id = leased["task_id"].as_str().unwrap().to_string();
+            app.db.read_now(|c| marking::serve(c, &id)).unwrap()
+        }
+    };
+    let scored = lease_w1(0).await;
+    let r = score(&app, first, &scored.id, json!({ "score": 30 }), None).await;
     assert_eq!(r.status(), StatusCode::OK);
-    let leased: Value = r.json().await.unwrap();
-    let serve_id = leased["task_id"].as_str().unwrap().to_string();
-    let r = score(&app, first, &serve_id, json!({ "score": 30 }), None).await;
-    assert_eq!(r.status(), StatusCode::OK);
-    let scored = app.db.read_now(|c| marking::serve(c, &serve_id)).unwrap();
-    assert_eq!(scored.state, "scored");
-    let holder = link_holder(&app, &scored);
+    // A lease that ended under its marker's hands: its task still leased, its link still live.
+    let (third_id, _) = &f.markers[2];
+    let running = lease_w1(2).await;
+    execute(&app, "UPDATE serves SET state = 'released' WHERE id = $1", &running.id);
 
-    // A score whose lease has ended (here: scored already) writes no mark, closes nothing,
-    // keeps no answer and logs nothing.
+    // A score whose lease has ended writes no mark, ends no link, closes no task, keeps no
+    // answer and logs nothing.
     let before = counts(&app);
-    assert!(matches!(score_again(&app, &scored, &holder), Ok(false)));
+    let third = account_of(&app, third_id);
+    assert!(matches!(score_again(&app, &running, &third), Ok(false)));
+    assert_eq!(counts(&app), before);
+    // Nor does one scored already.
+    assert!(matches!(
+        score_again(&app, &scored, &account_of(&app, first_id)),
+        Ok(false)
+    ));
     assert_eq!(counts(&app), before);
 
-    // A lease of a task no longer open (the one just marked) writes nothing either.
+    // A lease of a task no longer open (the one just marked) writes nothing either: not even
+    // the script begun, here an awaiting one that would show it.
     let (exam, script) = (scored.exam_id.clone(), scored.script_id.clone().unwrap());
     let tasks = app
         .db
@@ -194,44 +241,38 @@ async fn the_one_statement_writes_write_nothing_when_their_guard_fails() {
     let done = tasks.iter().find(|t| t.state == "done").unwrap();
     let other = tasks
         .iter()
-        .find(|t| t.state == "open" && t.question_id == scored.question_id)
-        .expect("W1 takes three marks: two of its tasks are open");
+        .find(|t| t.state == "open")
+        .expect("W1 takes three marks: one of its tasks is still open");
     let second_id = &f.markers[1].0;
-    assert!(matches!(
-        lease(&app, &serve_of(&scored, &done.id, second_id), true, second_id),
-        Ok(false)
-    ));
+    let second = account_of(&app, second_id);
+    let mut of_done = serve_of(&app, &scored, &done.id, second_id);
+    of_done.script_id = Some(untouched_script(&app));
+    assert!(matches!(lease(&app, &of_done, true, &second), Ok(false)));
     assert_eq!(counts(&app), before);
 
     // Nor does the lease of an open task of a script this marker held before (R5).
+    let again = serve_of(&app, &scored, &other.id, first_id);
     assert!(matches!(
-        lease(&app, &serve_of(&scored, &other.id, first_id), false, first_id),
+        lease(&app, &again, false, &account_of(&app, first_id)),
         Ok(false)
     ));
     assert_eq!(counts(&app), before);
 
     // The same open task to a marker who never held the script is leased, with its serve,
     // its holder, its link and its entry: the guards above are what stopped the writes.
-    assert!(matches!(
-        lease(&app, &serve_of(&scored, &other.id, second_id), false, second_id),
-        Ok(true)
-    ));
-    let after = counts(&app);
+    let fresh = serve_of(&app, &scored, &other.id, second_id);
+    assert!(matches!(lease(&app, &fresh, false, &second), Ok(true)));
     assert_eq!(
-        (
-            after.serves,
-            after.holders,
-            after.links,
-            after.audit,
-            after.leased_tasks
-        ),
-        (
-            before.serves + 1,
-            before.holders + 1,
-            before.links + 1,
-            before.audit + 1,
-            before.leased_tasks + 1
-        )
+        counts(&app),
+        Counts {
+            serves: before.serves + 1,
+            leased_serves: before.leased_serves + 1,
+            holders: before.holders + 1,
+            links: before.links + 1,
+            live_links: before.live_links + 1,
+            audit: before.audit + 1,
+            leased_tasks: before.leased_tasks + 1,
+            ..before
+        }
     );
-    assert_eq!((after.marks, after.answers), (before.marks, before.answers));
 }
