@@ -6,24 +6,7 @@ use diesel::prelude::*;
 use super::schema::idempotency_keys;
 use super::{DbConn, DbError, db_time};
 
-/// A kept answer: (request hash, status, body).
-pub fn find(
-    conn: &mut DbConn,
-    exam_id: &str,
-    user_id: &str,
-    key: &str,
-) -> Result<Option<(String, i32, String)>, DbError> {
-    Ok(idempotency_keys::table
-        .find((exam_id, user_id, key))
-        .select((
-            idempotency_keys::request_hash,
-            idempotency_keys::status,
-            idempotency_keys::response,
-        ))
-        .first(conn)
-        .optional()?)
-}
-
+/// An answer to keep under its key: the request's hash, the status and the body sent.
 pub struct Kept<'a> {
     pub exam_id: &'a str,
     pub user_id: &'a str,
