@@ -110,10 +110,15 @@ pub struct DatabaseSettings {
     /// every transaction; through the map it finds the pages in the operating system's cache
     /// instead of copying each in again. SQLite's own build caps the map at 2 GiB.
     pub sqlite_mmap_mb: u64,
-    /// PostgreSQL only: the tables' owner, for migrations (`DATABASE_OWNER_URL`). When set, the
-    /// service itself connects as `database_url`'s role, which owns nothing: it reads and
-    /// writes rows but cannot drop or disable the triggers that keep locked results.
+    /// PostgreSQL only: the tables' owner, for migrations and the server's analyses of its
+    /// tables (`DATABASE_OWNER_URL`). When set, the service itself connects as `database_url`'s
+    /// role, which owns nothing: it reads and writes rows but cannot drop or disable the
+    /// triggers that keep locked results.
     pub owner_url: Option<String>,
+    /// PostgreSQL only: how often the server analyses each of its tables with more rows changed
+    /// since its last analysis than 50 plus the rows it had then (`db::planner_stats`); 0:
+    /// never, leaving it to autovacuum.
+    pub analyze_interval_secs: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -264,6 +269,7 @@ impl Default for DatabaseSettings {
             sqlite_synchronous: "full".into(),
             sqlite_mmap_mb: 2048,
             owner_url: None,
+            analyze_interval_secs: 10,
         }
     }
 }
@@ -510,6 +516,11 @@ impl Settings {
     }
 
     /// The PostgreSQL URL, when one is configured.
+    /// PostgreSQL: the tables' owner's URL, when the service connects as another role.
+    pub fn owner_url(&self) -> Option<&str> {
+        self.database.owner_url.as_deref().filter(|u| !u.is_empty())
+    }
+
     pub fn postgres_url(&self) -> Option<&str> {
         self.database_url
             .as_deref()

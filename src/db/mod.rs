@@ -16,6 +16,7 @@ pub mod keys;
 pub mod lock;
 pub mod markers;
 pub mod marking;
+pub mod planner_stats;
 pub mod prescored;
 pub mod qualification;
 pub mod release;
@@ -205,7 +206,7 @@ impl Db {
             Backend::Sqlite => (build(1, "PRAGMA wal_autocheckpoint = 0;")?, build(pool_size, "")?),
         };
         let owner_url = match backend {
-            Backend::Postgres => settings.database.owner_url.clone().filter(|u| !u.is_empty()),
+            Backend::Postgres => settings.owner_url().map(str::to_string),
             Backend::Sqlite => None,
         };
         let writer = turns

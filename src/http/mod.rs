@@ -91,6 +91,8 @@ pub struct Application {
     storage: crate::storage::Storage,
     lifecycle: Arc<state::Lifecycle>,
     sealer: crate::audit::Sealer,
+    /// PostgreSQL: the server's analyses of its tables (`db::planner_stats`).
+    keeper: Option<tokio::task::JoinHandle<()>>,
     /// For shutdown: to wait for the database work of requests cut off.
     db: Db,
     /// How long `/readyz` says 503 before the server stops taking requests.
@@ -129,6 +131,10 @@ impl Application {
             settings.anchor_path(),
         );
         let workers = settings.http.workers;
+        let keeper_url = settings
+            .postgres_url()
+            .map(|url| settings.owner_url().unwrap_or(url).to_string());
+        let analyze_every = Duration::from_secs(settings.database.analyze_interval_secs);
         let quiet = db.clone();
         let state = web::Data::new(AppState {
             tokens: tokens::TokenKeys::new(&secret, &settings.auth, clock.clone())?,
@@ -167,6 +173,10 @@ impl Application {
         if workers > 0 {
             server = server.workers(workers);
         }
+        // Last, once nothing can fail: a keeper left behind by a failed start would run on.
+        let keeper = keeper_url
+            .filter(|_| !analyze_every.is_zero())
+            .map(|url| crate::db::planner_stats::spawn_keeper(url, analyze_every));
         Ok(Application {
             server: server.run(),
             port,
@@ -175,6 +185,7 @@ impl Application {
             storage,
             lifecycle,
             sealer,
+            keeper,
             shutdown_delay,
             db: quiet,
         })
@@ -212,6 +223,7 @@ impl Application {
             server,
             lifecycle,
             sealer,
+            keeper,
             shutdown_delay,
             db,
             ..
@@ -236,6 +248,10 @@ impl Application {
                 running.await.unwrap_or_else(|e| Err(std::io::Error::other(e)))
             }
         };
+        // No analysis starts after this; one running finishes on its own connection.
+        if let Some(keeper) = keeper {
+            keeper.abort();
+        }
         // What requests cut off by the grace period (or background checks) still had running
         // commits first, so the last seal leaves nothing behind.
         if let Err(e) = db.quiesce().await {

@@ -41,7 +41,7 @@ fn entropy(rng: &mut impl Rng, alphabet: &[u8], n: usize) -> String {
         .collect()
 }
 
-fn candidates(n: usize, seed: u64) -> Vec<Candidate> {
+pub fn candidates(n: usize, seed: u64) -> Vec<Candidate> {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
     (0..n)
         .map(|_| Candidate {
@@ -117,7 +117,7 @@ pub async fn latent_of(app: &TestApp, url: &str) -> u32 {
     read_latent(&decode_page(&r.bytes().await.unwrap(), &Default::default()).unwrap())
 }
 
-async fn exam_setup(app: &TestApp, chief: &Session, rules: Value) {
+pub async fn exam_setup(app: &TestApp, chief: &Session, rules: Value) {
     let start = chrono::Utc::now() + chrono::Duration::days(30);
     let body = json!({
         "code": "GK", "name": "County exam", "time_zone": "Asia/Shanghai",
@@ -271,6 +271,19 @@ pub async fn qualified_marker(app: &TestApp, chief: &Session, desk: &str, userna
 }
 
 /// The whole floor: `n` candidates, `m` markers, the room open. `rules` overrides exam rules.
+/// A chief leader imports `list` into exam GK.
+pub async fn import_candidates(app: &TestApp, chief: &Session, list: &[Candidate]) {
+    let body: Vec<Value> = list
+        .iter()
+        .map(|c| json!({ "admission_number": c.admission_number, "name": c.name, "school_code": c.school_code }))
+        .collect();
+    ok(
+        app.post("/api/v1/exams/GK/candidates", Some(chief), json!(body)).await,
+        "candidates",
+    )
+    .await;
+}
+
 pub async fn floor(app: &TestApp, n: usize, m: usize, rules: Value) -> Floor {
     let (admin, chief, _) = app.staff().await;
     let desk = app.workstation(&admin, "desk").await;
@@ -284,15 +297,7 @@ pub async fn floor(app: &TestApp, n: usize, m: usize, rules: Value) -> Floor {
     let scanner = ok(r, "scanner").await["key"].as_str().unwrap().to_string();
     exam_setup(app, &chief, rules).await;
     let cands = candidates(n, 20261129);
-    let list: Vec<Value> = cands
-        .iter()
-        .map(|c| json!({ "admission_number": c.admission_number, "name": c.name, "school_code": c.school_code }))
-        .collect();
-    ok(
-        app.post("/api/v1/exams/GK/candidates", Some(&chief), json!(list)).await,
-        "candidates",
-    )
-    .await;
+    import_candidates(app, &chief, &cands).await;
     app.clock
         .advance(chrono::Duration::days(30) + chrono::Duration::hours(1));
     let chief1 = app.open_room("chief1", &desk, "GK").await;

@@ -34,6 +34,7 @@ mod operations;
 mod ops_campaign;
 mod pages;
 mod people;
+mod planner_stats_pg;
 mod private_pg;
 mod qualification;
 mod queries;
