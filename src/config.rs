@@ -515,12 +515,12 @@ impl Settings {
         Ok(())
     }
 
-    /// The PostgreSQL URL, when one is configured.
     /// PostgreSQL: the tables' owner's URL, when the service connects as another role.
     pub fn owner_url(&self) -> Option<&str> {
         self.database.owner_url.as_deref().filter(|u| !u.is_empty())
     }
 
+    /// The PostgreSQL URL, when one is configured.
     pub fn postgres_url(&self) -> Option<&str> {
         self.database_url
             .as_deref()
