@@ -520,6 +520,12 @@ impl Settings {
         self.database.owner_url.as_deref().filter(|u| !u.is_empty())
     }
 
+    /// PostgreSQL: the URL that acts as the tables' owner (for what only the owner may do):
+    /// `database.owner_url` when set, else the database's own.
+    pub fn owner_or_postgres_url(&self) -> Option<&str> {
+        self.postgres_url().map(|url| self.owner_url().unwrap_or(url))
+    }
+
     /// The PostgreSQL URL, when one is configured.
     pub fn postgres_url(&self) -> Option<&str> {
         self.database_url

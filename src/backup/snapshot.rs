@@ -82,11 +82,7 @@ fn uri_path(path: &Path) -> String {
 /// not read every table's definition), into the archive as `markroom.pgdump`, mode 0600.
 pub(super) fn append_pg_dump(ar: &mut Archive, settings: &Settings) -> anyhow::Result<()> {
     let url = settings
-        .database
-        .owner_url
-        .as_deref()
-        .filter(|u| !u.is_empty())
-        .or(settings.postgres_url())
+        .owner_or_postgres_url()
         .ok_or_else(|| anyhow!("no PostgreSQL URL"))?;
     let dump = Snapshot(
         settings

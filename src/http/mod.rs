@@ -131,9 +131,7 @@ impl Application {
             settings.anchor_path(),
         );
         let workers = settings.http.workers;
-        let keeper_url = settings
-            .postgres_url()
-            .map(|url| settings.owner_url().unwrap_or(url).to_string());
+        let keeper_url = settings.owner_or_postgres_url().map(str::to_string);
         let analyze_every = Duration::from_secs(settings.database.analyze_interval_secs);
         let quiet = db.clone();
         let state = web::Data::new(AppState {
