@@ -99,8 +99,9 @@ impl ScanSettings {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DatabaseSettings {
-    /// Connections to PostgreSQL (SQLite keeps one writer and this many readers).
-    pub pool_size: u32,
+    /// Connections to PostgreSQL (SQLite keeps one writer and this many readers). Unset: as
+    /// `db::default_pool_size` says for the backend.
+    pub pool_size: Option<u32>,
     pub connect_timeout_secs: u64,
     pub sqlite_busy_timeout_ms: u64,
     /// `full` (a mark survives a power cut) or `normal` (survives a crash of the process).
@@ -263,7 +264,7 @@ impl Default for Settings {
 impl Default for DatabaseSettings {
     fn default() -> Self {
         DatabaseSettings {
-            pool_size: 16,
+            pool_size: None,
             connect_timeout_secs: 10,
             sqlite_busy_timeout_ms: 5000,
             sqlite_synchronous: "full".into(),

@@ -17,6 +17,7 @@ pub mod lock;
 pub mod markers;
 pub mod marking;
 pub mod planner_stats;
+mod pool_size;
 pub mod prescored;
 pub mod qualification;
 pub mod release;
@@ -44,6 +45,7 @@ use diesel::r2d2::R2D2Connection;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 pub use error::DbError;
+pub use pool_size::default_pool_size;
 
 use crate::config::Settings;
 
@@ -196,7 +198,11 @@ impl Db {
                     sqlite_pragmas: format!("{sqlite_pragmas} {extra}"),
                 })
         };
-        let pool_size = settings.database.pool_size.max(1);
+        let pool_size = settings
+            .database
+            .pool_size
+            .unwrap_or_else(|| default_pool_size(backend, std::thread::available_parallelism().map_or(1, usize::from)))
+            .max(1);
         let (write, read) = match backend {
             Backend::Postgres => {
                 let p = build(pool_size, "")?;

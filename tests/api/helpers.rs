@@ -134,7 +134,7 @@ impl TestApp {
             data_dir: dir.path().to_path_buf(),
             ..Settings::default()
         };
-        settings.database.pool_size = 4;
+        settings.database.pool_size = Some(4);
         settings.http.workers = 1;
         settings.audit.seal_interval_ms = 20;
         settings.audit.anchor_interval_secs = 0;
