@@ -3,10 +3,11 @@
 //! PostgreSQL: three a core of the machine the server runs on, within 4 to 32. Each connection
 //! is a PostgreSQL process, and past a few a core they contend for the cores instead of working:
 //! on this project's 2-core machine, with PostgreSQL beside the server, a marking cycle cost
-//! PostgreSQL 2.9 to 3.3 ms of CPU with 6 connections and 3.3 to 3.7 ms with 16, and 4 made
-//! fewer cycles (README, "Connections" under PostgreSQL). This is the familiar rule of thumb for
-//! pool sizes (about twice the database's cores, plus its disks); the server sees only its own
-//! cores, so a database on a larger machine of its own wants `database.pool_size` set.
+//! PostgreSQL 2.9 to 3.3 ms of CPU with 6 connections and 3.3 to 3.6 ms with 16, and 4 made
+//! fewer cycles in the one run tried (README, "Connections" under PostgreSQL). That is for a
+//! database sharing the server's machine, the only one whose cores the server can see; for a
+//! database on a machine of its own the usual rule (about twice its cores, over all servers)
+//! wants `database.pool_size` set.
 //!
 //! SQLite: 16 readers beside its one writer. A reader is a thread of the server reading pages
 //! through the memory map, and more of them cost nothing while they wait.
