@@ -372,11 +372,12 @@ fn serve(settings: Settings, demo: Option<DemoOptions>) -> anyhow::Result<()> {
 }
 
 /// Logs to standard error: `MARKROOM_LOG` filters (default `info`), `log.format` chooses text
-/// or JSON lines.
+/// or JSON lines. Text is coloured only on a terminal: a log file or a journal gets plain lines.
 fn init_logs(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("MARKROOM_LOG").unwrap_or_else(|_| "info".into());
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Json => logs.json().flatten_event(true).with_current_span(false).init(),

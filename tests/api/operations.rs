@@ -166,7 +166,14 @@ async fn sigterm_turns_readiness_first_finishes_what_is_in_flight_seals_and_keep
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let status = exited.expect("the server stops within its grace");
-    assert!(status.success(), "{status}: {}", std::fs::read_to_string(&log).unwrap());
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(status.success(), "{status}: {text}");
+    // A log file gets plain text lines: colour codes are for a terminal.
+    assert!(text.contains("request_id="), "the text log names each request: {text}");
+    assert!(
+        !text.contains('\u{1b}'),
+        "no terminal escape codes in a log file: {text}"
+    );
     assert!(
         reqwest::get(format!("{base}/healthz")).await.is_err(),
         "nothing listens any more"
