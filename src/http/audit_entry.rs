@@ -76,10 +76,16 @@ impl Audit {
 /// Runs a fallible act; when it is refused by a rule, records the refusal in the audit log
 /// (in a transaction of its own, since the act itself changed nothing).
 pub async fn audit_refusal<T>(state: &AppState, audit: Audit, result: Result<T, ApiError>) -> Result<T, ApiError> {
-    if let Err(e) = &result
-        && e.is_refusal()
-    {
-        state.audit_alone(audit.refused(e).entry()).await;
+    match result {
+        Err(e) => Err(refuse(state, audit, e).await),
+        ok => ok,
     }
-    result
+}
+
+/// Audits `err` as `audit`'s refusal, when it is one (`is_refusal`), and answers it.
+pub async fn refuse(state: &AppState, audit: Audit, err: ApiError) -> ApiError {
+    if err.is_refusal() {
+        state.audit_alone(audit.refused(&err).entry()).await;
+    }
+    err
 }

@@ -90,49 +90,72 @@ pub enum PendingPassword {
     Allow,
 }
 
-/// Checks a verified token against the stored account and the workstation rule.
-pub async fn admit(
-    state: &AppState,
-    claims: Claims,
-    ws_key: Option<String>,
-    pending: PendingPassword,
-) -> Result<Caller, ApiError> {
-    let now = state.now();
-    if claims.typ == TokenKind::Service {
-        return admit_service(state, claims).await;
+/// A refusal at the door, with the audit entry it is owed (none for a pending password change,
+/// which only tells the owner what to do first).
+pub struct Refusal {
+    pub err: ApiError,
+    action: Option<&'static str>,
+    caller: Box<Caller>,
+}
+
+impl Refusal {
+    fn audited(caller: &Caller, action: &'static str, err: ApiError) -> Refusal {
+        Refusal {
+            err,
+            action: Some(action),
+            caller: Box::new(caller.clone()),
+        }
     }
-    let id = claims.sub.clone();
+
+    /// Writes the refusal's audit entry (on its own: the act's transaction, if any, wrote
+    /// nothing) and answers its error.
+    pub async fn answer(self, state: &AppState) -> ApiError {
+        if let Some(action) = self.action {
+            state
+                .audit_alone(self.caller.audit(action).refused(&self.err).entry())
+                .await;
+        }
+        self.err
+    }
+}
+
+/// Who a person's token names, before the stored account has been read: its role and desk are
+/// the token's; the account confirms them, and adds the chief's standing.
+pub fn named_by(claims: &Claims) -> Caller {
+    Caller {
+        id: claims.sub.clone(),
+        role: claims.role,
+        chief: false,
+        workstation: claims.ws.clone(),
+        exams: vec![],
+        must_change_password: false,
+    }
+}
+
+/// The door's rule: a person's verified token, held against their standing as read now (with
+/// the workstation key the request presented, `key_given`). Reads nothing, so that an act may
+/// read the standing in its own transaction and decide here.
+pub fn decide(
+    claims: &Claims,
+    standing: &Standing,
+    key_given: bool,
+    pending: PendingPassword,
+) -> Result<Caller, Refusal> {
     let marker = claims.role == Role::Marker;
-    let key_hash = key_hash(ws_key.as_deref());
-    let key_given = key_hash.is_some();
-    let standing = state
-        .db
-        .read_statement(move |c| db::standing::of(c, &id, key_hash.as_deref(), now))
-        .await
-        .map_err(ApiError::from)?;
-    let window_open = standing.window_open;
     let (room_open, paused) = if marker {
         (standing.marker_room_open, standing.marker_only_paused)
     } else {
         (true, false)
     };
-    let presented = presented(&standing, key_given);
-    let mut caller = Caller {
-        id: claims.sub.clone(),
-        role: claims.role,
-        chief: standing.chief.unwrap_or(false),
-        workstation: claims.ws.clone(),
-        exams: vec![],
-        must_change_password: false,
-    };
+    let presented = presented(standing, key_given);
+    let mut caller = named_by(claims);
+    caller.chief = standing.chief.unwrap_or(false);
     // Before the token's freshness: a closing or a pause revokes markers' tokens, and they
     // hear why.
     if let Err(rule) = crate::domain::access::marker_room(claims.role, room_open)
         .and_then(|()| crate::domain::access::marker_not_paused(claims.role, paused))
     {
-        let err = ApiError::from(rule);
-        state.audit_alone(caller.audit("auth.room").refused(&err).entry()).await;
-        return Err(err);
+        return Err(Refusal::audited(&caller, "auth.room", ApiError::from(rule)));
     }
     // An account waiting for activation holds tokens only to set its own password.
     let current = match (
@@ -150,26 +173,48 @@ pub async fn admit(
     };
     let Some(must_change_password) = current else {
         let err = ApiError::unauthenticated("token_revoked", "this token has been revoked; log in again");
-        state
-            .audit_alone(caller.audit("auth.token").refused(&err).entry())
-            .await;
-        return Err(err);
+        return Err(Refusal::audited(&caller, "auth.token", err));
     };
     caller.must_change_password = must_change_password;
-    if let Err(rule) = request_workstation(claims.role, window_open, claims.ws.as_deref(), &presented) {
-        let err = ApiError::from(rule);
-        state
-            .audit_alone(caller.audit("auth.workstation").refused(&err).entry())
-            .await;
-        return Err(err);
+    if let Err(rule) = request_workstation(claims.role, standing.window_open, claims.ws.as_deref(), &presented) {
+        return Err(Refusal::audited(&caller, "auth.workstation", ApiError::from(rule)));
     }
     if pending == PendingPassword::Refuse && caller.must_change_password {
-        return Err(ApiError::forbidden(
-            "password_change_required",
-            "this account still has its one-time password: set your own with POST /api/v1/auth/password first",
-        ));
+        return Err(Refusal {
+            err: ApiError::forbidden(
+                "password_change_required",
+                "this account still has its one-time password: set your own with POST /api/v1/auth/password first",
+            ),
+            action: None,
+            caller: Box::new(caller),
+        });
     }
     Ok(caller)
+}
+
+/// Checks a verified token against the stored account and the workstation rule (`key_hash`:
+/// the presented workstation key, keyed as `key_hash` makes it).
+pub async fn admit(
+    state: &AppState,
+    claims: Claims,
+    key_hash: Option<String>,
+    pending: PendingPassword,
+) -> Result<Caller, ApiError> {
+    let now = state.now();
+    if claims.typ == TokenKind::Service {
+        return admit_service(state, claims).await;
+    }
+    let id = claims.sub.clone();
+    let key_given = key_hash.is_some();
+    let standing = state
+        .db
+        .read_statement(move |c| db::standing::of(c, &id, key_hash.as_deref(), now))
+        .await
+        .map_err(ApiError::from)?;
+    match decide(&claims, &standing, key_given, pending) {
+        Ok(caller) => Ok(caller),
+        Err(refusal) => Err(refusal.answer(state).await),
+    }
 }
 
 /// An admissions system's token, while its client stays registered.
@@ -206,8 +251,9 @@ async fn refuse_token(state: &AppState) -> ApiError {
     err
 }
 
-/// The bearer token and workstation key of a request, checked.
-fn authenticate(req: &HttpRequest, pending: PendingPassword) -> Boxed<Caller> {
+/// The request's bearer token, verified (a token that does not is refused and audited), with
+/// the keyed form of the workstation key it came with (`key_hash`).
+pub fn verified(req: &HttpRequest) -> Boxed<(Claims, Option<String>)> {
     let state = app_state(req);
     let bearer = req
         .headers()
@@ -215,7 +261,7 @@ fn authenticate(req: &HttpRequest, pending: PendingPassword) -> Boxed<Caller> {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(|t| t.trim().to_string());
-    let ws_key = workstation_key(req);
+    let key = key_hash(workstation_key(req).as_deref());
     let req = req.clone();
     Box::pin(async move {
         let state = state?;
@@ -229,7 +275,18 @@ fn authenticate(req: &HttpRequest, pending: PendingPassword) -> Boxed<Caller> {
         // For the request's log line: who asked, whether or not they are let in.
         req.extensions_mut()
             .insert(crate::http::access_log::Actor(claims.sub.clone()));
-        admit(&state, claims, ws_key, pending).await
+        Ok((claims, key))
+    })
+}
+
+/// The bearer token and workstation key of a request, checked.
+fn authenticate(req: &HttpRequest, pending: PendingPassword) -> Boxed<Caller> {
+    let state = app_state(req);
+    let verified = verified(req);
+    Box::pin(async move {
+        let (claims, key) = verified.await?;
+        let state = state?;
+        admit(&state, claims, key, pending).await
     })
 }
 
@@ -284,18 +341,25 @@ impl<G: Guard + 'static> FromRequest for Authorized<G> {
         let what = format!("{} {}", req.method(), req.path());
         Box::pin(async move {
             let caller = caller.await?;
-            if G::allows(&caller) {
-                return Ok(Authorized(caller, PhantomData));
-            }
-            let err = ApiError::forbidden(G::CODE, format!("only {} may do this", G::WHO));
             let state = state?;
-            let entry = caller
-                .audit("authz")
-                .details(serde_json::json!({ "request": what, "needs": G::WHO }));
-            state.audit_alone(entry.refused(&err).entry()).await;
-            Err(err)
+            guarded::<G>(&state, caller, what)
+                .await
+                .map(|c| Authorized(c, PhantomData))
         })
     }
+}
+
+/// The caller, if guard `G` lets them use the route `what`; otherwise a refusal, audited.
+pub async fn guarded<G: Guard>(state: &AppState, caller: Caller, what: String) -> Result<Caller, ApiError> {
+    if G::allows(&caller) {
+        return Ok(caller);
+    }
+    let err = ApiError::forbidden(G::CODE, format!("only {} may do this", G::WHO));
+    let entry = caller
+        .audit("authz")
+        .details(serde_json::json!({ "request": what, "needs": G::WHO }));
+    state.audit_alone(entry.refused(&err).entry()).await;
+    Err(err)
 }
 
 /// Those who may ask for or decide a two-person act (`domain::approval::takes_part`). Which

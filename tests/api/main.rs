@@ -27,6 +27,7 @@ mod helpers;
 mod hostile;
 mod lead_reads;
 mod login_throttle;
+mod marker_door;
 mod markers;
 mod marking;
 mod nodes;

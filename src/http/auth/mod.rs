@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::audit_entry::Audit;
-use super::caller::{AccountHolder, PendingPassword, admit, workstation_key};
+use super::caller::{AccountHolder, PendingPassword, admit, key_hash, workstation_key};
 use super::error::{ApiError, Problem};
 use super::json::Json;
 use super::state::AppState;
@@ -53,7 +53,13 @@ pub async fn refresh(
         .verify(&body.into_inner()?.refresh_token, &[TokenKind::Refresh])
         .map_err(|_| ApiError::unauthenticated("invalid_token", "the refresh token is invalid or expired"))?;
     let version = claims.ver;
-    let caller = admit(&state, claims, workstation_key(&req), PendingPassword::Allow).await?;
+    let caller = admit(
+        &state,
+        claims,
+        key_hash(workstation_key(&req).as_deref()),
+        PendingPassword::Allow,
+    )
+    .await?;
     let mut pair = state
         .tokens
         .issue_pair(&Subject {

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::choose::{self, Asker, Plan, Taken};
+use super::door::MarkerDoor;
 use crate::db::exams::ExamRow;
 use crate::db::markers::MarkerRow;
 use crate::db::marking::ServeRow;
@@ -15,8 +16,8 @@ use crate::db::{self, DbConn};
 use crate::domain::Score;
 use crate::domain::marking::ServeKind;
 use crate::domain::rules::MarkingRules;
-use crate::http::audit_entry::audit_refusal;
-use crate::http::caller::MarkerCaller;
+use crate::http::audit_entry::{audit_refusal, refuse};
+use crate::http::caller::Refusal;
 use crate::http::error::{ApiError, Problem};
 use crate::http::image_links::mint_for;
 use crate::http::json::JsonOrEmpty;
@@ -134,13 +135,20 @@ pub fn lease_view(c: &mut DbConn, s: &ServeRow, holder: &str, taken: Option<&Tak
 #[post("/marking/next")]
 pub async fn next(
     state: web::Data<AppState>,
-    marker: MarkerCaller,
+    door: MarkerDoor,
     body: JsonOrEmpty<NextRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    let marker = door.caller().clone();
     let audit = marker.audit("marking.next");
+    let only = match body.into_inner() {
+        Ok(b) => b.question,
+        Err(e) => {
+            door.admit(&state).await?;
+            return Err(refuse(&state, audit, e).await);
+        }
+    };
     let entry = audit.clone();
     let result = async {
-        let only = body.into_inner()?.question;
         let now = state.now();
         let (me, ws, vault, defaults) = (
             marker.id.clone(),
@@ -152,7 +160,8 @@ pub async fn next(
         // read again (outside the writer), and only the last try chooses inside the write.
         // PostgreSQL lets many transactions write at once, so a lease chooses in its own write
         // there: a read first would double its statements and gain nothing. On SQLite's one
-        // writer, the read keeps the choosing out of everyone's commit.
+        // writer, the read keeps the choosing out of everyone's commit (and the door was
+        // passed before it: `MarkerDoor`).
         let tries = match state.db.backend() {
             db::Backend::Postgres => 1,
             db::Backend::Sqlite => TRIES,
@@ -168,6 +177,7 @@ pub async fn next(
                     .await?
             };
             let taking = Taking {
+                door: door.clone(),
                 me: me.clone(),
                 workstation: ws.clone(),
                 only: only.clone(),
@@ -177,9 +187,10 @@ pub async fn next(
                 now,
             };
             let entry = entry.clone();
-            let answer = state.db.write(move |c| taking.write(c, found, &entry)).await?;
-            if let Attempt::Done(lease) = answer {
-                return Ok(lease);
+            match state.db.write(move |c| taking.write(c, found, &entry)).await? {
+                Attempt::Done(lease) => return Ok(Ok(lease)),
+                Attempt::Refused(refusal) => return Ok(Err(refusal)),
+                Attempt::Missed => {}
             }
         }
         Err(ApiError::Internal(
@@ -187,6 +198,12 @@ pub async fn next(
         ))
     }
     .await;
+    let result = match result {
+        // Turned away at the door: audited as every route's refusal is, not as a lease's.
+        Ok(Err(refusal)) => return Err(refusal.answer(&state).await),
+        Ok(Ok(lease)) => Ok(lease),
+        Err(e) => Err(e),
+    };
     match audit_refusal(&state, audit, result).await? {
         Some(lease) => {
             crate::http::metrics::lease_issued(&state, &lease.exam_id, &lease.question).await;
@@ -201,12 +218,15 @@ const TRIES: u32 = 3;
 
 enum Attempt {
     Done(Option<Lease>),
+    /// The door turned the caller away; nothing was written.
+    Refused(Refusal),
     /// What the read chose was taken meanwhile: read again.
     Missed,
 }
 
 /// The write half of a lease, with what it needs from the request.
 struct Taking {
+    door: MarkerDoor,
     me: String,
     workstation: Option<String>,
     only: Option<String>,
@@ -224,6 +244,9 @@ impl Taking {
         entry: &crate::http::audit_entry::Audit,
     ) -> Result<Attempt, ApiError> {
         let now = self.now;
+        if let Err(refusal) = self.door.enter(c, now)? {
+            return Ok(Attempt::Refused(refusal));
+        }
         let m = marker_locked(c, &self.me)?;
         let (reopened, running, exams) = if matches!(c, DbConn::Pg(_)) {
             let looked = db::marking::sweep_and_look_pg(c, &m.id, now)?;

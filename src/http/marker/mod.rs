@@ -2,6 +2,7 @@
 //! carries a definitive score, another marker's mark or a candidate's identity.
 
 mod choose;
+mod door;
 mod flag;
 mod lease;
 

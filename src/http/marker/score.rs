@@ -9,13 +9,14 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::door::MarkerDoor;
 use crate::db::exams::{ExamRow, QuestionRow};
 use crate::db::marking::ServeRow;
 use crate::db::{self, DbConn};
 use crate::domain::marking::{Annotation, check_mark};
 use crate::domain::{RuleError, Score};
-use crate::http::audit_entry::audit_refusal;
-use crate::http::caller::MarkerCaller;
+use crate::http::audit_entry::{audit_refusal, refuse};
+use crate::http::caller::Refusal;
 use crate::http::error::{ApiError, Problem};
 use crate::http::json::Json;
 use crate::http::state::AppState;
@@ -247,23 +248,32 @@ fn record(
 #[post("/marking/tasks/{id}/score")]
 pub async fn score(
     state: web::Data<AppState>,
-    marker: MarkerCaller,
+    door: MarkerDoor,
     req: HttpRequest,
     path: web::Path<String>,
     body: Json<ScoreRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
+    let marker = door.caller().clone();
     let audit = marker.audit("marking.score").object("task", &id);
+    let (key, r) = match idempotency_key(&req).and_then(|key| body.into_inner().map(|r| (key, r))) {
+        Ok(sent) => sent,
+        Err(e) => {
+            door.admit(&state).await?;
+            return Err(refuse(&state, audit, e).await);
+        }
+    };
     let result = async {
-        let key = idempotency_key(&req)?;
-        let r = body.into_inner()?;
         // The key answers for this task and this body only.
         let hash = sha256_hex(format!("{id}\n{}", serde_json::to_string(&r).unwrap_or_default()).as_bytes());
         let now = state.now();
         let (me, defaults, entry) = (marker.id.clone(), state.settings.rules.clone(), audit.clone());
         state
             .db
-            .write(move |c| -> Result<(Scored, Option<Live>), ApiError> {
+            .write(move |c| -> Result<Result<(Scored, Option<Live>), Refusal>, ApiError> {
+                if let Err(refusal) = door.enter(c, now)? {
+                    return Ok(Err(refusal));
+                }
                 let m = super::lease::marker_locked(c, &me)?;
                 let db::marking::ForScore {
                     serve: s,
@@ -284,7 +294,7 @@ pub async fn score(
                         .into());
                     }
                     let first = serde_json::from_str(&response).map_err(|e| ApiError::Internal(e.to_string()))?;
-                    return Ok((first, None));
+                    return Ok(Ok((first, None)));
                 }
                 check_running(&s, now)?;
                 let exam = super::lease::check_may_mark(c, &s.exam_id, &m, now)?;
@@ -332,11 +342,17 @@ pub async fn score(
                     exam_code,
                     question_code: row.code.clone(),
                 });
-                Ok((scored, live))
+                Ok(Ok((scored, live)))
             })
             .await
     }
     .await;
+    let result = match result {
+        // Turned away at the door: audited as every route's refusal is, not as a score's.
+        Ok(Err(refusal)) => return Err(refusal.answer(&state).await),
+        Ok(Ok(done)) => Ok(done),
+        Err(e) => Err(e),
+    };
     let (scored, live) = audit_refusal(&state, audit, result).await?;
     if let Some(live) = live {
         crate::http::metrics::mark_recorded(&live.exam_code, &live.question_code);
