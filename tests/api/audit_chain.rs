@@ -605,3 +605,38 @@ async fn audit_paging_out_of_range_is_refused_not_clamped() {
         assert_eq!(p["field"], field);
     }
 }
+
+/// The sealer asks which chains wait: each chain with an unsealed row, once, in order (the
+/// order its heads are locked in), and no chain whose rows are all sealed.
+#[test]
+fn the_chains_waiting_are_named_once_each_in_order() {
+    let t = TestDb::new();
+    let db = markroom::db::Db::connect(&t.settings).unwrap();
+    db.migrate().unwrap();
+    let append = |exam: Option<&str>| {
+        let entry = NewEntry {
+            action: "chains.probe".into(),
+            exam_id: exam.map(str::to_string),
+            outcome: "ok".into(),
+            details: "{}".into(),
+            ..NewEntry::default()
+        };
+        db.write_now(|c| rows::append(c, &entry, Utc::now())).unwrap();
+    };
+    assert!(db.read_now(rows::pending_chains).unwrap().is_empty());
+    for exam in ["exam-c", "exam-a", "exam-c", "exam-b", "exam-a"] {
+        append(Some(exam));
+    }
+    let waiting = db.read_now(rows::pending_chains).unwrap();
+    assert_eq!(waiting, ["exam-a", "exam-b", "exam-c"]);
+    // The no-exam chain comes first when it waits too.
+    append(None);
+    assert_eq!(
+        db.read_now(rows::pending_chains).unwrap(),
+        ["", "exam-a", "exam-b", "exam-c"]
+    );
+    db.write_now(|c| markroom::audit::seal_chain(c, "exam-b")).unwrap();
+    assert_eq!(db.read_now(rows::pending_chains).unwrap(), ["", "exam-a", "exam-c"]);
+    db.write_now(seal_pending).unwrap();
+    assert!(db.read_now(rows::pending_chains).unwrap().is_empty());
+}
