@@ -230,13 +230,25 @@ pub fn relative_lookups(conn: &mut DbConn, exam_id: &str, user_id: &str) -> Resu
         .load(conn)?)
 }
 
-/// Exams in which the marker is active: (exam id).
+/// Exams in which the marker is active: (exam id), in order.
 pub fn active_exams(conn: &mut DbConn, marker_id: &str) -> Result<Vec<String>, DbError> {
-    Ok(marker_exams::table
-        .filter(marker_exams::marker_id.eq(marker_id))
-        .filter(marker_exams::status.eq("active"))
-        .select(marker_exams::exam_id)
-        .load(conn)?)
+    let rows: Vec<ExamId> =
+        super::kept::Kept(diesel::sql_query(ACTIVE_EXAMS).bind::<diesel::sql_types::Text, _>(marker_id)).load(conn)?;
+    Ok(rows.into_iter().map(|r| r.exam_id).collect())
+}
+
+/// `marker_exams` is keyed by (exam, marker), with no index by marker alone (every key of a
+/// distributed table leads with its exam): asked by marker, it was read whole, a thousand rows
+/// a lease with a thousand markers. Through the exams (a handful) each is one probe of its key;
+/// CROSS JOIN keeps SQLite to that order, as `db::standing` does.
+const ACTIVE_EXAMS: &str = "\
+SELECT me.exam_id AS exam_id FROM exams e CROSS JOIN marker_exams me
+WHERE me.exam_id = e.id AND me.marker_id = $1 AND me.status = 'active' ORDER BY me.exam_id";
+
+#[derive(QueryableByName)]
+struct ExamId {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    exam_id: String,
 }
 
 /// Declares a relative (by keyed hash); declaring one twice changes nothing.

@@ -105,8 +105,9 @@ pub fn start_markers(
 async fn killed_at_random_the_server_loses_no_acknowledged_mark() {
     let kills: usize = std::env::var(KILLS).ok().and_then(|v| v.parse().ok()).unwrap_or(20);
     let app = TestApp::spawn().await;
-    // Enough scripts that marking never runs dry before the last kill.
-    let demo = demo(&app, (kills * 12).max(120));
+    // Enough scripts that marking never runs dry before the last kill: eight markers mark
+    // 100 and more a second on a fast morning (12 candidates a kill ran dry on 2026-12-01).
+    let demo = demo(&app, (kills * 40).max(400));
     let base = format!("http://127.0.0.1:{}", free_port());
     let mut server = serve(&app, &base);
     until_ready(&app, &mut server, &base).await;

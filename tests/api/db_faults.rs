@@ -51,7 +51,8 @@ async fn postgres_crashing_under_marking_gives_503s_and_the_service_recovers_by_
         s.database.owner_url = None;
     })
     .await;
-    let demo = demo(&app, 160);
+    // Work for eight markers at 100 and more marks a second, with room to spare (see crash.rs).
+    let demo = demo(&app, 320);
     let base = format!("http://127.0.0.1:{}", free_port());
     let mut cmd = markroom(&app);
     cmd.args(["serve", "--bind", base.trim_start_matches("http://")])

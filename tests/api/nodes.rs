@@ -58,7 +58,8 @@ async fn campaign(app: &TestApp, demo: &Value, start: impl Fn(usize, &str) -> Se
 #[tokio::test]
 async fn three_nodes_on_one_database_share_the_marking_and_one_dies_without_loss() {
     let app = TestApp::spawn().await;
-    let demo = demo(&app, 160);
+    // Work for eight markers at 100 and more marks a second, with room to spare (see crash.rs).
+    let demo = demo(&app, 320);
     let (acked, while_down) = campaign(&app, &demo, |_, base| serve(&app, base)).await;
     eprintln!("three nodes: {acked} scores acknowledged ({while_down} while one node was down), each stored once");
 }
@@ -70,7 +71,8 @@ async fn nodes_with_data_directories_of_their_own_share_only_secrets_database_an
         return;
     }
     let app = TestApp::spawn().await;
-    let demo = demo(&app, 160);
+    // Work for eight markers at 100 and more marks a second, with room to spare (see crash.rs).
+    let demo = demo(&app, 320);
     let key = |name: &str| {
         std::fs::read_to_string(app.settings.data_dir.join(name))
             .unwrap()

@@ -93,8 +93,8 @@ pub struct Looked {
     pub running: Option<String>,
 }
 
-/// `expire_leases`, `current_serve` and `active_exams` as one statement on PostgreSQL (each
-/// statement is a round trip). The running lease and the sweep never meet: one reads leases
+/// `expire_leases`, `current_serve` and `active_exams` (through the exams, as it reads them) as
+/// one statement on PostgreSQL (each statement is a round trip). The running lease and the sweep never meet: one reads leases
 /// that end after `now`, the other ends those that end at or before it.
 pub fn sweep_and_look_pg(conn: &mut DbConn, marker_id: &str, now: DateTime<Utc>) -> Result<Looked, DbError> {
     // An array is PostgreSQL's alone: the statement runs on its connection itself.
@@ -109,8 +109,9 @@ pub fn sweep_and_look_pg(conn: &mut DbConn, marker_id: &str, now: DateTime<Utc>)
                                WHERE state = 'leased' AND lease_expires_at <= $1 \
                                  AND (SELECT count(*) FROM ended) >= 0 RETURNING 1) \
              SELECT (SELECT count(*) FROM reopened) AS reopened, \
-                    (SELECT array_agg(exam_id ORDER BY exam_id) FROM marker_exams \
-                     WHERE marker_id = $2 AND status = 'active') AS exams, \
+                    (SELECT array_agg(me.exam_id ORDER BY me.exam_id) FROM exams e \
+                     JOIN marker_exams me ON me.exam_id = e.id AND me.marker_id = $2 \
+                     WHERE me.status = 'active') AS exams, \
                     (SELECT id FROM serves WHERE marker_id = $2 AND state = 'leased' \
                      AND lease_expires_at > $1 LIMIT 1) AS running",
         )
