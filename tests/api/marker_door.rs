@@ -28,7 +28,7 @@ fn user_id(app: &TestApp, username: &str) -> String {
         .unwrap()
 }
 
-/// The audit entries of `actor` as (action, outcome, code), in order.
+/// The audit entries of `actor` as (action, outcome), in order.
 async fn entries_of(app: &TestApp, admin: &Session, actor: &str) -> Vec<(String, String)> {
     let mut all = app.audit_entries(admin).await;
     all.sort_by_key(|e| e["at"].as_str().unwrap_or_default().to_string());
@@ -68,6 +68,12 @@ async fn a_revoked_marker_is_turned_away_from_lease_and_score_and_changes_nothin
     let f = floor(&app, 2, 1, no_rules()).await;
     let (_, m) = &f.markers[0];
     let me = user_id(&app, "mk00");
+    // One script marked under an Idempotency-Key, whose answer a retry would replay.
+    let first: Value = next(&app, m).await.json().await.unwrap();
+    let marked = first["task_id"].as_str().unwrap().to_string();
+    let body = crate::marking::fair(first["question"].as_str().unwrap(), 5);
+    let r = score(&app, m, &marked, body.clone(), Some("kept-1")).await;
+    assert_eq!(r.status(), StatusCode::OK);
     let lease: Value = next(&app, m).await.json().await.unwrap();
     let task = lease["task_id"].as_str().unwrap().to_string();
     let fair = json!({ "score": 20, "criteria": { "content": 10, "language": 10 } });
@@ -86,6 +92,8 @@ async fn a_revoked_marker_is_turned_away_from_lease_and_score_and_changes_nothin
             .await,
         score(&app, m, &task, json!({ "score": "lots" }), None).await,
         score(&app, m, &task, fair.clone(), Some(" ")).await,
+        // A retry of the score kept under its key is no way past the door either.
+        score(&app, m, &marked, body, Some("kept-1")).await,
     ];
     for r in refused {
         expect_problem(r, StatusCode::UNAUTHORIZED, "token_revoked").await;
@@ -94,15 +102,15 @@ async fn a_revoked_marker_is_turned_away_from_lease_and_score_and_changes_nothin
     // Each refusal is audited once, as the door's; none as a lease's or a score's.
     let after = entries_of(&app, &f.admin, &me).await;
     let new = &after[before.len()..];
-    assert_eq!(count(new, "auth.token", "refused"), 5, "{new:?}");
+    assert_eq!(count(new, "auth.token", "refused"), 6, "{new:?}");
     assert!(
         !new.iter().any(|(a, _)| a.starts_with("marking.")),
         "no act of a revoked marker is recorded: {new:?}"
     );
     assert_eq!(
         marks_recorded(&app, &f.chief1).await,
-        0,
-        "the refused score wrote no mark"
+        1,
+        "the refused scores wrote no mark: only the one before"
     );
 }
 

@@ -1,9 +1,10 @@
 //! The door of a marker's lease and score, checked inside the act's own transaction on
 //! PostgreSQL. Every other route reads its caller's standing on a hand-off of its own before the
 //! act (`http::caller`); for the two requests every marker makes all day, that hand-off (a pool
-//! connection on a blocking thread, then another for the act) was a seventh of a cycle's CPU on
-//! two cores (README, "What bounds it"). Reading the standing as the act's first statement keeps
-//! revocation as immediate as before, and tighter: the act sees the standing it was let in on.
+//! connection on a blocking thread, then another for the act) cost about an eighth of the marking
+//! rate on two cores (docs/performance-log.md, sixteenth session). Reading the standing as the
+//! act's first statement keeps revocation as immediate as before, and tighter: the act sees the
+//! standing it was let in on.
 //!
 //! On SQLite the standing is read before the act, as for every route: its writes run one by one
 //! on a single thread, which must not also do every request's reading.
@@ -37,6 +38,12 @@ impl MarkerDoor {
     /// in, nothing is done on their word.
     pub fn caller(&self) -> &Caller {
         &self.caller
+    }
+
+    /// Whether the door is still to pass, in the act's transaction: then nothing may be read
+    /// for the caller before the act (`enter` first).
+    pub fn in_act(&self) -> bool {
+        self.check.is_some()
     }
 
     /// The door, as the act's first statement: the caller let in, or the refusal every route

@@ -163,6 +163,7 @@ pub async fn next(
         // writer, the read keeps the choosing out of everyone's commit (and the door was
         // passed before it: `MarkerDoor`).
         let tries = match state.db.backend() {
+            _ if door.in_act() => 1,
             db::Backend::Postgres => 1,
             db::Backend::Sqlite => TRIES,
         };
