@@ -8,11 +8,7 @@ use serde_json::{Value, json};
 
 use crate::floor::floor;
 use crate::helpers::{Session, TestApp, expect_problem};
-use crate::marking::{fair, next, score};
-
-fn no_rules() -> Value {
-    json!({ "self_check_rate": 0, "seed_rate": 0, "backread_rate": 0 })
-}
+use crate::marking::{fair, next, no_rules, progress, score};
 
 fn user_id(app: &TestApp, username: &str) -> String {
     use markroom::db::schema::users;
@@ -48,13 +44,7 @@ fn count(entries: &[(String, String)], action: &str, outcome: &str) -> usize {
 }
 
 async fn marks_recorded(app: &TestApp, chief: &Session) -> i64 {
-    let p: Value = app
-        .get("/api/v1/exams/GK/progress", Some(chief))
-        .await
-        .json()
-        .await
-        .unwrap();
-    p["questions"]
+    progress(app, chief).await["questions"]
         .as_array()
         .unwrap()
         .iter()
@@ -76,7 +66,7 @@ async fn a_revoked_marker_is_turned_away_from_lease_and_score_and_changes_nothin
     assert_eq!(r.status(), StatusCode::OK);
     let lease: Value = next(&app, m).await.json().await.unwrap();
     let task = lease["task_id"].as_str().unwrap().to_string();
-    let fair = json!({ "score": 20, "criteria": { "content": 10, "language": 10 } });
+    let twenty = json!({ "score": 20, "criteria": { "content": 10, "language": 10 } });
     let before = entries_of(&app, &f.admin, &me).await;
 
     // An admin gives the account a new one-time password: every token it holds is revoked.
@@ -86,12 +76,12 @@ async fn a_revoked_marker_is_turned_away_from_lease_and_score_and_changes_nothin
     assert_eq!(r.status(), StatusCode::OK);
     let refused = [
         next(&app, m).await,
-        score(&app, m, &task, fair.clone(), Some("retry-1")).await,
+        score(&app, m, &task, twenty.clone(), Some("retry-1")).await,
         // A bad body or key is answered only once the door lets the caller in.
         app.post("/api/v1/marking/next", Some(m), json!({ "question": 7 }))
             .await,
         score(&app, m, &task, json!({ "score": "lots" }), None).await,
-        score(&app, m, &task, fair.clone(), Some(" ")).await,
+        score(&app, m, &task, twenty, Some(" ")).await,
         // A retry of the score kept under its key is no way past the door either.
         score(&app, m, &marked, body, Some("kept-1")).await,
     ];

@@ -31,7 +31,7 @@ impl Received {
     }
 }
 
-fn no_rules() -> Value {
+pub fn no_rules() -> Value {
     json!({ "self_check_rate": 0, "seed_rate": 0, "backread_rate": 0 })
 }
 
