@@ -227,7 +227,17 @@ pub async fn run(opts: &Options) -> anyhow::Result<Report> {
     let (images, image_elapsed, image_recorder) = image_phase(&world, &working, opts.image_seconds).await;
     recorder.merge(&image_recorder);
 
-    let detection = report::detect(&client, &chief, &file.exam, accounts, &cast, &world.scales).await?;
+    let min_co_marked = exam["rules"]["min_co_marked"].as_u64().unwrap_or(20);
+    let detection = report::detect(
+        &client,
+        &chief,
+        &file.exam,
+        accounts,
+        &cast,
+        &world.scales,
+        min_co_marked,
+    )
+    .await?;
     Ok(Report::new(report::Figures {
         server: opts.server.clone(),
         markers: opts.markers,

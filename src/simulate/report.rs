@@ -53,6 +53,21 @@ pub struct PlantedMarker {
     pub flagged: bool,
     /// The triggers markroom named for them (reviews opened while marking, and the final check).
     pub triggers: Vec<String>,
+    /// How markroom's statistics saw them at the end, on each question they marked: a miss
+    /// with fewer co-marked scripts than `min_co_marked` was never judged.
+    pub statistics: Vec<QuestionFigures>,
+}
+
+/// One marker's figures on one question, as `GET …/questions/{q}/statistics` gives them.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct QuestionFigures {
+    pub question: String,
+    /// Their live marks on scripts someone else marked too.
+    pub co_marked: u64,
+    pub severity: Option<f64>,
+    pub severity_se: Option<f64>,
+    pub p_holm: Option<f64>,
+    pub flags: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -66,6 +81,13 @@ pub struct Detection {
     /// Each false alarm's own severity as the simulation drew it, in severity limits: how near
     /// the line (1.0) a fair marker stood when flagged.
     pub false_alarm_severity: BTreeMap<String, f64>,
+    /// The co-marked scripts on a question the statistical triggers need (the exam's rule).
+    pub min_co_marked: u64,
+    /// Markers with live marks in the statistics at the end, and of them those who reached
+    /// `min_co_marked` on some question: only those could be judged. In a short run this is
+    /// what bounds detection.
+    pub markers_marking: usize,
+    pub markers_judged: usize,
 }
 
 impl Report {
@@ -139,18 +161,19 @@ impl fmt::Display for Report {
             d.misses,
             d.false_alarms
         )?;
+        writeln!(
+            f,
+            "  judged        {} of {} markers marking reached the {} co-marked scripts on a question the statistics need",
+            d.markers_judged, d.markers_marking, d.min_co_marked
+        )?;
         for p in &d.planted {
-            writeln!(
-                f,
-                "    {:16} {:?}: {}",
-                p.username,
-                p.kind,
-                if p.flagged {
-                    p.triggers.join(", ")
-                } else {
-                    "not flagged".into()
-                }
-            )?;
+            let verdict = if p.flagged {
+                p.triggers.join(", ")
+            } else {
+                "not flagged".into()
+            };
+            let seen: Vec<String> = p.statistics.iter().map(|q| q.describe(d.min_co_marked)).collect();
+            writeln!(f, "    {:16} {:?}: {verdict} ({})", p.username, p.kind, seen.join("; "))?;
         }
         for (who, why) in &d.false_alarm_markers {
             let near = d
@@ -164,6 +187,26 @@ impl fmt::Display for Report {
     }
 }
 
+impl QuestionFigures {
+    /// `S2: 16 co-marked of 20 needed, severity -1.29 (SE 0.18), p_holm 2.1e-10`.
+    fn describe(&self, needed: u64) -> String {
+        let short = if self.co_marked < needed {
+            format!(" of {needed} needed")
+        } else {
+            String::new()
+        };
+        let num = |v: Option<f64>, digits: usize| v.map_or("-".to_string(), |v| format!("{v:.digits$}"));
+        let p = self.p_holm.map_or("-".to_string(), |p| format!("{p:.1e}"));
+        format!(
+            "{}: {} co-marked{short}, severity {} (SE {}), p_holm {p}",
+            self.question,
+            self.co_marked,
+            num(self.severity, 2),
+            num(self.severity_se, 2)
+        )
+    }
+}
+
 /// Runs the statistics check once more on every question (as a chief leader would at the end of
 /// a session), then reads whom markroom paused and why, and sets it against the truth.
 pub async fn detect(
@@ -173,6 +216,7 @@ pub async fn detect(
     accounts: &[Account],
     cast: &[Marker],
     scales: &BTreeMap<String, Scale>,
+    min_co_marked: u64,
 ) -> anyhow::Result<Detection> {
     let markers = client.get_ok(chief, &format!("/api/v1/exams/{exam}/markers")).await?;
     let username_of: BTreeMap<String, String> = markers["markers"]
@@ -199,15 +243,39 @@ pub async fn detect(
         entry.insert(text(&r["kind"]));
         entry.extend(r["evidence"]["triggers"].as_array().into_iter().flatten().map(text));
     }
-    Ok(judge(accounts, cast, &flagged))
+    let mut figures: BTreeMap<String, Vec<QuestionFigures>> = BTreeMap::new();
+    for q in scales.keys() {
+        let path = format!("/api/v1/exams/{exam}/questions/{q}/statistics");
+        let stats = client.get_ok(chief, &path).await?;
+        for m in stats["markers"].as_array().into_iter().flatten() {
+            let who = username_of.get(&text(&m["marker_id"])).cloned().unwrap_or_default();
+            figures.entry(who).or_default().push(QuestionFigures {
+                question: q.clone(),
+                co_marked: m["co_marked"].as_u64().unwrap_or(0),
+                severity: m["severity"].as_f64(),
+                severity_se: m["severity_se"].as_f64(),
+                p_holm: m["p_holm"].as_f64(),
+                flags: m["flags"].as_array().into_iter().flatten().map(text).collect(),
+            });
+        }
+    }
+    Ok(judge(accounts, cast, &flagged, &figures, min_co_marked))
 }
 
 fn text(v: &Value) -> String {
     v.as_str().unwrap_or_default().to_string()
 }
 
-/// Hits, misses and false alarms of `flagged` (username → triggers) against the cast.
-pub fn judge(accounts: &[Account], cast: &[Marker], flagged: &BTreeMap<String, BTreeSet<String>>) -> Detection {
+/// Hits, misses and false alarms of `flagged` (username → triggers) against the cast, each
+/// planted marker with their `figures` (username → the statistics of each question), and how
+/// many markers reached `min_co_marked` co-marked scripts on a question.
+pub fn judge(
+    accounts: &[Account],
+    cast: &[Marker],
+    flagged: &BTreeMap<String, BTreeSet<String>>,
+    figures: &BTreeMap<String, Vec<QuestionFigures>>,
+    min_co_marked: u64,
+) -> Detection {
     let mut planted = Vec::new();
     let mut false_alarm_markers = BTreeMap::new();
     let mut false_alarm_severity = BTreeMap::new();
@@ -222,6 +290,7 @@ pub fn judge(accounts: &[Account], cast: &[Marker], flagged: &BTreeMap<String, B
                 kind: m.kind,
                 flagged: !triggers.is_empty(),
                 triggers,
+                statistics: figures.get(&a.username).cloned().unwrap_or_default(),
             });
         } else if !triggers.is_empty() {
             false_alarm_markers.insert(a.username.clone(), triggers);
@@ -236,6 +305,12 @@ pub fn judge(accounts: &[Account], cast: &[Marker], flagged: &BTreeMap<String, B
         false_alarm_markers,
         false_alarm_severity,
         planted,
+        min_co_marked,
+        markers_marking: figures.len(),
+        markers_judged: figures
+            .values()
+            .filter(|qs| qs.iter().any(|q| q.co_marked >= min_co_marked))
+            .count(),
     }
 }
 
@@ -273,10 +348,34 @@ mod tests {
             ("a".to_string(), BTreeSet::from(["severity".to_string()])),
             ("c".to_string(), BTreeSet::from(["erratic".to_string()])),
         ]);
-        let d = judge(&accounts, &cast, &flagged);
+        let seen = |question: &str, co_marked: u64| QuestionFigures {
+            question: question.into(),
+            co_marked,
+            severity: Some(-1.3),
+            severity_se: Some(0.18),
+            p_holm: Some(2.1e-10),
+            flags: vec![],
+        };
+        let figures = BTreeMap::from([
+            ("a".to_string(), vec![seen("W1", 24)]),
+            ("b".to_string(), vec![seen("S2", 16)]),
+            ("c".to_string(), vec![seen("S2", 19), seen("S3", 20)]),
+        ]);
+        let d = judge(&accounts, &cast, &flagged, &figures, 20);
         assert_eq!((d.hits, d.misses, d.false_alarms), (1, 1, 1));
         assert_eq!(d.planted[0].triggers, ["severity"]);
         assert!(!d.planted[1].flagged);
+        assert_eq!(d.planted[1].statistics, [seen("S2", 16)]);
         assert_eq!(d.false_alarm_markers["c"], ["erratic"]);
+        // a and c reached 20 on some question; b did not; d marked nothing.
+        assert_eq!((d.markers_marking, d.markers_judged), (3, 2));
+        assert_eq!(
+            d.planted[1].statistics[0].describe(20),
+            "S2: 16 co-marked of 20 needed, severity -1.30 (SE 0.18), p_holm 2.1e-10"
+        );
+        assert_eq!(
+            seen("W1", 24).describe(20),
+            "W1: 24 co-marked, severity -1.30 (SE 0.18), p_holm 2.1e-10"
+        );
     }
 }

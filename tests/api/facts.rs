@@ -34,7 +34,37 @@ pub fn exam_id(c: &mut DbConn, code: &str) -> String {
     rows[0].a.clone()
 }
 
+#[derive(QueryableByName)]
+struct CodeN {
+    #[diesel(sql_type = Text)]
+    a: String,
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
 impl TestApp {
+    /// Question code → the valid marks of `username` on scripts someone else marked validly
+    /// too: what the statistics call co-marked.
+    pub fn co_marked(&self, code: &str, username: &str) -> BTreeMap<String, i64> {
+        self.db
+            .read_now(|c| -> Result<BTreeMap<String, i64>, DbError> {
+                let exam = exam_id(c, code);
+                let rows = sql_query(format!(
+                    "SELECT q.code AS a, COUNT(*) AS n FROM marks m \
+                     JOIN markers k ON k.id = m.marker_id JOIN users u ON u.id = k.user_id \
+                     JOIN questions q ON q.exam_id = m.exam_id AND q.id = m.question_id \
+                     WHERE m.exam_id = '{exam}' AND u.username = '{username}' AND NOT m.void \
+                       AND EXISTS (SELECT 1 FROM marks o WHERE o.exam_id = m.exam_id \
+                                   AND o.script_id = m.script_id AND o.marker_id <> m.marker_id AND NOT o.void) \
+                     GROUP BY q.code"
+                ))
+                .load::<CodeN>(c)
+                .map_err(DbError::from)?;
+                Ok(rows.into_iter().map(|r| (r.a, r.n)).collect())
+            })
+            .unwrap()
+    }
+
     /// Every final score of the exam, in hundredths.
     pub fn final_scores(&self, code: &str) -> Vec<i64> {
         self.db

@@ -53,6 +53,34 @@ async fn simulate_marks_the_demo_through_the_api_and_reports_what_the_database_h
         "two severe, two lenient"
     );
 
+    // What the report says the statistics saw of each planted marker is what the database
+    // holds: their co-marked scripts on each question they marked.
+    let detection = &report["detection"];
+    assert_eq!(detection["min_co_marked"], 20, "{detection}");
+    let mut co_marked_any = 0;
+    for p in detection["planted"].as_array().unwrap() {
+        let who = p["username"].as_str().unwrap();
+        let reported: std::collections::BTreeMap<String, i64> = p["statistics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|q| {
+                (
+                    q["question"].as_str().unwrap().to_string(),
+                    q["co_marked"].as_i64().unwrap(),
+                )
+            })
+            .filter(|(_, n)| *n > 0)
+            .collect();
+        assert_eq!(reported, app.co_marked("DEMO", who), "{who}: {p}");
+        co_marked_any += reported.len();
+    }
+    assert!(co_marked_any > 0, "some planted marker shared a script: {detection}");
+    let marking = detection["markers_marking"].as_u64().unwrap();
+    assert!((1..=12).contains(&marking), "{detection}");
+    // Four seconds give no marker the twenty co-marked scripts a judgement needs.
+    assert_eq!(detection["markers_judged"], 0, "{detection}");
+
     // Every cycle the simulator counted is one stored mark (live, seed or self-check).
     let live = app.mark_facts(file["exam"].as_str().unwrap()).0;
     let (seeds, checks) = app.seed_and_self_check_counts("DEMO");

@@ -81,6 +81,9 @@ pub struct PairReport {
 pub struct MarkerReport {
     pub marker_id: String,
     pub n: usize,
+    /// Of the `n`, those on scripts someone else marked too: the statistical triggers judge a
+    /// marker only once this reaches `min_co_marked`.
+    pub co_marked: usize,
     pub mean: Option<f64>,
     pub sd: Option<f64>,
     /// Each score given and how often, in score order.
@@ -305,6 +308,7 @@ fn marker_report(f: &MarkerFigures, flags: &[Flag], id: &str, notes: &mut Notes)
     MarkerReport {
         marker_id: id.to_string(),
         n: f.n,
+        co_marked: f.co_marked,
         mean: take("mean", f.mean),
         sd: take("sd", f.sd),
         distribution: f.distribution.clone(),
