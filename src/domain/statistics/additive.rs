@@ -187,6 +187,9 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
+/// The residual, relative to the right-hand side, at which the normal equations count as solved.
+const ACCEPTED: f64 = 1e-10;
+
 /// The sum-to-zero marker effects, by preconditioned conjugate gradients. Each pass starts
 /// from the true residual, which the recurrences drift away from, and keeps its best iterate:
 /// once the residual reaches rounding level, further steps only add noise.
@@ -220,7 +223,7 @@ fn solve(c: &Compact) -> Result<Vec<f64>, Missing> {
     }
     let r = true_residual(&x, &mut q);
     let norm_r = dot(&r, &r).sqrt();
-    if norm_b > 0.0 && (norm_r.is_nan() || norm_r > 1e-10 * norm_b) {
+    if norm_b > 0.0 && (norm_r.is_nan() || norm_r > ACCEPTED * norm_b) {
         return Err(Missing("the markers' normal equations did not converge"));
     }
     let mean = x.iter().sum::<f64>() / m as f64;
@@ -256,7 +259,12 @@ fn pcg_pass(c: &Compact, counts: &[f64], diag: &[f64], x: &mut [f64], mut r: Vec
         } else {
             since_best += 1;
         }
-        if norm <= 1e-14 * norm_b || since_best >= 5 {
+        // The residual of conjugate gradients does not fall at every step: on a sparse design
+        // (two marks a script, a dozen a marker) it stalls for several steps far above rounding
+        // and then falls by orders of magnitude. Only once it is as small as `solve` accepts
+        // does a stall mean rounding noise; a stall of a hundred steps ends the pass anyway
+        // (the next starts afresh from the true residual), so the work stays bounded.
+        if norm <= 1e-14 * norm_b || (since_best >= 5 && best <= ACCEPTED * norm_b) || since_best >= 100 {
             break;
         }
         for i in 0..m {
@@ -320,6 +328,31 @@ mod tests {
         assert!(m.local[2].is_none() && m.local[0].is_some());
         assert!(fit(&design(&[(0, 0, 1.0), (1, 1, 2.0)])).is_err());
         assert!(fit(&design(&[])).is_err());
+    }
+
+    /// A short-answer question a minute into a 1,000-marker simulation (`markroom simulate`,
+    /// seventeenth session): 286 markers, 1,730 scripts of two marks (a few three), about a
+    /// dozen marks a marker, whole points on 0 to 10. Its residual stalls for five steps near
+    /// 1e-3 before it falls; stopping there left the whole question without a model, and so
+    /// without a severity flag for anyone.
+    #[test]
+    fn a_sparse_short_answer_design_is_solved() {
+        let rows: Vec<(u32, u32, f64)> = include_str!("../../../tests/data/sparse-short-answer.csv")
+            .lines()
+            .skip(1)
+            .map(|line| {
+                let f: Vec<&str> = line.split(',').collect();
+                (f[0].parse().unwrap(), f[1].parse().unwrap(), f[2].parse().unwrap())
+            })
+            .collect();
+        let d = design(&rows);
+        let m = fit(&d).expect("the normal equations are solved");
+        // One script has a single mark; every marker is linked.
+        assert_eq!((m.n_marks, m.n_scripts, m.unlinked_markers), (rows.len() - 1, 1729, 0));
+        let sum: f64 = m.effect.iter().sum();
+        assert!(sum.abs() < 1e-9, "effects sum to zero: {sum}");
+        // Marker 0 is a planted severe marker (two severity limits, a point, below the rest).
+        assert!(m.effect[0] < -0.5, "{}", m.effect[0]);
     }
 
     #[test]
