@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
+use anyhow::Context;
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -173,7 +174,12 @@ impl fmt::Display for Report {
                 "not flagged".into()
             };
             let seen: Vec<String> = p.statistics.iter().map(|q| q.describe(d.min_co_marked)).collect();
-            writeln!(f, "    {:16} {:?}: {verdict} ({})", p.username, p.kind, seen.join("; "))?;
+            let seen = if seen.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", seen.join("; "))
+            };
+            writeln!(f, "    {:16} {:?}: {verdict}{seen}", p.username, p.kind)?;
         }
         for (who, why) in &d.false_alarm_markers {
             let near = d
@@ -248,10 +254,16 @@ pub async fn detect(
         let path = format!("/api/v1/exams/{exam}/questions/{q}/statistics");
         let stats = client.get_ok(chief, &path).await?;
         for m in stats["markers"].as_array().into_iter().flatten() {
-            let who = username_of.get(&text(&m["marker_id"])).cloned().unwrap_or_default();
-            figures.entry(who).or_default().push(QuestionFigures {
+            // Only the exam's markers are simulated; anyone else's figures are not ours to judge.
+            let Some(who) = username_of.get(&text(&m["marker_id"])) else {
+                continue;
+            };
+            let co_marked = m["co_marked"]
+                .as_u64()
+                .with_context(|| format!("{path}: a marker's figures without `co_marked`: {m}"))?;
+            figures.entry(who.clone()).or_default().push(QuestionFigures {
                 question: q.clone(),
-                co_marked: m["co_marked"].as_u64().unwrap_or(0),
+                co_marked,
                 severity: m["severity"].as_f64(),
                 severity_se: m["severity_se"].as_f64(),
                 p_holm: m["p_holm"].as_f64(),

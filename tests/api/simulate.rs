@@ -78,7 +78,7 @@ async fn simulate_marks_the_demo_through_the_api_and_reports_what_the_database_h
     assert!(co_marked_any > 0, "some planted marker shared a script: {detection}");
     let marking = detection["markers_marking"].as_u64().unwrap();
     assert!((1..=12).contains(&marking), "{detection}");
-    // Four seconds give no marker the twenty co-marked scripts a judgement needs.
+    // The demo has too few scripts a question for any marker to share twenty with others.
     assert_eq!(detection["markers_judged"], 0, "{detection}");
 
     // Every cycle the simulator counted is one stored mark (live, seed or self-check).
