@@ -15,6 +15,7 @@ pub mod db;
 pub mod demo;
 pub mod domain;
 pub mod http;
+pub mod memory;
 pub mod scans;
 pub mod secrets;
 pub mod simulate;

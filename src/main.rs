@@ -204,6 +204,8 @@ enum AuditAction {
 }
 
 fn main() -> ExitCode {
+    // Before any thread starts: the allocator's settings are process-wide.
+    markroom::memory::return_freed_memory();
     match run(Cli::parse()) {
         Ok(code) => code,
         Err(e) => {

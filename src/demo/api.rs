@@ -35,7 +35,10 @@ impl Api {
     pub async fn login(&self, a: &Account) -> anyhow::Result<Session> {
         let body =
             serde_json::json!({ "username": a.username, "password": a.password, "workstation_key": a.workstation_key });
-        let answer = self.send(None, Method::POST, "/api/v1/auth/login", Some(body)).await?;
+        let answer = self
+            .send(None, Method::POST, "/api/v1/auth/login", Some(body))
+            .await
+            .with_context(|| format!("{} could not log in", a.username))?;
         Ok(Session {
             token: answer["access_token"].as_str().context("no access token")?.to_string(),
             key: a.workstation_key.clone(),
@@ -48,10 +51,14 @@ impl Api {
             password: one_time.to_string(),
             ..a.clone()
         };
-        let s = self.login(&first).await?;
+        let s = self
+            .login(&first)
+            .await
+            .context("with the one-time password it was just given")?;
         let body = serde_json::json!({ "old_password": one_time, "new_password": a.password });
         self.send(Some(&s), Method::POST, "/api/v1/auth/password", Some(body))
-            .await?;
+            .await
+            .with_context(|| format!("{} could not set its own password", a.username))?;
         Ok(())
     }
 
