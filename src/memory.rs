@@ -4,12 +4,11 @@
 //! freed, until the first such block is freed: then it raises that line to the block's size
 //! (up to 32 MiB), and later blocks of that size come from the thread's arena, whose freed
 //! memory it keeps. Argon2's 19 MiB a password check, and the statistics' matrices, cross the
-//! line at once; with a thousand markers logging in, the arenas of the threads that served them
-//! kept 342 MB of the server's own memory after the logins and 1 s of marking, where 84 MB were
-//! in use (SQLite demo of 30,000 candidates, 1,000 simulated markers). Fixing the line where
-//! glibc starts it keeps big blocks in mappings of their own, and trims an arena's top once
-//! 128 KiB of it are free: the same run peaked at 131 MB through 60 s of marking, at the same
-//! rate (docs/performance-log.md, eighteenth session).
+//! line at once. With a thousand markers logging in (SQLite, the 30,000-candidate demo), the
+//! server held 334 MB of its own memory after the logins and 1 s of marking; with the lines
+//! fixed where glibc starts them (big blocks in mappings of their own, an arena's top trimmed
+//! once 128 KiB of it are free), 82 MB, and 128 MB at the peak of 60 s of marking, with no loss
+//! of rate (docs/performance-log.md, eighteenth session).
 //!
 //! `MALLOC_MMAP_THRESHOLD_`, `MALLOC_TRIM_THRESHOLD_` or `GLIBC_TUNABLES` in the environment
 //! are an operator's own choice, and are left to glibc.
