@@ -360,7 +360,8 @@ fn serve(settings: Settings, demo: Option<DemoOptions>) -> anyhow::Result<()> {
         };
         let app = Application::build(settings.clone()).await?;
         let port = app.port();
-        tracing::info!(%bind, port, backend, "markroom serving");
+        let allocator_lines_fixed = markroom::memory::lines_fixed();
+        tracing::info!(%bind, port, backend, allocator_lines_fixed, "markroom serving");
         let server = actix_web::rt::spawn(app.run_until_signal());
         if let Some(opts) = demo {
             let file = settings.data_dir.join("demo-accounts.json");

@@ -22,6 +22,7 @@ use reqwest::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::domain::rules::MarkingRules;
 use metrics::Recorder;
 use model::{Kind, Marker, Scale};
 pub use report::Report;
@@ -227,7 +228,10 @@ pub async fn run(opts: &Options) -> anyhow::Result<Report> {
     let (images, image_elapsed, image_recorder) = image_phase(&world, &working, opts.image_seconds).await;
     recorder.merge(&image_recorder);
 
-    let min_co_marked = exam["rules"]["min_co_marked"].as_u64().unwrap_or(20);
+    // An exam's rules name every figure; a server that left one out applies the default.
+    let min_co_marked = exam["rules"]["min_co_marked"]
+        .as_u64()
+        .unwrap_or(u64::from(MarkingRules::default().min_co_marked));
     let detection = report::detect(
         &client,
         &chief,
@@ -269,7 +273,9 @@ type Criteria = BTreeMap<String, Vec<(String, f64)>>;
 
 /// Each question's scale and criteria, from the exam as a chief leader sees it.
 fn scales_of(exam: &Value) -> (BTreeMap<String, Scale>, Criteria) {
-    let fraction = exam["rules"]["severity_limit_fraction"].as_f64().unwrap_or(0.5);
+    let fraction = exam["rules"]["severity_limit_fraction"]
+        .as_f64()
+        .unwrap_or(MarkingRules::default().severity_limit_fraction);
     let mut scales = BTreeMap::new();
     let mut criteria = BTreeMap::new();
     for q in exam["questions"].as_array().into_iter().flatten() {

@@ -253,25 +253,44 @@ pub async fn detect(
     for q in scales.keys() {
         let path = format!("/api/v1/exams/{exam}/questions/{q}/statistics");
         let stats = client.get_ok(chief, &path).await?;
-        for m in stats["markers"].as_array().into_iter().flatten() {
-            // Only the exam's markers are simulated; anyone else's figures are not ours to judge.
-            let Some(who) = username_of.get(&text(&m["marker_id"])) else {
-                continue;
-            };
-            let co_marked = m["co_marked"]
-                .as_u64()
-                .with_context(|| format!("{path}: a marker's figures without `co_marked`: {m}"))?;
-            figures.entry(who.clone()).or_default().push(QuestionFigures {
-                question: q.clone(),
+        for (who, f) in figures_of(&path, q, &stats, &username_of)? {
+            figures.entry(who).or_default().push(f);
+        }
+    }
+    Ok(judge(accounts, cast, &flagged, &figures, min_co_marked))
+}
+
+/// Each simulated marker's figures in one question's statistics (username, figures). A marker
+/// who is not the exam's is skipped: only the exam's markers are simulated, and anyone else's
+/// figures are not ours to judge. Figures without `co_marked` are an error: without it no miss
+/// can say whether the statistics could judge the marker at all.
+fn figures_of(
+    path: &str,
+    question: &str,
+    stats: &Value,
+    username_of: &BTreeMap<String, String>,
+) -> anyhow::Result<Vec<(String, QuestionFigures)>> {
+    let mut found = vec![];
+    for m in stats["markers"].as_array().into_iter().flatten() {
+        let Some(who) = username_of.get(&text(&m["marker_id"])) else {
+            continue;
+        };
+        let co_marked = m["co_marked"]
+            .as_u64()
+            .with_context(|| format!("{path}: a marker's figures without `co_marked`: {m}"))?;
+        found.push((
+            who.clone(),
+            QuestionFigures {
+                question: question.to_string(),
                 co_marked,
                 severity: m["severity"].as_f64(),
                 severity_se: m["severity_se"].as_f64(),
                 p_holm: m["p_holm"].as_f64(),
                 flags: m["flags"].as_array().into_iter().flatten().map(text).collect(),
-            });
-        }
+            },
+        ));
     }
-    Ok(judge(accounts, cast, &flagged, &figures, min_co_marked))
+    Ok(found)
 }
 
 fn text(v: &Value) -> String {
@@ -329,6 +348,25 @@ pub fn judge(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_question_s_figures_are_read_for_the_exam_s_markers_and_need_co_marked() {
+        let names = BTreeMap::from([("m1".to_string(), "demo-marker001".to_string())]);
+        let stats = json!({ "markers": [
+            { "marker_id": "m1", "co_marked": 21, "severity": -1.5, "severity_se": 0.2, "p_holm": 1e-9, "flags": ["severity"] },
+            { "marker_id": "someone-else", "co_marked": 40 },
+        ] });
+        let found = figures_of("S2 statistics", "S2", &stats, &names).unwrap();
+        assert_eq!(found.len(), 1, "a marker outside the exam is skipped");
+        let (who, f) = &found[0];
+        assert_eq!(who, "demo-marker001");
+        assert_eq!((f.question.as_str(), f.co_marked, f.severity), ("S2", 21, Some(-1.5)));
+        assert_eq!(f.flags, vec!["severity".to_string()]);
+
+        let without = json!({ "markers": [ { "marker_id": "m1", "severity": -1.5 } ] });
+        let err = figures_of("S2 statistics", "S2", &without, &names).unwrap_err();
+        assert!(err.to_string().contains("without `co_marked`"), "{err}");
+    }
 
     #[test]
     fn hits_misses_and_false_alarms_are_counted_against_the_truth() {

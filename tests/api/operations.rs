@@ -170,6 +170,12 @@ async fn sigterm_turns_readiness_first_finishes_what_is_in_flight_seals_and_keep
     assert!(status.success(), "{status}: {text}");
     // A log file gets plain text lines: colour codes are for a terminal.
     assert!(text.contains("request_id="), "the text log names each request: {text}");
+    // The allocator hands freed big blocks back (src/memory.rs) unless the environment tunes it.
+    let tuned = ["MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "GLIBC_TUNABLES"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some());
+    let said = format!("allocator_lines_fixed={}", !tuned);
+    assert!(text.contains(&said), "the start says {said}: {text}");
     assert!(
         !text.contains('\u{1b}'),
         "no terminal escape codes in a log file: {text}"
