@@ -287,7 +287,17 @@ async fn marker(api: &Api, db: &Db, keys: &DemoKeys, name: &str, chief: &Session
         json!({ "exam": EXAM, "questions": codes }),
     )
     .await?;
-    let s = api.login(&me).await?;
+    let s = match api.login(&me).await {
+        Ok(s) => s,
+        Err(e) => {
+            // Not understood yet (see `stored_password`): said, then tried once more, so that
+            // the demo (a fixture of many tests) still comes up; a second refusal stops it.
+            let held = stored_password(db, &me);
+            eprintln!("warning: {e:#} ({held}); trying once more");
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            api.login(&me).await.map_err(|again| again.context(held))?
+        }
+    };
     for q in codes {
         loop {
             let task = api
@@ -307,6 +317,27 @@ async fn marker(api: &Api, db: &Db, keys: &DemoKeys, name: &str, chief: &Session
         }
     }
     Ok(())
+}
+
+/// What the database holds of an account whose login with its own new password failed: whether
+/// the stored hash is that password's, read on the demo's own connection. A demo marker's login
+/// right after it set its password was refused, rarely, under the test suite's load; this tells
+/// a change that did not last from a login that read an older database.
+fn stored_password(db: &Db, me: &Account) -> String {
+    match db.read_now(|c| crate::db::users::find_by_username(c, &me.username)) {
+        Ok(Some(u)) => format!(
+            "the database holds {}: token_version {}, must_change_password {}",
+            if crate::secrets::verify_password(&me.password, &u.password_hash) {
+                "the password it set"
+            } else {
+                "another password"
+            },
+            u.token_version,
+            u.must_change_password
+        ),
+        Ok(None) => "the database holds no such account".into(),
+        Err(e) => format!("its account could not be read: {e}"),
+    }
 }
 
 /// Writes the file (mode 0600).
