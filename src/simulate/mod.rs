@@ -22,11 +22,12 @@ use reqwest::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::domain::rules::MarkingRules;
 use metrics::Recorder;
 use model::{Kind, Marker, Scale};
 pub use report::Report;
 use session::{Account, Client, Session};
+
+use crate::domain::rules::MarkingRules;
 
 #[derive(Debug, Clone)]
 pub struct Options {

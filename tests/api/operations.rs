@@ -171,7 +171,7 @@ async fn sigterm_turns_readiness_first_finishes_what_is_in_flight_seals_and_keep
     // A log file gets plain text lines: colour codes are for a terminal.
     assert!(text.contains("request_id="), "the text log names each request: {text}");
     // The allocator hands freed big blocks back (src/memory.rs) unless the environment tunes it.
-    let tuned = ["MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "GLIBC_TUNABLES"]
+    let tuned = markroom::memory::ALLOCATOR_ENV
         .iter()
         .any(|v| std::env::var_os(v).is_some());
     let said = format!("allocator_lines_fixed={}", !tuned);
