@@ -11,7 +11,7 @@ use super::{DbConn, DbError, db_time};
 use crate::domain::marker_status::MarkerStatus;
 
 /// A marker's archive record, as read and as written.
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Insertable)]
 #[diesel(table_name = markers)]
 pub struct MarkerRow {
     pub id: String,

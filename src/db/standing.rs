@@ -9,6 +9,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{Bool, Integer, Nullable, Text, Timestamp};
 
 use super::kept::Kept;
+use super::markers::MarkerRow;
 use super::{DbConn, DbError, db_time};
 
 /// The caller's standing at `now`. `user_*` fields are `None` when the account does not exist.
@@ -42,8 +43,9 @@ pub struct Standing {
 // which has no index by marker alone; CROSS JOIN keeps SQLite to that order.
 // `$n` placeholders read the same on both backends as long as each first appears in order (SQLite
 // numbers named parameters by first appearance): $1 the time, $2 the account, $3 the key hash.
-const STANDING: &str = "
-SELECT u.role AS role, u.chief AS chief, u.active AS active,
+macro_rules! standing_columns {
+    () => {
+        "u.role AS role, u.chief AS chief, u.active AS active,
   u.must_change_password AS must_change_password, u.token_version AS token_version,
   EXISTS (SELECT 1 FROM exams e WHERE e.window_start <= $1 AND e.window_end > $1) AS window_open,
   CASE WHEN EXISTS (SELECT 1 FROM markers m CROSS JOIN exams e CROSS JOIN marker_exams me
@@ -61,8 +63,26 @@ SELECT u.role AS role, u.chief AS chief, u.active AS active,
            JOIN exams e ON e.id = me.exam_id
            WHERE m.user_id = $2 AND me.status = 'active'
              AND e.window_start <= $1 AND e.window_end > $1 AND e.room_open)) AS marker_only_paused,
-  (SELECT w.id FROM workstations w WHERE w.key_hash = $3 AND w.active) AS workstation
-FROM (SELECT 1 AS one) AS one LEFT JOIN users u ON u.id = $2";
+  (SELECT w.id FROM workstations w WHERE w.key_hash = $3 AND w.active) AS workstation"
+    };
+}
+
+const STANDING: &str = concat!(
+    "SELECT ",
+    standing_columns!(),
+    " FROM (SELECT 1 AS one) AS one LEFT JOIN users u ON u.id = $2"
+);
+
+// PostgreSQL only: the standing and the marker's record locked, one round trip where they were
+// two on each of the two requests of a marking cycle. No row when the account has no marker
+// record. The lock may wait (for another act of the same marker, or a pause); the standing is
+// then the one read before the wait, as when it was a statement of its own before the lock, and
+// the act's later statements read the marker's status afresh (`check_may_mark`, `take`).
+const STANDING_MARKER_LOCKED: &str = concat!(
+    "WITH locked AS MATERIALIZED (SELECT * FROM markers WHERE user_id = $2 FOR UPDATE) SELECT ",
+    standing_columns!(),
+    ", locked.* FROM locked LEFT JOIN users u ON u.id = $2"
+);
 
 /// The standing of account `user_id` at `now`, with the workstation of `key_hash` (if any).
 pub fn of(conn: &mut DbConn, user_id: &str, key_hash: Option<&str>, now: DateTime<Utc>) -> Result<Standing, DbError> {
@@ -73,4 +93,35 @@ pub fn of(conn: &mut DbConn, user_id: &str, key_hash: Option<&str>, now: DateTim
             .bind::<Nullable<Text>, _>(key_hash),
     )
     .get_result(conn)?)
+}
+
+#[derive(QueryableByName)]
+struct WithMarker {
+    #[diesel(embed)]
+    standing: Standing,
+    #[diesel(embed)]
+    marker: MarkerRow,
+}
+
+/// The standing of marker account `user_id` (as `of`) with its marker record, locked for the
+/// transaction as `markers::by_user_locked` locks it; `None` when the account has no marker
+/// record, or off PostgreSQL (where the two are read one by one).
+pub fn of_marker_locked(
+    conn: &mut DbConn,
+    user_id: &str,
+    key_hash: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<Option<(Standing, MarkerRow)>, DbError> {
+    if !matches!(conn, DbConn::Pg(_)) {
+        return Ok(None);
+    }
+    let row: Option<WithMarker> = Kept(
+        diesel::sql_query(STANDING_MARKER_LOCKED)
+            .bind::<Timestamp, _>(db_time(now))
+            .bind::<Text, _>(user_id)
+            .bind::<Nullable<Text>, _>(key_hash),
+    )
+    .get_result(conn)
+    .optional()?;
+    Ok(row.map(|r| (r.standing, r.marker)))
 }

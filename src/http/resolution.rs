@@ -60,7 +60,29 @@ pub fn settle(
 ) -> Result<(), ApiError> {
     // Marks of one script committed side by side must not each miss the other's task.
     let script = db::scripts::lock_script(c, exam_id, script_id)?;
-    if !IN_MARKING.contains(&script.state.as_str()) {
+    settle_locked(
+        c,
+        exam_id,
+        script_id,
+        (&script.state, &script.question_id),
+        rules,
+        question,
+        now,
+    )
+}
+
+/// `settle` once the script's row is locked (as `lock_script` locks it), with its state and
+/// question as the lock read them; the reads here must come in statements after the lock's.
+pub fn settle_locked(
+    c: &mut DbConn,
+    exam_id: &str,
+    script_id: &str,
+    (state, question_id): (&str, &str),
+    rules: &MarkingRules,
+    question: Option<&QuestionRow>,
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    if !IN_MARKING.contains(&state) {
         return Ok(());
     }
     let tasks = db::marking::tasks_of_script(c, exam_id, script_id)?;
@@ -70,7 +92,7 @@ pub fn settle(
         .count();
     if pending > 0 {
         // Most marks land here, on a script in marking already: nothing to read or write.
-        if script.state != "marking"
+        if state != "marking"
             && (tasks.iter().any(|t| t.state == "leased")
                 || !db::marking::valid_marks(c, exam_id, script_id)?.is_empty())
         {
@@ -79,9 +101,9 @@ pub fn settle(
         return Ok(());
     }
     let marks = db::marking::valid_marks(c, exam_id, script_id)?;
-    let row = match question.filter(|q| q.id == script.question_id) {
+    let row = match question.filter(|q| q.id == question_id) {
         Some(row) => row.clone(),
-        None => question_of(c, exam_id, &script.question_id)?,
+        None => question_of(c, exam_id, question_id)?,
     };
     let q = row.question()?;
     let scores: Vec<Score> = marks.iter().map(|(_, s, _)| Score::from_hundredths(*s)).collect();

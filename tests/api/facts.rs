@@ -137,6 +137,29 @@ impl TestApp {
             .unwrap()
     }
 
+    /// (scripts of the exam whose tasks are all done, those of them still awaiting or in
+    /// marking). The second is a resolution missed (two marks of one script landing at once,
+    /// each blind to the other's task): it should be 0.
+    pub fn finished_scripts(&self, code: &str) -> (i64, i64) {
+        self.db
+            .read_now(|c| -> Result<(i64, i64), DbError> {
+                let exam = exam_id(c, code);
+                let count = |c: &mut DbConn, state: &str| {
+                    n(
+                        c,
+                        &format!(
+                            "SELECT COUNT(*) AS n FROM scripts s WHERE s.exam_id = '{exam}' {state} \
+                               AND EXISTS (SELECT 1 FROM tasks t WHERE t.exam_id = s.exam_id AND t.script_id = s.id) \
+                               AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.exam_id = s.exam_id \
+                                               AND t.script_id = s.id AND t.state <> 'done')"
+                        ),
+                    )
+                };
+                Ok((count(c, ""), count(c, "AND s.state IN ('awaiting', 'marking')")))
+            })
+            .unwrap()
+    }
+
     /// (seed marks, self-checks) stored for the exam.
     pub fn seed_and_self_check_counts(&self, code: &str) -> (usize, usize) {
         self.db

@@ -85,4 +85,10 @@ async fn simulate_marks_the_demo_through_the_api_and_reports_what_the_database_h
     let live = app.mark_facts(file["exam"].as_str().unwrap()).0;
     let (seeds, checks) = app.seed_and_self_check_counts("DEMO");
     assert_eq!((live + seeds + checks) as u64, cycles, "{report}");
+
+    // Twelve markers take the begun scripts first, so marks of one script often land at once:
+    // each script whose tasks are all done was settled (resolved or disputed).
+    let (finished, unsettled) = app.finished_scripts("DEMO");
+    assert!(finished > 0, "{report}");
+    assert_eq!(unsettled, 0, "{finished} scripts finished: {report}");
 }

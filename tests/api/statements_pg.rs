@@ -11,7 +11,7 @@ use diesel::sql_types::BigInt;
 use markroom::db::audit::NewEntry;
 use markroom::db::idempotency::Kept;
 use markroom::db::marking::{self, LiveLease, NewMark, ServeRow};
-use markroom::db::{Backend, DbError};
+use markroom::db::{Backend, DbError, standing};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -149,6 +149,7 @@ fn score_again(app: &TestApp, s: &ServeRow, holder: &str) -> Result<bool, DbErro
     let e = entry("mark.recorded");
     app.db
         .write_now(|c| marking::score_live_pg(c, &mark, holder, Some(&answer), &e, app.clock.now()))
+        .map(|locked| locked.is_some())
 }
 
 /// A fresh serve of `task` for `marker`, as a lease would write it.
@@ -275,4 +276,70 @@ async fn the_one_statement_writes_write_nothing_when_their_guard_fails() {
             ..before
         }
     );
+}
+
+/// Takes the marker's row on a connection of its own, without waiting: the error, if another
+/// transaction holds it.
+fn try_take_marker(app: &TestApp, marker_id: &str) -> Result<usize, DbError> {
+    app.db.read_now(|c| -> Result<usize, DbError> {
+        Ok(
+            diesel::sql_query("SELECT 1 FROM markers WHERE id = $1 FOR UPDATE NOWAIT")
+                .bind::<diesel::sql_types::Text, _>(marker_id)
+                .execute(c)?,
+        )
+    })
+}
+
+/// The door of a marker's lease and score reads the standing and locks the marker's row in one
+/// statement (`db::standing::of_marker_locked`): the same standing as the door's statement of
+/// its own, the marker's record, and the row held to the end of the transaction. An account
+/// without a marker record reads nothing, and the act falls back to the two statements.
+#[tokio::test]
+async fn the_marker_door_reads_the_standing_and_locks_the_marker_in_one_statement() {
+    let app = TestApp::spawn().await;
+    if app.db.backend() != Backend::Postgres {
+        return; // the statement is PostgreSQL's alone
+    }
+    let f = floor(&app, 2, 1, json!({ "seed_rate": 0 })).await;
+    let marker_id = f.markers[0].0.clone();
+    let user = account_of(&app, &marker_id);
+    let now = app.clock.now();
+    app.db
+        .write_now(|c| -> Result<(), DbError> {
+            let (standing, marker) = standing::of_marker_locked(c, &user, None, now)?.expect("a marker's record");
+            assert_eq!(
+                (marker.id.as_str(), marker.user_id.as_str()),
+                (marker_id.as_str(), user.as_str())
+            );
+            let alone = standing::of(c, &user, None, now)?;
+            assert_eq!(format!("{standing:?}"), format!("{alone:?}"));
+            assert_eq!(standing.role.as_deref(), Some("marker"));
+            let held = try_take_marker(&app, &marker_id).expect_err("the marker's row is held");
+            assert!(held.to_string().contains("could not obtain lock"), "{held}");
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(
+        try_take_marker(&app, &marker_id).unwrap(),
+        1,
+        "free once the act is over"
+    );
+
+    let admin = app
+        .db
+        .read_now(|c| -> Result<String, DbError> {
+            #[derive(diesel::QueryableByName)]
+            struct Id {
+                #[diesel(sql_type = diesel::sql_types::Text)]
+                id: String,
+            }
+            let row: Id = diesel::sql_query("SELECT id FROM users WHERE username = 'admin'").get_result(c)?;
+            Ok(row.id)
+        })
+        .unwrap();
+    let none = app
+        .db
+        .write_now(|c| standing::of_marker_locked(c, &admin, None, now))
+        .unwrap();
+    assert!(none.is_none(), "no marker record, no row");
 }

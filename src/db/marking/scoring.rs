@@ -21,12 +21,27 @@ struct Wrote {
     ended: i64,
     #[diesel(sql_type = BigInt)]
     logged: i64,
+    #[diesel(sql_type = Nullable<Text>)]
+    script_state: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    script_question: Option<String>,
+}
+
+/// The marked script's row, locked for its resolution (`scripts::lock_script`'s lock).
+#[derive(Debug)]
+pub struct LockedScript {
+    pub state: String,
+    pub question_id: String,
 }
 
 /// The serve ends first and everything else hangs on it: a lease that ended meanwhile writes
-/// nothing. Serves are taken before tasks, the order every transaction takes them in (the
-/// scalar subqueries run left to right, and `marked` reads `ended`), so two never deadlock.
-/// A data-modifying `WITH` that nothing reads would run last; each is read here.
+/// nothing. Serves are taken before tasks and tasks before the script, the order every
+/// transaction takes them in (the scalar subqueries run left to right, `marked` reads `ended`
+/// and `locked` reads `done`), so two never deadlock. A data-modifying `WITH` that nothing
+/// reads would run last; each is read here. The script's lock is `scripts::lock_script`'s, for
+/// the resolution that follows, one round trip fewer: when it waits for another mark of the
+/// same script, the row it answers is the one that mark left, and the resolution's reads, in
+/// statements after this one, see that mark's task done.
 const SQL: &str = "\
 WITH ended AS (
     UPDATE serves SET state = 'scored', ended_at = $1
@@ -48,19 +63,25 @@ answered AS (
 logged AS (
     INSERT INTO audit_log (chain, at, actor_id, actor_role, workstation_id, action, object_type,
                            object_id, exam_id, outcome, details, request_id)
-    SELECT $2, $1, $18, $19, $20, $21, $22, $23, $2, $24, $25, $26 FROM ended RETURNING 1)
+    SELECT $2, $1, $18, $19, $20, $21, $22, $23, $2, $24, $25, $26 FROM ended RETURNING 1),
+locked AS MATERIALIZED (
+    SELECT state, question_id FROM scripts
+    WHERE exam_id = $2 AND id = $4 AND EXISTS (SELECT 1 FROM done) FOR NO KEY UPDATE)
 SELECT (SELECT count(*) FROM ended) AS ended,
        (SELECT count(*) FROM revoked) AS revoked,
        (SELECT count(*) FROM marked) AS marked,
        (SELECT count(*) FROM done) AS done,
        (SELECT count(*) FROM answered) AS answered,
-       (SELECT count(*) FROM logged) AS logged";
+       (SELECT count(*) FROM logged) AS logged,
+       (SELECT state FROM locked) AS script_state,
+       (SELECT question_id FROM locked) AS script_question";
 
 /// A live mark, all its writes but the script's resolution: the serve `mark.serve_id` scored
 /// (only while still leased), the holder's links to the script ended, the mark recorded, its
 /// task done, the answer kept under the key (when one came) and `entry` appended to the exam's
-/// chain. `holder` is the marker's account (links are the account's). Answers false, having
-/// written nothing, when the lease was no longer running.
+/// chain, and the script's row locked. `holder` is the marker's account (links are the
+/// account's). Answers the script as locked, or `None`, having written nothing, when the lease
+/// was no longer running.
 pub fn score_live_pg(
     conn: &mut DbConn,
     mark: &NewMark<'_>,
@@ -68,7 +89,7 @@ pub fn score_live_pg(
     answer: Option<&KeptAnswer<'_>>,
     entry: &NewEntry,
     now: chrono::DateTime<chrono::Utc>,
-) -> Result<bool, DbError> {
+) -> Result<Option<LockedScript>, DbError> {
     let id = crate::db::new_id();
     let rows: Vec<Wrote> = Kept(
         diesel::sql_query(SQL)
@@ -102,8 +123,14 @@ pub fn score_live_pg(
     .load(conn)?;
     let wrote = rows.first().ok_or(DbError::NotFound)?;
     if wrote.ended == 0 {
-        return Ok(false);
+        return Ok(None);
     }
     Written::appended(usize::try_from(wrote.logged).unwrap_or(0));
-    Ok(true)
+    match (&wrote.script_state, &wrote.script_question) {
+        (Some(state), Some(question_id)) => Ok(Some(LockedScript {
+            state: state.clone(),
+            question_id: question_id.clone(),
+        })),
+        _ => Err(DbError::NotFound),
+    }
 }

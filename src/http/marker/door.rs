@@ -12,6 +12,8 @@
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
 use chrono::{DateTime, Utc};
 
+use super::lease::marker_locked;
+use crate::db::markers::MarkerRow;
 use crate::db::{self, Backend, DbConn, DbError};
 use crate::domain::role::Role;
 use crate::http::caller::{Caller, MarkerRole, PendingPassword, Refusal, admit, decide, guarded, named_by, verified};
@@ -49,7 +51,7 @@ impl MarkerDoor {
     /// The door, as the act's first statement: the caller let in, or the refusal every route
     /// gives (nothing is written for it here; `Refusal::answer` audits it once the act's
     /// transaction is over).
-    pub fn enter(&self, c: &mut DbConn, now: DateTime<Utc>) -> Result<Result<Caller, Refusal>, DbError> {
+    fn enter(&self, c: &mut DbConn, now: DateTime<Utc>) -> Result<Result<Caller, Refusal>, DbError> {
         let Some(at) = &self.check else {
             return Ok(Ok(self.caller.clone()));
         };
@@ -60,6 +62,23 @@ impl MarkerDoor {
             at.key_hash.is_some(),
             PendingPassword::Refuse,
         ))
+    }
+
+    /// `enter`, and the marker's record locked for the transaction (`lease::marker_locked`):
+    /// with the door still to pass, one statement reads both (`db::standing::of_marker_locked`),
+    /// a round trip fewer on each request of a marking cycle.
+    pub fn enter_locked(&self, c: &mut DbConn, now: DateTime<Utc>) -> Result<Result<MarkerRow, Refusal>, ApiError> {
+        if let Some(at) = &self.check
+            && let Some((standing, marker)) =
+                db::standing::of_marker_locked(c, &at.claims.sub, at.key_hash.as_deref(), now)?
+        {
+            let let_in = decide(&at.claims, &standing, at.key_hash.is_some(), PendingPassword::Refuse);
+            return Ok(let_in.map(|_| marker));
+        }
+        if let Err(refusal) = self.enter(c, now)? {
+            return Ok(Err(refusal));
+        }
+        marker_locked(c, &self.caller.id).map(Ok)
     }
 
     /// The door on a hand-off of its own, for a request refused before its act (a bad body):

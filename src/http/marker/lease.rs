@@ -245,10 +245,10 @@ impl Taking {
         entry: &crate::http::audit_entry::Audit,
     ) -> Result<Attempt, ApiError> {
         let now = self.now;
-        if let Err(refusal) = self.door.enter(c, now)? {
-            return Ok(Attempt::Refused(refusal));
-        }
-        let m = marker_locked(c, &self.me)?;
+        let m = match self.door.enter_locked(c, now)? {
+            Ok(m) => m,
+            Err(refusal) => return Ok(Attempt::Refused(refusal)),
+        };
         let (reopened, running, exams) = if matches!(c, DbConn::Pg(_)) {
             let looked = db::marking::sweep_and_look_pg(c, &m.id, now)?;
             let running = looked.running.map(|id| db::marking::serve(c, &id)).transpose()?;

@@ -175,11 +175,12 @@ fn record_live_at_once(
         }
         other => mark_error(other),
     })?;
-    if !written {
+    let Some(script) = written else {
         return Err(lease_expired());
-    }
+    };
     let rules = exam.rules(rules_defaults)?;
-    crate::http::resolution::settle(c, &s.exam_id, live_ids(s).1, &rules, Some(question), now)?;
+    let locked = (script.state.as_str(), script.question_id.as_str());
+    crate::http::resolution::settle_locked(c, &s.exam_id, live_ids(s).1, locked, &rules, Some(question), now)?;
     Ok(Some(exam.code.clone()))
 }
 
@@ -271,10 +272,10 @@ pub async fn score(
         state
             .db
             .write(move |c| -> Result<Result<(Scored, Option<Live>), Refusal>, ApiError> {
-                if let Err(refusal) = door.enter(c, now)? {
-                    return Ok(Err(refusal));
-                }
-                let m = super::lease::marker_locked(c, &me)?;
+                let m = match door.enter_locked(c, now)? {
+                    Ok(m) => m,
+                    Err(refusal) => return Ok(Err(refusal)),
+                };
                 let db::marking::ForScore {
                     serve: s,
                     question: row,
