@@ -73,15 +73,20 @@ const STANDING: &str = concat!(
     " FROM (SELECT 1 AS one) AS one LEFT JOIN users u ON u.id = $2"
 );
 
-// PostgreSQL only: the standing and the marker's record locked, one round trip where they were
-// two on each of the two requests of a marking cycle. No row when the account has no marker
-// record. The lock may wait (for another act of the same marker, or a pause); the standing is
-// then the one read before the wait, as when it was a statement of its own before the lock, and
-// the act's later statements read the marker's status afresh (`check_may_mark`, `take`).
+// PostgreSQL only ($2 comes first, which SQLite would number $1): the standing and the
+// marker's record locked, one round trip where they were two on each of the two requests of a
+// marking cycle. No row when the account has no marker record. The lock may wait (for another
+// act of the same marker, or a pause); the standing is then the one read before the wait, as
+// when it was a statement of its own before the lock, and the act's later statements read the
+// marker's status afresh (`check_may_mark`, `take`). The record's columns are named, so that
+// none can be taken for one of the standing's.
 const STANDING_MARKER_LOCKED: &str = concat!(
     "WITH locked AS MATERIALIZED (SELECT * FROM markers WHERE user_id = $2 FOR UPDATE) SELECT ",
     standing_columns!(),
-    ", locked.* FROM locked LEFT JOIN users u ON u.id = $2"
+    ", locked.id, locked.user_id, locked.birth_date, locked.school_code, locked.subject, \
+     locked.years_teaching, locked.recommended_by, locked.recommending_school, \
+     locked.recommended_on, locked.health_attested, locked.conduct_attested, locked.created_at, \
+     locked.created_by FROM locked LEFT JOIN users u ON u.id = $2"
 );
 
 /// The standing of account `user_id` at `now`, with the workstation of `key_hash` (if any).

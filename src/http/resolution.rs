@@ -60,15 +60,11 @@ pub fn settle(
 ) -> Result<(), ApiError> {
     // Marks of one script committed side by side must not each miss the other's task.
     let script = db::scripts::lock_script(c, exam_id, script_id)?;
-    settle_locked(
-        c,
-        exam_id,
-        script_id,
-        (&script.state, &script.question_id),
-        rules,
-        question,
-        now,
-    )
+    let locked = db::marking::LockedScript {
+        state: script.state,
+        question_id: script.question_id,
+    };
+    settle_locked(c, exam_id, script_id, &locked, rules, question, now)
 }
 
 /// `settle` once the script's row is locked (as `lock_script` locks it), with its state and
@@ -77,11 +73,12 @@ pub fn settle_locked(
     c: &mut DbConn,
     exam_id: &str,
     script_id: &str,
-    (state, question_id): (&str, &str),
+    locked: &db::marking::LockedScript,
     rules: &MarkingRules,
     question: Option<&QuestionRow>,
     now: DateTime<Utc>,
 ) -> Result<(), ApiError> {
+    let (state, question_id) = (locked.state.as_str(), locked.question_id.as_str());
     if !IN_MARKING.contains(&state) {
         return Ok(());
     }

@@ -5,13 +5,13 @@
 //! rows the API made, and check that a failed guard answers false and writes nothing. SQLite
 //! runs the same steps one by one and never calls them.
 
-use chrono::Duration;
+use chrono::{DateTime, Duration, Utc};
 use diesel::RunQueryDsl;
 use diesel::sql_types::BigInt;
 use markroom::db::audit::NewEntry;
 use markroom::db::idempotency::Kept;
-use markroom::db::marking::{self, LiveLease, NewMark, ServeRow};
-use markroom::db::{Backend, DbError, standing};
+use markroom::db::marking::{self, LiveLease, LockedScript, NewMark, ServeRow};
+use markroom::db::{Backend, DbConn, DbError, standing};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -124,7 +124,9 @@ fn entry(action: &str) -> NewEntry {
     }
 }
 
-fn score_again(app: &TestApp, s: &ServeRow, holder: &str) -> Result<bool, DbError> {
+/// The score's one statement for serve `s` of `holder`, in the caller's transaction: the
+/// script as it locked it, or `None` when the lease no longer runs.
+fn score_in(c: &mut DbConn, s: &ServeRow, holder: &str, now: DateTime<Utc>) -> Result<Option<LockedScript>, DbError> {
     let (task, script) = (s.task_id.as_deref().unwrap(), s.script_id.as_deref().unwrap());
     let mark = NewMark {
         exam_id: &s.exam_id,
@@ -146,9 +148,12 @@ fn score_again(app: &TestApp, s: &ServeRow, holder: &str) -> Result<bool, DbErro
         status: 200,
         response: "{}",
     };
-    let e = entry("mark.recorded");
+    marking::score_live_pg(c, &mark, holder, Some(&answer), &entry("mark.recorded"), now)
+}
+
+fn score_again(app: &TestApp, s: &ServeRow, holder: &str) -> Result<bool, DbError> {
     app.db
-        .write_now(|c| marking::score_live_pg(c, &mark, holder, Some(&answer), &e, app.clock.now()))
+        .write_now(|c| score_in(c, s, holder, app.clock.now()))
         .map(|locked| locked.is_some())
 }
 
@@ -342,4 +347,61 @@ async fn the_marker_door_reads_the_standing_and_locks_the_marker_in_one_statemen
         .write_now(|c| standing::of_marker_locked(c, &admin, None, now))
         .unwrap();
     assert!(none.is_none(), "no marker record, no row");
+}
+
+/// Takes the script's row on a connection of its own, without waiting: the error, if another
+/// transaction holds it.
+fn try_take_script(app: &TestApp, exam_id: &str, script_id: &str) -> Result<usize, DbError> {
+    app.db.read_now(|c| -> Result<usize, DbError> {
+        Ok(
+            diesel::sql_query("SELECT 1 FROM scripts WHERE exam_id = $1 AND id = $2 FOR NO KEY UPDATE NOWAIT")
+                .bind::<diesel::sql_types::Text, _>(exam_id)
+                .bind::<diesel::sql_types::Text, _>(script_id)
+                .execute(c)?,
+        )
+    })
+}
+
+/// The score's one statement locks its script for the resolution that follows (as
+/// `lock_script` did in a statement of its own): no other transaction takes the script's row
+/// until the score's is over, and the statement answers the script as it locked it.
+#[tokio::test]
+async fn the_score_statement_locks_its_script_for_the_resolution() {
+    let app = TestApp::spawn().await;
+    if app.db.backend() != Backend::Postgres {
+        return; // the statement is PostgreSQL's alone
+    }
+    let f = floor(
+        &app,
+        2,
+        1,
+        json!({ "self_check_rate": 0, "seed_rate": 0, "backread_rate": 0 }),
+    )
+    .await;
+    let (marker_id, session) = &f.markers[0];
+    let r = app
+        .post("/api/v1/marking/next", Some(session), json!({ "question": "W1" }))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let leased: Value = r.json().await.unwrap();
+    let id = leased["task_id"].as_str().unwrap().to_string();
+    let s = app.db.read_now(|c| marking::serve(c, &id)).unwrap();
+    let (holder, script) = (account_of(&app, marker_id), s.script_id.clone().unwrap());
+    app.db
+        .write_now(|c| -> Result<(), DbError> {
+            let locked = score_in(c, &s, &holder, app.clock.now())?.expect("the lease runs");
+            assert_eq!(
+                (locked.state.as_str(), locked.question_id.as_str()),
+                ("marking", s.question_id.as_str())
+            );
+            let held = try_take_script(&app, &s.exam_id, &script).expect_err("the script's row is held");
+            assert!(held.to_string().contains("could not obtain lock"), "{held}");
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(
+        try_take_script(&app, &s.exam_id, &script).unwrap(),
+        1,
+        "free once the score's transaction is over"
+    );
 }

@@ -35,12 +35,15 @@ pub struct LockedScript {
 }
 
 /// The serve ends first and everything else hangs on it: a lease that ended meanwhile writes
-/// nothing. Serves are taken before tasks and tasks before the script, the order every
-/// transaction takes them in (the scalar subqueries run left to right, `marked` reads `ended`
-/// and `locked` reads `done`), so two never deadlock. A data-modifying `WITH` that nothing
-/// reads would run last; each is read here. The script's lock is `scripts::lock_script`'s, for
-/// the resolution that follows, one round trip fewer: when it waits for another mark of the
-/// same script, the row it answers is the one that mark left, and the resolution's reads, in
+/// nothing. The serve is taken before its task, and the task before its script (the scalar
+/// subqueries run left to right, `marked` reads `ended`, `locked` reads `done`), as a score
+/// took them when the script's lock was a statement of its own after this one. Scores and the
+/// sweep of ended leases take serves before tasks, so two never deadlock; a lease takes the
+/// script first but never waits for it (`try_lock_script`), and a voiding locks the script
+/// before a task that is done, which no score holds. A data-modifying `WITH` that nothing reads
+/// would run last; each is read here. The script's lock is `scripts::lock_script`'s, for the
+/// resolution that follows, one round trip fewer: when it waits for another mark of the same
+/// script, the row it answers is the one that mark left, and the resolution's reads, in
 /// statements after this one, see that mark's task done.
 const SQL: &str = "\
 WITH ended AS (
@@ -131,6 +134,7 @@ pub fn score_live_pg(
             state: state.clone(),
             question_id: question_id.clone(),
         })),
-        _ => Err(DbError::NotFound),
+        // The task was done, so its script exists: only a broken row gets here.
+        _ => Err(DbError::Stale("the marked script's lock".into())),
     }
 }

@@ -12,7 +12,6 @@
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
 use chrono::{DateTime, Utc};
 
-use super::lease::marker_locked;
 use crate::db::markers::MarkerRow;
 use crate::db::{self, Backend, DbConn, DbError};
 use crate::domain::role::Role;
@@ -22,7 +21,7 @@ use crate::http::state::AppState;
 use crate::http::tokens::{Claims, TokenKind};
 
 /// A marker's request whose door is passed (`check: None`) or still to pass in the act's
-/// transaction (`enter`).
+/// transaction (`enter_locked`).
 #[derive(Clone)]
 pub struct MarkerDoor {
     caller: Caller,
@@ -36,21 +35,21 @@ struct AtDoor {
 }
 
 impl MarkerDoor {
-    /// The marker the token names: the act's audit entries are theirs. Until `enter` lets them
-    /// in, nothing is done on their word.
+    /// The marker the token names: the act's audit entries are theirs. Until `enter_locked`
+    /// lets them in, nothing is done on their word.
     pub fn caller(&self) -> &Caller {
         &self.caller
     }
 
     /// Whether the door is still to pass, in the act's transaction: then nothing may be read
-    /// for the caller before the act (`enter` first).
+    /// for the caller before the act (`enter_locked` first).
     pub fn in_act(&self) -> bool {
         self.check.is_some()
     }
 
     /// The door, as the act's first statement: the caller let in, or the refusal every route
     /// gives (nothing is written for it here; `Refusal::answer` audits it once the act's
-    /// transaction is over).
+    /// transaction is over). `enter_locked`'s way for an account without a marker record.
     fn enter(&self, c: &mut DbConn, now: DateTime<Utc>) -> Result<Result<Caller, Refusal>, DbError> {
         let Some(at) = &self.check else {
             return Ok(Ok(self.caller.clone()));
@@ -64,9 +63,11 @@ impl MarkerDoor {
         ))
     }
 
-    /// `enter`, and the marker's record locked for the transaction (`lease::marker_locked`):
-    /// with the door still to pass, one statement reads both (`db::standing::of_marker_locked`),
-    /// a round trip fewer on each request of a marking cycle.
+    /// The door, and the marker's record locked for the transaction (`marker_locked`): with
+    /// the door still to pass, one statement reads both (`db::standing::of_marker_locked`), a
+    /// round trip fewer on each request of a marking cycle. The decision is `enter`'s; a caller
+    /// it refuses has taken the row lock too, so it waits behind an act of the same marker
+    /// holding it (a suspension, say) before it hears the refusal, as every act of theirs waits.
     pub fn enter_locked(&self, c: &mut DbConn, now: DateTime<Utc>) -> Result<Result<MarkerRow, Refusal>, ApiError> {
         if let Some(at) = &self.check
             && let Some((standing, marker)) =
@@ -116,4 +117,9 @@ impl FromRequest for MarkerDoor {
             Ok(MarkerDoor { caller, check: None })
         })
     }
+}
+
+/// The marker's record, locked for the transaction (`db::markers::by_user_locked`), or 404.
+fn marker_locked(c: &mut DbConn, user: &str) -> Result<MarkerRow, ApiError> {
+    db::markers::by_user_locked(c, user)?.ok_or(ApiError::NotFound("marker record"))
 }

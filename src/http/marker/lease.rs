@@ -60,11 +60,6 @@ pub fn marker_of(c: &mut DbConn, user: &str) -> Result<MarkerRow, ApiError> {
     db::markers::by_user(c, user)?.ok_or(ApiError::NotFound("marker record"))
 }
 
-/// The marker's record, locked for the transaction (`db::markers::lock`), or 404.
-pub fn marker_locked(c: &mut DbConn, user: &str) -> Result<MarkerRow, ApiError> {
-    db::markers::by_user_locked(c, user)?.ok_or(ApiError::NotFound("marker record"))
-}
-
 /// The marking day of `now` in the exam's time zone.
 pub fn marking_day(exam: &ExamRow, now: DateTime<Utc>) -> NaiveDate {
     let tz: chrono_tz::Tz = exam.time_zone.parse().unwrap_or(chrono_tz::UTC);

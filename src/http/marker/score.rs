@@ -179,8 +179,7 @@ fn record_live_at_once(
         return Err(lease_expired());
     };
     let rules = exam.rules(rules_defaults)?;
-    let locked = (script.state.as_str(), script.question_id.as_str());
-    crate::http::resolution::settle_locked(c, &s.exam_id, live_ids(s).1, locked, &rules, Some(question), now)?;
+    crate::http::resolution::settle_locked(c, &s.exam_id, live_ids(s).1, &script, &rules, Some(question), now)?;
     Ok(Some(exam.code.clone()))
 }
 
