@@ -283,16 +283,25 @@ async fn the_one_statement_writes_write_nothing_when_their_guard_fails() {
     );
 }
 
-/// Takes the marker's row on a connection of its own, without waiting: the error, if another
-/// transaction holds it.
-fn try_take_marker(app: &TestApp, marker_id: &str) -> Result<usize, DbError> {
+const TAKE_MARKER: &str = "SELECT 1 FROM markers WHERE id = $1 FOR UPDATE NOWAIT";
+const TAKE_SCRIPT: &str = "SELECT 1 FROM scripts WHERE exam_id = $1 AND id = $2 FOR NO KEY UPDATE NOWAIT";
+
+/// Takes a row on a connection of its own, without waiting (`sql`, one of the `TAKE_…`, with
+/// `ids` for its parameters): the error, if another transaction holds it.
+fn try_take(app: &TestApp, sql: &str, ids: &[&str]) -> Result<usize, DbError> {
     app.db.read_now(|c| -> Result<usize, DbError> {
-        Ok(
-            diesel::sql_query("SELECT 1 FROM markers WHERE id = $1 FOR UPDATE NOWAIT")
-                .bind::<diesel::sql_types::Text, _>(marker_id)
-                .execute(c)?,
-        )
+        let mut q = diesel::sql_query(sql).into_boxed();
+        for id in ids {
+            q = q.bind::<diesel::sql_types::Text, _>(*id);
+        }
+        Ok(q.execute(c)?)
     })
+}
+
+/// Another transaction holds the row `try_take` asks for.
+fn assert_held(app: &TestApp, sql: &str, ids: &[&str]) {
+    let held = try_take(app, sql, ids).expect_err("the row is held");
+    assert!(held.to_string().contains("could not obtain lock"), "{held}");
 }
 
 /// The door of a marker's lease and score reads the standing and locks the marker's row in one
@@ -319,13 +328,12 @@ async fn the_marker_door_reads_the_standing_and_locks_the_marker_in_one_statemen
             let alone = standing::of(c, &user, None, now)?;
             assert_eq!(format!("{standing:?}"), format!("{alone:?}"));
             assert_eq!(standing.role.as_deref(), Some("marker"));
-            let held = try_take_marker(&app, &marker_id).expect_err("the marker's row is held");
-            assert!(held.to_string().contains("could not obtain lock"), "{held}");
+            assert_held(&app, TAKE_MARKER, &[&marker_id]);
             Ok(())
         })
         .unwrap();
     assert_eq!(
-        try_take_marker(&app, &marker_id).unwrap(),
+        try_take(&app, TAKE_MARKER, &[&marker_id]).unwrap(),
         1,
         "free once the act is over"
     );
@@ -347,19 +355,6 @@ async fn the_marker_door_reads_the_standing_and_locks_the_marker_in_one_statemen
         .write_now(|c| standing::of_marker_locked(c, &admin, None, now))
         .unwrap();
     assert!(none.is_none(), "no marker record, no row");
-}
-
-/// Takes the script's row on a connection of its own, without waiting: the error, if another
-/// transaction holds it.
-fn try_take_script(app: &TestApp, exam_id: &str, script_id: &str) -> Result<usize, DbError> {
-    app.db.read_now(|c| -> Result<usize, DbError> {
-        Ok(
-            diesel::sql_query("SELECT 1 FROM scripts WHERE exam_id = $1 AND id = $2 FOR NO KEY UPDATE NOWAIT")
-                .bind::<diesel::sql_types::Text, _>(exam_id)
-                .bind::<diesel::sql_types::Text, _>(script_id)
-                .execute(c)?,
-        )
-    })
 }
 
 /// The score's one statement locks its script for the resolution that follows (as
@@ -394,13 +389,12 @@ async fn the_score_statement_locks_its_script_for_the_resolution() {
                 (locked.state.as_str(), locked.question_id.as_str()),
                 ("marking", s.question_id.as_str())
             );
-            let held = try_take_script(&app, &s.exam_id, &script).expect_err("the script's row is held");
-            assert!(held.to_string().contains("could not obtain lock"), "{held}");
+            assert_held(&app, TAKE_SCRIPT, &[&s.exam_id, &script]);
             Ok(())
         })
         .unwrap();
     assert_eq!(
-        try_take_script(&app, &s.exam_id, &script).unwrap(),
+        try_take(&app, TAKE_SCRIPT, &[&s.exam_id, &script]).unwrap(),
         1,
         "free once the score's transaction is over"
     );
