@@ -193,7 +193,7 @@ pub fn facts(app: &TestApp, sql: &str) -> i64 {
 
 /// The end of every run: marking went on (`min_acked` scores, work still open), nobody was
 /// refused but as a marking room refuses, every acknowledged score is stored exactly once,
-/// leases and marks agree, and the audit chain verifies.
+/// leases and marks agree, the audit chain verifies, and the database checks whole.
 pub fn assert_consistent(app: &TestApp, acked: &BTreeMap<String, f64>, refusals: &[String], min_acked: usize) {
     assert!(acked.len() >= min_acked, "only {} scores acknowledged", acked.len());
     let open = facts(
@@ -282,4 +282,5 @@ pub fn assert_consistent(app: &TestApp, acked: &BTreeMap<String, f64>, refusals:
         "audit verify: {}",
         String::from_utf8_lossy(&out.stdout)
     );
+    app.assert_database_whole();
 }

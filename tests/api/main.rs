@@ -25,6 +25,7 @@ mod floor;
 mod forged_tokens;
 mod helpers;
 mod hostile;
+mod integrity;
 mod lead_reads;
 mod login_throttle;
 mod marker_door;

@@ -91,4 +91,5 @@ async fn simulate_marks_the_demo_through_the_api_and_reports_what_the_database_h
     let (finished, unsettled) = app.finished_scripts("DEMO");
     assert!(finished > 0, "{report}");
     assert_eq!(unsettled, 0, "{finished} scripts finished: {report}");
+    app.assert_database_whole();
 }
