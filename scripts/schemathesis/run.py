@@ -9,6 +9,7 @@ operation's description names (hooks.py). Exit status 0 only if every role's run
 import json
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -79,10 +80,17 @@ def fresh_database():
 def main():
     work = tempfile.mkdtemp(prefix="markroom-schemathesis-")
     database_url, drop = fresh_database() if POSTGRES else (None, lambda: None)
+    status = 1
     try:
-        return run_all(work, markroom_env(work, database_url))
+        status = run_all(work, markroom_env(work, database_url))
+        return status
     finally:
         drop()
+        # The demo's data and keys go with a run that passed; a failed run's stay to be read.
+        if status == 0:
+            shutil.rmtree(work, ignore_errors=True)
+        else:
+            print(f"schemathesis: the server's log and data directory are kept in {work}", flush=True)
 
 
 def run_all(work, env):
