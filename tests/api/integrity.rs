@@ -26,7 +26,7 @@ struct Index {
 
 /// What SQLite finds wrong with its file: `integrity_check` (every page, every index entry
 /// against its row, NOT NULL and CHECK) and `foreign_key_check`. Empty when whole.
-pub fn sqlite_damage(c: &mut DbConn) -> Vec<String> {
+fn sqlite_damage(c: &mut DbConn) -> Vec<String> {
     let integrity: Vec<Line> = sql_query("SELECT integrity_check AS line FROM pragma_integrity_check")
         .load(c)
         .map_err(DbError::from)
